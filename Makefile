@@ -1,0 +1,82 @@
+# vnf: `make` builds everything, `make test` installs what is missing, builds
+# and runs all test tiers, `make demo` shows it working. See README.md.
+SHELL := /bin/bash
+CLANG ?= clang
+BPFTOOL ?= bpftool
+BUILD := build
+ARCH := $(shell uname -m | sed 's/x86_64/x86/; s/aarch64/arm64/')
+
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
+	-I$(BUILD)/include -Ibpf -Ibpf/include
+
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
+TEST_BPF_SRCS := $(wildcard test/bpf/progs/*.bpf.c)
+TEST_BPF_OBJS := $(patsubst test/bpf/progs/%.bpf.c,$(BUILD)/test-bpf/%.bpf.o,$(TEST_BPF_SRCS))
+BPF_HDRS := $(shell find bpf -name '*.h') $(wildcard test/bpf/progs/*.h)
+VMLINUX := $(BUILD)/include/vmlinux.h
+ADDON := $(BUILD)/Release/vnf_native.node
+NATIVE_SRCS := $(wildcard native/*.cc native/*.h) binding.gyp
+TS_STAMP := dist/.stamp
+TS_SRCS := $(shell find src cli bench -name '*.ts' 2>/dev/null) tsconfig.json
+
+TAP := npx tap
+TEST_TIERS ?= test/unit test/bpf test/integration
+
+.PHONY: all build deps bpf addon ts test test-unit test-bpf test-integration demo bench clean
+
+all: build
+build: bpf addon ts
+
+deps:
+	@scripts/deps.sh
+
+$(VMLINUX):
+	@mkdir -p $(@D)
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) $(VMLINUX)
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/test-bpf/%.bpf.o: test/bpf/progs/%.bpf.c $(BPF_HDRS) $(VMLINUX)
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -Itest/bpf/progs -c $< -o $@
+
+bpf: $(BPF_OBJS) $(TEST_BPF_OBJS)
+
+# `configure build`, never `rebuild`: rebuild would wipe build/ and the BPF objects in it.
+$(ADDON): $(NATIVE_SRCS)
+	npx --no-install node-gyp configure build --loglevel=warn
+	@touch $@
+
+addon: $(ADDON)
+
+$(TS_STAMP): $(TS_SRCS)
+	npx --no-install tsc -p tsconfig.json
+	@chmod +x dist/cli/main.js 2>/dev/null || true
+	@touch $@
+
+ts: $(TS_STAMP)
+
+test: deps
+	@$(MAKE) --no-print-directory build
+	@scripts/run-tests.sh $(TEST_TIERS)
+
+test-unit: build
+	@scripts/run-tests.sh test/unit
+test-bpf: build
+	@scripts/run-tests.sh test/bpf
+test-integration: build
+	@scripts/run-tests.sh test/integration
+
+demo: deps
+	@$(MAKE) --no-print-directory build
+	@scripts/demo.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory build
+	@node dist/bench/run.js
+
+clean:
+	rm -rf $(BUILD) dist

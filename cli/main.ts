@@ -1,0 +1,57 @@
+#!/usr/bin/env node
+/**
+ * vnf-ctl: a thin shell over the vnf library. Each command lives in its own
+ * file under cli/commands and calls one library function. This is the only
+ * place that decides exit codes: 0 success, 1 failure, 2 invalid input.
+ */
+import { Command, CommanderError } from 'commander';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { projectRoot } from '../src/native/binding.js';
+import { BpfError } from '../src/native/errors.js';
+import { UsageError } from './output.js';
+import { register as doctor } from './commands/doctor.js';
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(join(projectRoot(), 'package.json'), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+export function buildProgram(): Command {
+  const program = new Command('vnf-ctl')
+    .description('eBPF virtual network functions (bridge, router, NAT, firewall) driven by a topology file')
+    .version(version())
+    .exitOverride()
+    .showHelpAfterError();
+  doctor(program);
+  return program;
+}
+
+export function exitCodeFor(e: unknown): number {
+  if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
+  if (e instanceof UsageError) return 2;
+  if (e instanceof Error && (e as { issues?: unknown }).issues) return 2; // SpecError
+  return 1;
+}
+
+async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (e) {
+    const code = exitCodeFor(e);
+    if (e instanceof CommanderError) {
+      process.exit(code); // commander already printed the message
+    }
+    if (e instanceof BpfError) {
+      console.error(`vnf-ctl: ${e.message}`);
+      if (e.log) console.error(`verifier log:\n${e.log}`);
+    } else if (e instanceof Error) {
+      console.error(`vnf-ctl: ${e.message}`);
+    } else {
+      console.error(`vnf-ctl: ${String(e)}`);
+    }
+    process.exit(code);
+  }
+}
+
+void main(process.argv);

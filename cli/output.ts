@@ -1,0 +1,30 @@
+/** Output rendering shared by the commands: -o table|json|yaml. */
+import Table from 'cli-table3';
+import { stringify } from 'yaml';
+
+export type OutputFormat = 'table' | 'json' | 'yaml';
+
+export function parseFormat(v: string): OutputFormat {
+  if (v === 'table' || v === 'json' || v === 'yaml') return v;
+  throw new UsageError(`unknown output format "${v}" (use table, json or yaml)`);
+}
+
+/** Invalid invocation or input: exit code 2. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+function replacer(_k: string, v: unknown): unknown {
+  return typeof v === 'bigint' ? Number(v) : v;
+}
+
+export function renderData(data: unknown, format: 'json' | 'yaml'): string {
+  if (format === 'json') return JSON.stringify(data, replacer, 2);
+  return stringify(JSON.parse(JSON.stringify(data, replacer)));
+}
+
+export function table(head: string[], rows: Array<Array<string | number | bigint>>): string {
+  const t = new Table({ head, style: { head: [], border: [] } });
+  for (const r of rows) t.push(r.map((c) => String(c)));
+  return t.toString();
+}

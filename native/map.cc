@@ -1,0 +1,312 @@
+// Map: a handle on a BPF map fd, owned by its object or (opened from a pin)
+// by itself. Keys and values are byte buffers; struct layouts live in TS.
+// Single operations are synchronous: each is one bpf(2) syscall.
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/bpf.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "common.h"
+
+namespace vnf {
+namespace {
+
+bool IsPerCpu(uint32_t type) {
+  return type == BPF_MAP_TYPE_PERCPU_HASH || type == BPF_MAP_TYPE_PERCPU_ARRAY ||
+         type == BPF_MAP_TYPE_LRU_PERCPU_HASH || type == BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE;
+}
+
+class MapWrap : public Napi::ObjectWrap<MapWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "BpfMap",
+                       {
+                           InstanceMethod<&MapWrap::Lookup>("lookup"),
+                           InstanceMethod<&MapWrap::Update>("update"),
+                           InstanceMethod<&MapWrap::Delete>("delete"),
+                           InstanceMethod<&MapWrap::NextKey>("nextKey"),
+                           InstanceMethod<&MapWrap::Keys>("keys"),
+                           InstanceMethod<&MapWrap::UpdateBatch>("updateBatch"),
+                           InstanceMethod<&MapWrap::DeleteBatch>("deleteBatch"),
+                           InstanceMethod<&MapWrap::LookupBatch>("lookupBatch"),
+                           InstanceMethod<&MapWrap::Info>("info"),
+                           InstanceMethod<&MapWrap::Pin>("pin"),
+                           InstanceMethod<&MapWrap::Close>("close"),
+                           InstanceAccessor<&MapWrap::Fd>("fd"),
+                           InstanceAccessor<&MapWrap::Name>("name"),
+                           InstanceAccessor<&MapWrap::Closed>("closed"),
+                       });
+  }
+
+  explicit MapWrap(const Napi::CallbackInfo &info) : Napi::ObjectWrap<MapWrap>(info) {
+    Tag(info.This().As<Napi::Object>(), kMapTag);
+  }
+  ~MapWrap() override { Release(); }
+
+  void Init(Napi::Env env, int fd, bool ownsFd, ObjectStatePtr owner, const std::string &name) {
+    struct bpf_map_info mi;
+    memset(&mi, 0, sizeof(mi));
+    __u32 len = sizeof(mi);
+    if (bpf_obj_get_info_by_fd(fd, &mi, &len) != 0) ThrowErrno(env, "bpf_obj_get_info_by_fd(map)", errno);
+    fd_ = fd;
+    ownsFd_ = ownsFd;
+    owner_ = std::move(owner);
+    name_ = name;
+    type_ = mi.type;
+    keySize_ = mi.key_size;
+    valueSize_ = mi.value_size;
+    maxEntries_ = mi.max_entries;
+    flags_ = mi.map_flags;
+    id_ = mi.id;
+    if (name_.empty()) name_ = mi.name;
+    // Per-CPU maps exchange one 8-byte-aligned slot per possible CPU.
+    valueBufSize_ = IsPerCpu(type_) ? ((valueSize_ + 7) / 8 * 8) * libbpf_num_possible_cpus() : valueSize_;
+  }
+
+ private:
+  void Release() {
+    if (ownsFd_ && fd_ >= 0) close(fd_);
+    fd_ = -1;
+    owner_.reset();
+  }
+
+  int Live(Napi::Env env) {
+    if (fd_ < 0 || (owner_ && owner_->obj == nullptr)) ThrowClosed(env, "BpfMap");
+    return fd_;
+  }
+
+  std::vector<uint8_t> Key(Napi::Env env, Napi::Value v) {
+    std::vector<uint8_t> k = BufferArg(env, v, "key");
+    if (k.size() != keySize_)
+      ThrowUsage(env, "map " + name_ + ": key must be " + std::to_string(keySize_) + " bytes, got " + std::to_string(k.size()));
+    return k;
+  }
+  std::vector<uint8_t> Value(Napi::Env env, Napi::Value v) {
+    std::vector<uint8_t> val = BufferArg(env, v, "value");
+    if (val.size() != valueBufSize_)
+      ThrowUsage(env, "map " + name_ + ": value must be " + std::to_string(valueBufSize_) + " bytes, got " + std::to_string(val.size()));
+    return val;
+  }
+  ErrorExtra Where() {
+    ErrorExtra e;
+    e.path = name_;
+    return e;
+  }
+
+  // lookup(key) -> Buffer | null (null when the key is absent)
+  Napi::Value Lookup(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    int fd = Live(env);
+    std::vector<uint8_t> k = Key(env, info[0]);
+    std::vector<uint8_t> v(valueBufSize_);
+    if (bpf_map_lookup_elem(fd, k.data(), v.data()) != 0) {
+      if (errno == ENOENT) return env.Null();
+      ThrowErrno(env, "bpf_map_lookup_elem", errno, Where());
+    }
+    return CopyBuffer(env, v.data(), v.size());
+  }
+
+  // update(key, value, flags = BPF_ANY)
+  Napi::Value Update(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    int fd = Live(env);
+    std::vector<uint8_t> k = Key(env, info[0]);
+    std::vector<uint8_t> v = Value(env, info[1]);
+    uint64_t flags = info[2].IsNumber() ? info[2].As<Napi::Number>().Int64Value() : static_cast<int64_t>(BPF_ANY);
+    if (bpf_map_update_elem(fd, k.data(), v.data(), flags) != 0)
+      ThrowErrno(env, "bpf_map_update_elem", errno, Where());
+    return env.Undefined();
+  }
+
+  // delete(key) -> true if deleted, false if it was not there
+  Napi::Value Delete(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    int fd = Live(env);
+    std::vector<uint8_t> k = Key(env, info[0]);
+    if (bpf_map_delete_elem(fd, k.data()) != 0) {
+      if (errno == ENOENT) return Napi::Boolean::New(env, false);
+      ThrowErrno(env, "bpf_map_delete_elem", errno, Where());
+    }
+    return Napi::Boolean::New(env, true);
+  }
+
+  // nextKey(key | null) -> Buffer | null (null at the end)
+  Napi::Value NextKey(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    int fd = Live(env);
+    std::vector<uint8_t> next(keySize_);
+    int rc;
+    if (info[0].IsNull() || info[0].IsUndefined()) {
+      rc = bpf_map_get_next_key(fd, nullptr, next.data());
+    } else {
+      std::vector<uint8_t> k = Key(env, info[0]);
+      rc = bpf_map_get_next_key(fd, k.data(), next.data());
+    }
+    if (rc != 0) {
+      if (errno == ENOENT) return env.Null();
+      ThrowErrno(env, "bpf_map_get_next_key", errno, Where());
+    }
+    return CopyBuffer(env, next.data(), next.size());
+  }
+
+  // keys() -> Buffer[]: all keys, by get_next_key.
+  Napi::Value Keys(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    int fd = Live(env);
+    Napi::Array out = Napi::Array::New(env);
+    std::vector<uint8_t> cur(keySize_), next(keySize_);
+    bool first = true;
+    uint32_t n = 0;
+    for (;;) {
+      int rc = bpf_map_get_next_key(fd, first ? nullptr : cur.data(), next.data());
+      if (rc != 0) {
+        if (errno == ENOENT) break;
+        ThrowErrno(env, "bpf_map_get_next_key", errno, Where());
+      }
+      out.Set(n++, CopyBuffer(env, next.data(), next.size()));
+      cur.swap(next);
+      first = false;
+      if (n > maxEntries_ + 1024u) break;  // guard against a map changing under us
+    }
+    return out;
+  }
+
+  // updateBatch(keys, values, count, flags) with keys/values packed back to back.
+  Napi::Value UpdateBatch(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    int fd = Live(env);
+    std::vector<uint8_t> keys = BufferArg(env, info[0], "keys");
+    std::vector<uint8_t> vals = BufferArg(env, info[1], "values");
+    uint32_t count = info[2].As<Napi::Number>().Uint32Value();
+    if (keys.size() != size_t(count) * keySize_ || vals.size() != size_t(count) * valueBufSize_)
+      ThrowUsage(env, "updateBatch: keys/values sizes do not match count");
+    LIBBPF_OPTS(bpf_map_batch_opts, opts);
+    opts.elem_flags = info[3].IsNumber() ? info[3].As<Napi::Number>().Int64Value() : static_cast<int64_t>(BPF_ANY);
+    __u32 n = count;
+    if (count > 0 && bpf_map_update_batch(fd, keys.data(), vals.data(), &n, &opts) != 0)
+      ThrowErrno(env, "bpf_map_update_batch", errno, Where());
+    return Napi::Number::New(env, n);
+  }
+
+  // deleteBatch(keys, count) -> number deleted
+  Napi::Value DeleteBatch(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    int fd = Live(env);
+    std::vector<uint8_t> keys = BufferArg(env, info[0], "keys");
+    uint32_t count = info[1].As<Napi::Number>().Uint32Value();
+    if (keys.size() != size_t(count) * keySize_) ThrowUsage(env, "deleteBatch: keys size does not match count");
+    LIBBPF_OPTS(bpf_map_batch_opts, opts);
+    __u32 n = count;
+    if (count > 0 && bpf_map_delete_batch(fd, keys.data(), &n, &opts) != 0)
+      ThrowErrno(env, "bpf_map_delete_batch", errno, Where());
+    return Napi::Number::New(env, n);
+  }
+
+  // lookupBatch() -> { keys: Buffer, values: Buffer, count }: the whole map
+  // by BPF_MAP_LOOKUP_BATCH (hash-like and array maps).
+  Napi::Value LookupBatch(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    int fd = Live(env);
+    const uint32_t chunk = 4096;
+    std::vector<uint8_t> keys, vals;
+    std::vector<uint8_t> kbuf(size_t(chunk) * keySize_), vbuf(size_t(chunk) * valueBufSize_);
+    // Batch cursors are opaque; 8 bytes cover hash (u32 bucket) and array maps.
+    uint64_t in = 0, out = 0;
+    bool first = true;
+    for (;;) {
+      __u32 n = chunk;
+      LIBBPF_OPTS(bpf_map_batch_opts, opts);
+      int rc = bpf_map_lookup_batch(fd, first ? nullptr : &in, &out, kbuf.data(), vbuf.data(), &n, &opts);
+      int err = rc != 0 ? errno : 0;
+      if (rc != 0 && err != ENOENT) ThrowErrno(env, "bpf_map_lookup_batch", err, Where());
+      keys.insert(keys.end(), kbuf.begin(), kbuf.begin() + size_t(n) * keySize_);
+      vals.insert(vals.end(), vbuf.begin(), vbuf.begin() + size_t(n) * valueBufSize_);
+      if (err == ENOENT) break;
+      in = out;
+      first = false;
+    }
+    Napi::Object res = Napi::Object::New(env);
+    res.Set("keys", CopyBuffer(env, keys.data(), keys.size()));
+    res.Set("values", CopyBuffer(env, vals.data(), vals.size()));
+    res.Set("count", Napi::Number::New(env, keySize_ ? keys.size() / keySize_ : 0));
+    return res;
+  }
+
+  Napi::Value Info(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    Live(env);
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("id", Napi::Number::New(env, id_));
+    o.Set("name", Napi::String::New(env, name_));
+    o.Set("type", Napi::Number::New(env, type_));
+    o.Set("typeName", Napi::String::New(env, libbpf_bpf_map_type_str(static_cast<bpf_map_type>(type_)) ?: "unknown"));
+    o.Set("keySize", Napi::Number::New(env, keySize_));
+    o.Set("valueSize", Napi::Number::New(env, valueSize_));
+    o.Set("valueBufferSize", Napi::Number::New(env, valueBufSize_));
+    o.Set("maxEntries", Napi::Number::New(env, maxEntries_));
+    o.Set("flags", Napi::Number::New(env, flags_));
+    o.Set("perCpu", Napi::Boolean::New(env, IsPerCpu(type_)));
+    return o;
+  }
+
+  Napi::Value Pin(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    int fd = Live(env);
+    if (!info[0].IsString()) ThrowUsage(env, "pin(path)");
+    std::string path = info[0].As<Napi::String>().Utf8Value();
+    if (bpf_obj_pin(fd, path.c_str()) != 0) ThrowErrno(env, "bpf_obj_pin", errno, {"", "", path});
+    return env.Undefined();
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo &info) {
+    Release();
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Fd(const Napi::CallbackInfo &info) { return Napi::Number::New(info.Env(), Live(info.Env())); }
+  Napi::Value Name(const Napi::CallbackInfo &info) { return Napi::String::New(info.Env(), name_); }
+  Napi::Value Closed(const Napi::CallbackInfo &info) {
+    return Napi::Boolean::New(info.Env(), fd_ < 0 || (owner_ && owner_->obj == nullptr));
+  }
+
+  int fd_ = -1;
+  bool ownsFd_ = false;
+  ObjectStatePtr owner_;
+  std::string name_;
+  uint32_t type_ = 0, keySize_ = 0, valueSize_ = 0, valueBufSize_ = 0, maxEntries_ = 0, flags_ = 0, id_ = 0;
+};
+
+// openPinnedMap(path) -> BpfMap owning its fd
+Napi::Value OpenPinnedMap(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsString()) ThrowUsage(env, "openPinnedMap(path)");
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  int fd = bpf_obj_get(path.c_str());
+  if (fd < 0) ThrowErrno(env, "bpf_obj_get", errno, {"", "", path});
+  return NewMap(env, fd, true, nullptr, "");
+}
+
+}  // namespace
+
+Napi::Object NewMap(Napi::Env env, int fd, bool ownsFd, ObjectStatePtr owner, const std::string &name) {
+  Napi::Object o = Data(env).mapCtor.New({});
+  MapWrap *w = MapWrap::Unwrap(o);
+  try {
+    w->Init(env, fd, ownsFd, std::move(owner), name);
+  } catch (...) {
+    if (ownsFd) close(fd);
+    throw;
+  }
+  return o;
+}
+
+void InitMap(Napi::Env env, Napi::Object exports) {
+  Napi::Function ctor = MapWrap::Define(env);
+  Data(env).mapCtor = Napi::Persistent(ctor);
+  exports.Set("openPinnedMap", Napi::Function::New(env, OpenPinnedMap, "openPinnedMap"));
+}
+
+}  // namespace vnf

@@ -1,0 +1,220 @@
+// Program: a loaded BPF program (owned by its object, or opened from a pin).
+// testRun() drives BPF_PROG_TEST_RUN; attachTcx()/attachXdp() create bpf_links.
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/bpf.h>
+#include <linux/if_link.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "common.h"
+
+namespace vnf {
+
+// Linux >= 6.6 attach types, absent from Debian 12's uapi headers.
+constexpr int kBpfTcxIngress = 46;
+constexpr int kBpfTcxEgress = 47;
+
+namespace {
+
+class ProgramWrap : public Napi::ObjectWrap<ProgramWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "BpfProgram",
+                       {
+                           InstanceMethod<&ProgramWrap::TestRun>("testRun"),
+                           InstanceMethod<&ProgramWrap::AttachTcx>("attachTcx"),
+                           InstanceMethod<&ProgramWrap::AttachXdp>("attachXdp"),
+                           InstanceMethod<&ProgramWrap::Info>("info"),
+                           InstanceMethod<&ProgramWrap::Pin>("pin"),
+                           InstanceMethod<&ProgramWrap::Close>("close"),
+                           InstanceAccessor<&ProgramWrap::Fd>("fd"),
+                           InstanceAccessor<&ProgramWrap::Name>("name"),
+                           InstanceAccessor<&ProgramWrap::Section>("section"),
+                           InstanceAccessor<&ProgramWrap::Closed>("closed"),
+                       });
+  }
+
+  explicit ProgramWrap(const Napi::CallbackInfo &info) : Napi::ObjectWrap<ProgramWrap>(info) {
+    Tag(info.This().As<Napi::Object>(), kProgramTag);
+  }
+  ~ProgramWrap() override { Release(); }
+
+  void Init(int fd, bool ownsFd, ObjectStatePtr owner, const std::string &name, const std::string &section) {
+    fd_ = fd;
+    ownsFd_ = ownsFd;
+    owner_ = std::move(owner);
+    name_ = name;
+    section_ = section;
+  }
+
+  int Live(Napi::Env env) {
+    if (fd_ < 0 || (owner_ && owner_->obj == nullptr)) ThrowClosed(env, "BpfProgram");
+    return fd_;
+  }
+
+ private:
+  void Release() {
+    if (ownsFd_ && fd_ >= 0) close(fd_);
+    fd_ = -1;
+    owner_.reset();
+  }
+
+  // testRun({ data: Buffer, ctx?: Buffer, repeat?: number, dataOutSize?: number })
+  //   -> { retval, data: Buffer, ctx?: Buffer, duration }
+  Napi::Value TestRun(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    int fd = Live(env);
+    if (!info[0].IsObject()) ThrowUsage(env, "testRun(options)");
+    Napi::Object o = info[0].As<Napi::Object>();
+    std::vector<uint8_t> data = BufferArg(env, o.Get("data"), "testRun: data");
+    std::vector<uint8_t> ctx;
+    bool hasCtx = o.Has("ctx") && !o.Get("ctx").IsUndefined();
+    if (hasCtx) ctx = BufferArg(env, o.Get("ctx"), "testRun: ctx");
+    uint32_t outSize = o.Get("dataOutSize").IsNumber() ? o.Get("dataOutSize").As<Napi::Number>().Uint32Value()
+                                                       : static_cast<uint32_t>(data.size() + 512);
+    std::vector<uint8_t> out(outSize);
+    std::vector<uint8_t> ctxOut(ctx.size());
+    LIBBPF_OPTS(bpf_test_run_opts, opts);
+    opts.data_in = data.data();
+    opts.data_size_in = data.size();
+    opts.data_out = out.data();
+    opts.data_size_out = out.size();
+    if (hasCtx) {
+      opts.ctx_in = ctx.data();
+      opts.ctx_size_in = ctx.size();
+      opts.ctx_out = ctxOut.data();
+      opts.ctx_size_out = ctxOut.size();
+    }
+    opts.repeat = o.Get("repeat").IsNumber() ? o.Get("repeat").As<Napi::Number>().Int32Value() : 1;
+    if (bpf_prog_test_run_opts(fd, &opts) != 0) {
+      ErrorExtra extra;
+      extra.path = name_;
+      ThrowErrno(env, "bpf_prog_test_run_opts", errno, extra);
+    }
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("retval", Napi::Number::New(env, static_cast<int32_t>(opts.retval)));
+    r.Set("data", CopyBuffer(env, out.data(), std::min<size_t>(opts.data_size_out, out.size())));
+    if (hasCtx) r.Set("ctx", CopyBuffer(env, ctxOut.data(), std::min<size_t>(opts.ctx_size_out, ctxOut.size())));
+    r.Set("duration", Napi::Number::New(env, opts.duration));
+    return r;
+  }
+
+  // attachTcx(iface, 'ingress'|'egress', { netns? }) -> BpfLink
+  Napi::Value AttachTcx(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    int fd = Live(env);
+    std::string netns = info[2].IsObject() ? OptString(info[2].As<Napi::Object>(), "netns") : "";
+    if (!info[1].IsString()) ThrowUsage(env, "attachTcx: direction must be 'ingress' or 'egress'");
+    std::string dir = info[1].As<Napi::String>().Utf8Value();
+    if (dir != "ingress" && dir != "egress") ThrowUsage(env, "attachTcx: direction must be 'ingress' or 'egress'");
+    int ifindex = ResolveIfindex(env, info[0], netns);
+    NetnsGuard guard(env, netns);
+    int type = dir == "ingress" ? kBpfTcxIngress : kBpfTcxEgress;
+    int lfd = bpf_link_create(fd, ifindex, static_cast<bpf_attach_type>(type), nullptr);
+    if (lfd < 0) ThrowErrno(env, "bpf_link_create(tcx " + dir + ")", errno, {"", "", "ifindex " + std::to_string(ifindex)});
+    return NewLink(env, lfd);
+  }
+
+  // attachXdp(iface, { mode?: 'native'|'generic', netns? }) -> BpfLink
+  Napi::Value AttachXdp(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    int fd = Live(env);
+    Napi::Object opts = info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
+    std::string netns = OptString(opts, "netns");
+    std::string mode = OptString(opts, "mode");
+    int ifindex = ResolveIfindex(env, info[0], netns);
+    LIBBPF_OPTS(bpf_link_create_opts, lopts);
+    if (mode == "generic") lopts.flags = XDP_FLAGS_SKB_MODE;
+    else if (mode == "native") lopts.flags = XDP_FLAGS_DRV_MODE;
+    else if (!mode.empty()) ThrowUsage(env, "attachXdp: mode must be 'native' or 'generic'");
+    NetnsGuard guard(env, netns);
+    int lfd = bpf_link_create(fd, ifindex, BPF_XDP, &lopts);
+    if (lfd < 0) ThrowErrno(env, "bpf_link_create(xdp)", errno, {"", "", "ifindex " + std::to_string(ifindex)});
+    return NewLink(env, lfd);
+  }
+
+  Napi::Value Info(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    int fd = Live(env);
+    struct bpf_prog_info pi;
+    memset(&pi, 0, sizeof(pi));
+    __u32 len = sizeof(pi);
+    if (bpf_obj_get_info_by_fd(fd, &pi, &len) != 0) ThrowErrno(env, "bpf_obj_get_info_by_fd(prog)", errno);
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("id", Napi::Number::New(env, pi.id));
+    o.Set("name", Napi::String::New(env, pi.name));
+    o.Set("type", Napi::Number::New(env, pi.type));
+    o.Set("typeName", Napi::String::New(env, libbpf_bpf_prog_type_str(static_cast<bpf_prog_type>(pi.type)) ?: "unknown"));
+    char tag[17];
+    for (int i = 0; i < 8; i++) snprintf(tag + 2 * i, 3, "%02x", pi.tag[i]);
+    o.Set("tag", Napi::String::New(env, tag));
+    return o;
+  }
+
+  Napi::Value Pin(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    int fd = Live(env);
+    if (!info[0].IsString()) ThrowUsage(env, "pin(path)");
+    std::string path = info[0].As<Napi::String>().Utf8Value();
+    if (bpf_obj_pin(fd, path.c_str()) != 0) ThrowErrno(env, "bpf_obj_pin", errno, {"", "", path});
+    return env.Undefined();
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo &info) {
+    Release();
+    return info.Env().Undefined();
+  }
+  Napi::Value Fd(const Napi::CallbackInfo &info) { return Napi::Number::New(info.Env(), Live(info.Env())); }
+  Napi::Value Name(const Napi::CallbackInfo &info) { return Napi::String::New(info.Env(), name_); }
+  Napi::Value Section(const Napi::CallbackInfo &info) { return Napi::String::New(info.Env(), section_); }
+  Napi::Value Closed(const Napi::CallbackInfo &info) {
+    return Napi::Boolean::New(info.Env(), fd_ < 0 || (owner_ && owner_->obj == nullptr));
+  }
+
+  int fd_ = -1;
+  bool ownsFd_ = false;
+  ObjectStatePtr owner_;
+  std::string name_, section_;
+};
+
+Napi::Value OpenPinnedProgram(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsString()) ThrowUsage(env, "openPinnedProgram(path)");
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  int fd = bpf_obj_get(path.c_str());
+  if (fd < 0) ThrowErrno(env, "bpf_obj_get", errno, {"", "", path});
+  struct bpf_prog_info pi;
+  memset(&pi, 0, sizeof(pi));
+  __u32 len = sizeof(pi);
+  if (bpf_obj_get_info_by_fd(fd, &pi, &len) != 0) {
+    int err = errno;
+    close(fd);
+    ThrowErrno(env, "bpf_obj_get_info_by_fd(prog)", err, {"", "", path});
+  }
+  return NewProgram(env, fd, true, nullptr, pi.name, "");
+}
+
+}  // namespace
+
+Napi::Object NewProgram(Napi::Env env, int fd, bool ownsFd, ObjectStatePtr owner, const std::string &name,
+                        const std::string &section) {
+  Napi::Object o = Data(env).programCtor.New({});
+  ProgramWrap::Unwrap(o)->Init(fd, ownsFd, std::move(owner), name, section);
+  return o;
+}
+
+int ProgramFd(Napi::Env env, Napi::Value v) {
+  if (!HasTag(env, v, kProgramTag)) ThrowUsage(env, "expected a BpfProgram handle");
+  return ProgramWrap::Unwrap(v.As<Napi::Object>())->Live(env);
+}
+
+void InitProgram(Napi::Env env, Napi::Object exports) {
+  Napi::Function ctor = ProgramWrap::Define(env);
+  Data(env).programCtor = Napi::Persistent(ctor);
+  exports.Set("openPinnedProgram", Napi::Function::New(env, OpenPinnedProgram, "openPinnedProgram"));
+}
+
+}  // namespace vnf

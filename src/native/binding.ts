@@ -1,0 +1,174 @@
+/**
+ * The only module that loads the native addon (build/Release/vnf_native.node).
+ * It declares the native surface with types; src/bpf wraps it for callers.
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BpfError, type BpfErrorProps } from './errors.js';
+
+export interface NativeMapInfo {
+  id: number;
+  name: string;
+  type: number;
+  typeName: string;
+  keySize: number;
+  valueSize: number;
+  /** valueSize, or for per-CPU maps one 8-byte-aligned slot per possible CPU. */
+  valueBufferSize: number;
+  maxEntries: number;
+  flags: number;
+  perCpu: boolean;
+}
+
+export interface NativeMap {
+  readonly fd: number;
+  readonly name: string;
+  readonly closed: boolean;
+  lookup(key: Uint8Array): Buffer | null;
+  update(key: Uint8Array, value: Uint8Array, flags?: number): void;
+  delete(key: Uint8Array): boolean;
+  nextKey(key: Uint8Array | null): Buffer | null;
+  keys(): Buffer[];
+  updateBatch(keys: Uint8Array, values: Uint8Array, count: number, flags?: number): number;
+  deleteBatch(keys: Uint8Array, count: number): number;
+  lookupBatch(): { keys: Buffer; values: Buffer; count: number };
+  info(): NativeMapInfo;
+  pin(path: string): void;
+  close(): void;
+}
+
+export interface NativeTestRunOptions {
+  data: Uint8Array;
+  ctx?: Uint8Array;
+  repeat?: number;
+  dataOutSize?: number;
+}
+export interface NativeTestRunResult {
+  retval: number;
+  data: Buffer;
+  ctx?: Buffer;
+  /** Average run time per repetition, in nanoseconds (kernel-measured). */
+  duration: number;
+}
+
+export interface NativeProgramInfo {
+  id: number;
+  name: string;
+  type: number;
+  typeName: string;
+  tag: string;
+}
+
+export interface NativeLinkInfo {
+  id: number;
+  type: number;
+  progId: number;
+  kind: 'tcx' | 'xdp' | 'other';
+  ifindex?: number;
+  direction?: 'ingress' | 'egress' | 'unknown';
+}
+
+export interface NativeLink {
+  readonly fd: number;
+  readonly closed: boolean;
+  pin(path: string): void;
+  update(program: NativeProgram, opts?: { expected?: NativeProgram }): void;
+  detach(): void;
+  info(): NativeLinkInfo;
+  close(): void;
+}
+
+export type Iface = string | number;
+export type Direction = 'ingress' | 'egress';
+
+export interface NativeProgram {
+  readonly fd: number;
+  readonly name: string;
+  readonly section: string;
+  readonly closed: boolean;
+  testRun(opts: NativeTestRunOptions): NativeTestRunResult;
+  attachTcx(iface: Iface, direction: Direction, opts?: { netns?: string }): NativeLink;
+  attachXdp(iface: Iface, opts?: { mode?: 'native' | 'generic'; netns?: string }): NativeLink;
+  info(): NativeProgramInfo;
+  pin(path: string): void;
+  close(): void;
+}
+
+export interface NativeObject {
+  readonly path: string;
+  readonly loaded: boolean;
+  readonly closed: boolean;
+  load(): Promise<void>;
+  close(): void;
+  programs(): NativeProgram[];
+  maps(): NativeMap[];
+  setGlobal(name: string, value: Uint8Array): void;
+  resizeMap(name: string, maxEntries: number): void;
+}
+
+export interface TcTarget {
+  handle?: number;
+  priority?: number;
+  netns?: string;
+}
+export interface TcAttachResult {
+  ifindex: number;
+  handle: number;
+  priority: number;
+  progId: number;
+}
+
+export interface BtfMember {
+  name: string;
+  offset: number;
+  bitOffset: number;
+  bitfieldSize: number;
+  size: number;
+  kind: string;
+}
+export interface BtfStruct {
+  name: string;
+  size: number;
+  members: BtfMember[];
+}
+
+export interface NativeBinding {
+  BpfObject: new (path: string, opts?: { pinRoot?: string }) => NativeObject;
+  openPinnedMap(path: string): NativeMap;
+  openPinnedProgram(path: string): NativeProgram;
+  openPinnedLink(path: string): NativeLink;
+  tcAttach(iface: Iface, dir: Direction, opts: TcTarget & { program: NativeProgram; replace?: boolean }): TcAttachResult;
+  tcDetach(iface: Iface, dir: Direction, opts?: TcTarget): boolean;
+  tcQuery(iface: Iface, dir: Direction, opts?: TcTarget): number | null;
+  tcDestroyHook(iface: Iface, opts?: { netns?: string }): boolean;
+  btfStructLayout(file: string, name: string): BtfStruct;
+  ifindex(name: string | number, netns?: string): number;
+  setErrorClass(ctor: new (message: string, props: BpfErrorProps) => Error): void;
+  readonly libbpfVersion: string;
+  readonly numPossibleCpus: number;
+}
+
+/** The project root: the folder holding package.json, above this file. */
+export function projectRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'binding.gyp'))) return dir;
+    dir = dirname(dir);
+  }
+  throw new Error('vnf: cannot find the project root (package.json + binding.gyp) above ' + fileURLToPath(import.meta.url));
+}
+
+function load(): NativeBinding {
+  const file = join(projectRoot(), 'build', 'Release', 'vnf_native.node');
+  if (!existsSync(file)) {
+    throw new Error(`vnf: native addon not built (${file} is missing): run \`make\``);
+  }
+  const require = createRequire(import.meta.url);
+  const b = require(file) as NativeBinding;
+  b.setErrorClass(BpfError);
+  return b;
+}
+
+export const native: NativeBinding = load();

@@ -1,0 +1,68 @@
+/**
+ * Network namespaces and veth pairs for integration tests, with random short
+ * names and guaranteed teardown (registered on the test before creation, so
+ * a failing test still removes what it made).
+ */
+import { randomBytes } from 'node:crypto';
+import type { Test } from 'tap';
+import { run, sh } from './sh.js';
+
+export const netnsPath = (name: string): string => `/run/netns/${name}`;
+
+export function randomName(prefix: string): string {
+  return `${prefix}${randomBytes(3).toString('hex')}`;
+}
+
+/** Creates a namespace with lo up and IPv6 DAD off; removed at teardown. */
+export function createNetns(t: Test, prefix = 'vt'): string {
+  const name = randomName(prefix);
+  t.teardown(() => {
+    run('ip', ['netns', 'del', name]);
+  });
+  sh('ip', ['netns', 'add', name]);
+  nsExec(name, ['ip', 'link', 'set', 'lo', 'up']);
+  nsExec(name, ['sysctl', '-qw', 'net.ipv6.conf.all.accept_dad=0', 'net.ipv6.conf.default.accept_dad=0']);
+  return name;
+}
+
+export function nsExec(ns: string, argv: string[], timeoutMs?: number): string {
+  const [cmd, ...args] = argv;
+  return sh('ip', ['netns', 'exec', ns, cmd as string, ...args], timeoutMs !== undefined ? { timeoutMs } : {});
+}
+
+export function nsRun(ns: string, argv: string[], timeoutMs?: number): { status: number; stdout: string; stderr: string } {
+  return run('ip', ['netns', 'exec', ns, ...argv], timeoutMs);
+}
+
+export interface VethEnd {
+  name: string;
+  ns?: string;
+  ip?: string; // CIDR
+  mac?: string;
+}
+
+/** Creates a veth pair whose ends may sit in namespaces; removed at teardown. */
+export function createVeth(t: Test, a: VethEnd, b: VethEnd): void {
+  t.teardown(() => {
+    // Deleting one end removes the pair; the namespace's removal does too.
+    if (a.ns) run('ip', ['-n', a.ns, 'link', 'del', a.name]);
+    else run('ip', ['link', 'del', a.name]);
+  });
+  // Each end is created directly in its namespace, so both may be called eth0.
+  const where = (e: VethEnd): string[] => (e.ns ? ['netns', e.ns] : []);
+  sh('ip', ['link', 'add', a.name, ...where(a), 'type', 'veth', 'peer', 'name', b.name, ...where(b)]);
+  for (const end of [a, b]) {
+    const ip = end.ns ? ['ip', '-n', end.ns] : ['ip'];
+    const [c, ...rest] = ip;
+    if (end.mac) sh(c as string, [...rest, 'link', 'set', end.name, 'address', end.mac]);
+    if (end.ip) sh(c as string, [...rest, 'addr', 'add', end.ip, 'dev', end.name]);
+    sh(c as string, [...rest, 'link', 'set', end.name, 'up']);
+  }
+}
+
+/** Pings from a namespace; returns how many replies came back. */
+export function ping(ns: string, dst: string, count = 3, extra: string[] = []): number {
+  const r = nsRun(ns, ['ping', '-c', String(count), '-i', '0.2', '-W', '1', '-q', ...extra, dst], 20_000);
+  const m = /(\d+) (?:packets )?received/.exec(r.stdout);
+  return m ? Number(m[1]) : 0;
+}
