@@ -1,0 +1,176 @@
+/**
+ * Topology text -> plain data, plus a map from spec paths back to source positions.
+ *
+ * One parser serves YAML and JSON (JSON is YAML 1.2); files named *.json are first held to strict
+ * JSON syntax by checkJsonSyntax. Syntax errors stop here: the first one is reported (later ones
+ * are usually its echoes), except duplicate keys, which are independent and all reported.
+ */
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Pair } from 'yaml';
+import type { SpecIssue, SpecPath } from './errors.js';
+import { checkJsonSyntax } from './json-syntax.js';
+
+export interface SourcePosition {
+  /** 1-based */
+  line: number;
+  /** 1-based */
+  col: number;
+}
+
+/**
+ * Finds the source position of the node at `path`: the value (or, with at='key', the key of the
+ * last segment). A block collection value is located at its key, the line a reader looks for.
+ * A missing key is located at its nearest existing parent.
+ */
+export type Locate = (path: SpecPath, at?: 'key' | 'value') => SourcePosition | undefined;
+
+export interface SourceDocument {
+  /** The document as plain JSON-like data (objects, arrays, strings, numbers, booleans, null). */
+  data: unknown;
+  locate: Locate;
+}
+
+export type SourceResult = { ok: true; document: SourceDocument } | { ok: false; issues: SpecIssue[] };
+
+/** True for file names that are held to strict JSON syntax. */
+export function isJsonFile(file: string | undefined): boolean {
+  return file !== undefined && file.toLowerCase().endsWith('.json');
+}
+
+export function parseSource(text: string, file?: string): SourceResult {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: true });
+  const position = (offset: number): SourcePosition => lines.linePos(offset);
+  const issue = (path: SpecPath, message: string, offset: number): SpecIssue => ({
+    path,
+    message,
+    ...(file !== undefined ? { file } : {}),
+    ...position(offset),
+  });
+
+  if (isJsonFile(file)) {
+    const error = checkJsonSyntax(text);
+    if (error) return { ok: false, issues: [issue([], `JSON syntax error: ${error.message}`, error.offset)] };
+  }
+
+  if (doc.errors.length > 0) {
+    const duplicates = doc.errors.filter((e) => e.code === 'DUPLICATE_KEY');
+    if (duplicates.length === doc.errors.length) {
+      return {
+        ok: false,
+        issues: duplicates.map((e) => {
+          const found = keyPathAt(doc.contents, e.pos[0], []);
+          const name = found ? String(found[found.length - 1]) : text.slice(e.pos[0], e.pos[1]);
+          return issue(found ?? [], `duplicate key "${name}"`, e.pos[0]);
+        }),
+      };
+    }
+    const first = doc.errors.find((e) => e.code !== 'DUPLICATE_KEY') ?? doc.errors[0];
+    if (first) {
+      const message = (first.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '');
+      return { ok: false, issues: [issue([], `${isJsonFile(file) ? 'JSON' : 'YAML'} syntax error: ${message}`, first.pos[0])] };
+    }
+  }
+
+  const badKey = findComplexKey(doc.contents, []);
+  if (badKey) {
+    return { ok: false, issues: [issue(badKey.path, 'keys must be plain strings, not lists or mappings', badKey.offset)] };
+  }
+
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    return { ok: false, issues: [issue([], `cannot read document: ${message}`, 0)] };
+  }
+
+  const locate: Locate = (path, at = 'value') => {
+    const offset = offsetOf(doc, path, at);
+    return offset === undefined ? undefined : position(offset);
+  };
+  return { ok: true, document: { data, locate } };
+}
+
+function startOf(node: unknown): number | undefined {
+  if (isScalar(node) || isMap(node) || isSeq(node) || isAlias(node)) return node.range?.[0];
+  return undefined;
+}
+
+function isBlockCollection(node: unknown): boolean {
+  return (isMap(node) || isSeq(node)) && !node.flow;
+}
+
+/** `key:` with nothing after it: a null scalar with no source text of its own. */
+function isEmptyScalar(node: unknown): boolean {
+  return isScalar(node) && node.range !== undefined && node.range !== null && node.range[0] === node.range[1];
+}
+
+function keyText(pair: Pair<unknown, unknown>): string | undefined {
+  return isScalar(pair.key) ? String(pair.key.value) : undefined;
+}
+
+function offsetOf(doc: Document.Parsed, path: SpecPath, at: 'key' | 'value'): number | undefined {
+  let node: unknown = doc.contents;
+  // Best position known so far: where the current node is introduced (its key, or its list item).
+  let anchor = startOf(node) ?? 0;
+  for (const [i, segment] of path.entries()) {
+    const last = i === path.length - 1;
+    if (isAlias(node)) node = node.resolve(doc);
+    let keyStart: number | undefined;
+    if (isMap(node)) {
+      const pair = node.items.find((p) => keyText(p) === String(segment));
+      if (!pair) return anchor;
+      keyStart = startOf(pair.key);
+      node = pair.value;
+    } else if (isSeq(node) && typeof segment === 'number') {
+      node = node.items[segment];
+      if (node === undefined) return anchor;
+    } else {
+      return anchor;
+    }
+    const valueStart = startOf(node);
+    if (last && at === 'key' && keyStart !== undefined) return keyStart;
+    if (keyStart !== undefined && (valueStart === undefined || isBlockCollection(node) || isEmptyScalar(node))) {
+      anchor = keyStart;
+    } else {
+      anchor = valueStart ?? anchor;
+    }
+  }
+  return anchor;
+}
+
+/** The path of the map key that starts at `offset`, if any. */
+function keyPathAt(node: unknown, offset: number, path: SpecPath): SpecPath | undefined {
+  if (isMap(node)) {
+    for (const pair of node.items) {
+      const key = keyText(pair);
+      if (key === undefined) continue;
+      if (startOf(pair.key) === offset) return [...path, key];
+      const found = keyPathAt(pair.value, offset, [...path, key]);
+      if (found) return found;
+    }
+  } else if (isSeq(node)) {
+    for (const [i, item] of node.items.entries()) {
+      const found = keyPathAt(item, offset, [...path, i]);
+      if (found) return found;
+    }
+  }
+  return undefined;
+}
+
+/** The first map key that is not a scalar (YAML allows `? [a, b]: c`; a topology does not). */
+function findComplexKey(node: unknown, path: SpecPath): { path: SpecPath; offset: number } | undefined {
+  if (isMap(node)) {
+    for (const pair of node.items) {
+      if (pair.key !== null && !isScalar(pair.key)) return { path, offset: startOf(pair.key) ?? startOf(node) ?? 0 };
+      const found = findComplexKey(pair.value, [...path, keyText(pair) ?? '']);
+      if (found) return found;
+    }
+  } else if (isSeq(node)) {
+    for (const [i, item] of node.items.entries()) {
+      const found = findComplexKey(item, [...path, i]);
+      if (found) return found;
+    }
+  }
+  return undefined;
+}
