@@ -11,6 +11,17 @@ import { projectRoot } from '../src/native/binding.js';
 import { BpfError } from '../src/native/errors.js';
 import { UsageError } from './output.js';
 import { register as doctor } from './commands/doctor.js';
+import { register as validate } from './commands/validate.js';
+import { register as schema } from './commands/schema.js';
+import { register as plan } from './commands/plan.js';
+import { register as apply } from './commands/apply.js';
+import { register as destroy } from './commands/destroy.js';
+import { register as lab } from './commands/lab.js';
+import { register as attach } from './commands/attach.js';
+import { register as get } from './commands/get.js';
+import { register as stats } from './commands/stats.js';
+import { InputError } from '../src/ops/errors.js';
+import { SpecError } from '../src/spec/index.js';
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(join(projectRoot(), 'package.json'), 'utf8')) as { version: string };
@@ -23,14 +34,13 @@ export function buildProgram(): Command {
     .version(version())
     .exitOverride()
     .showHelpAfterError();
-  doctor(program);
+  for (const r of [validate, schema, plan, apply, get, stats, attach, lab, destroy, doctor]) r(program);
   return program;
 }
 
 export function exitCodeFor(e: unknown): number {
   if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
-  if (e instanceof UsageError) return 2;
-  if (e instanceof Error && (e as { issues?: unknown }).issues) return 2; // SpecError
+  if (e instanceof UsageError || e instanceof InputError || e instanceof SpecError) return 2;
   return 1;
 }
 

@@ -6,6 +6,7 @@
 #include <linux/bpf.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -213,19 +214,20 @@ class MapWrap : public Napi::ObjectWrap<MapWrap> {
     const uint32_t chunk = 4096;
     std::vector<uint8_t> keys, vals;
     std::vector<uint8_t> kbuf(size_t(chunk) * keySize_), vbuf(size_t(chunk) * valueBufSize_);
-    // Batch cursors are opaque; 8 bytes cover hash (u32 bucket) and array maps.
-    uint64_t in = 0, out = 0;
+    // Batch cursors are opaque: a u32 bucket for hash maps, but a whole key for
+    // maps on the generic batch path (arrays, LPM tries, ...). Size for both.
+    std::vector<uint8_t> in(std::max<size_t>(keySize_, 8)), out(std::max<size_t>(keySize_, 8));
     bool first = true;
     for (;;) {
       __u32 n = chunk;
       LIBBPF_OPTS(bpf_map_batch_opts, opts);
-      int rc = bpf_map_lookup_batch(fd, first ? nullptr : &in, &out, kbuf.data(), vbuf.data(), &n, &opts);
+      int rc = bpf_map_lookup_batch(fd, first ? nullptr : in.data(), out.data(), kbuf.data(), vbuf.data(), &n, &opts);
       int err = rc != 0 ? errno : 0;
       if (rc != 0 && err != ENOENT) ThrowErrno(env, "bpf_map_lookup_batch", err, Where());
       keys.insert(keys.end(), kbuf.begin(), kbuf.begin() + size_t(n) * keySize_);
       vals.insert(vals.end(), vbuf.begin(), vbuf.begin() + size_t(n) * valueBufSize_);
       if (err == ENOENT) break;
-      in = out;
+      in.swap(out);
       first = false;
     }
     Napi::Object res = Napi::Object::New(env);

@@ -1,5 +1,36 @@
 #!/usr/bin/env bash
-# make demo: shows vnf working on this machine (needs root).
+# make demo: brings up examples/demo.yaml as a lab (namespaces + veth pairs),
+# sends traffic across the eBPF bridges and router, prints state and counters,
+# and cleans up — also when something fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-node dist/demo/count-ping.js
+VNF=(node dist/cli/main.js)
+FILE=examples/demo.yaml
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+cleanup() { step "lab down"; "${VNF[@]}" lab down -f "$FILE" || true; }
+trap cleanup EXIT
+
+step "validate $FILE"
+"${VNF[@]}" validate -f "$FILE"
+step "lab up: namespaces, veth pairs, eBPF programs and maps"
+"${VNF[@]}" lab up -f "$FILE"
+step "web -> db across networks front and back (bridge > router > bridge)"
+"${VNF[@]}" lab exec web -- ping -c 3 -i 0.2 10.2.0.10
+step "web -> ops' mgmt address through the static route via 10.2.0.254"
+"${VNF[@]}" lab exec web -- ping -c 2 -i 0.2 10.3.0.10
+step "TTL 1 from web: the eBPF router answers with ICMP time exceeded"
+"${VNF[@]}" lab exec web -- ping -c 1 -W 1 -t 1 10.2.0.10 || true
+step "TCP from db to web"
+"${VNF[@]}" lab exec web -- sh -c 'timeout 3 nc -l -p 8080 >/dev/null &'
+sleep 0.3
+echo hello | "${VNF[@]}" lab exec db -- timeout 3 nc -q 1 -w 2 10.1.0.10 8080 && echo "TCP ok"
+step "no Linux bridge, no kernel forwarding in the path"
+echo "bridges: $(ip -o link show type bridge | wc -l), host ip_forward: $(cat /proc/sys/net/ipv4/ip_forward) (the eBPF router does not use it)"
+step "plan and a second apply: nothing to change"
+"${VNF[@]}" plan -f "$FILE"
+"${VNF[@]}" apply -f "$FILE"
+step "get demo"
+"${VNF[@]}" get demo
+step "stats demo"
+"${VNF[@]}" stats demo

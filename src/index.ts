@@ -3,3 +3,13 @@
  */
 export * from './bpf/index.js';
 export { probeEnvironment, prepareEnvironment, environmentProblems } from './bpf/environment.js';
+export { parseTopology, loadTopology, topologySchemaJson, SpecError, type Topology, type SpecIssue } from './spec/index.js';
+export { planTopology, applyTopology, destroyTopology, resolveInterfaces } from './ops/topology.js';
+export { attachInterface, detachInterface, type AttachOptions } from './ops/attach.js';
+export { listStatus, topologyStatus, topologyStats, type TopologyStatus, type Stats } from './ops/status.js';
+export { labUp, labDown, labExec, labContainerNetns } from './lab/lab.js';
+export { formatPlan, summarize, type Plan, type Op } from './plan/plan.js';
+export { compile } from './model/compile.js';
+export { EnvironmentError, InputError } from './ops/errors.js';
+export { ApplyError } from './apply/apply.js';
+export { LockBusyError } from './apply/lock.js';

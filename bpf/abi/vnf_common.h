@@ -2,27 +2,137 @@
 /*
  * vnf ABI shared by the kernel programs and the control plane: fixed-width
  * types, explicit padding, sizes asserted. The TypeScript codecs mirror these
- * structs and a test compares them with the BTF of the compiled objects.
- * Never reorder or renumber; add fields at the end and bump VNF_ABI_VERSION.
+ * structs (src/vnf/common/codec.ts) and a test compares them with the BTF of
+ * the compiled objects. Never reorder or renumber; add at the end and bump
+ * VNF_ABI_VERSION when a layout changes.
  */
 #ifndef VNF_ABI_COMMON_H
 #define VNF_ABI_COMMON_H
 
-#ifdef __bpf__
-/* vmlinux.h provides __u8.. __u64 */
-#else
+#ifndef __bpf__
 #include <linux/types.h>
 #endif
 
 #define VNF_ABI_VERSION 1
+#define VNF_STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
+
+/* Slots of the shared program array (vnf_progs), also the VNF ids of the
+ * counters. Each VNF owns one; a VNF's own header defines its id. The core
+ * (entry.bpf.c: entry programs and the DELIVER stage) is id 1. */
+#define VNF_ID_CORE 1
+#define VNF_ID_DELIVER VNF_ID_CORE
+#define VNF_MAX_PROGS 16
+
+/* Map names (pinned by name under /sys/fs/bpf/vnf/<topology>/). */
+#define VNF_MAP_PROGS "vnf_progs"
+#define VNF_MAP_META "vnf_meta"
+#define VNF_MAP_PORTS "vnf_ports"
+#define VNF_MAP_NETWORKS "vnf_networks"
+#define VNF_MAP_CHAINS "vnf_chains"
+#define VNF_MAP_FLOOD "vnf_flood"
+#define VNF_MAP_STATS "vnf_stats"
+#define VNF_MAP_PORT_STATS "vnf_port_stats"
 
 /* Packet/byte counter, kept per CPU in the kernel and summed by the CLI. */
 struct vnf_counter {
 	__u64 packets;
 	__u64 bytes;
 };
+VNF_STATIC_ASSERT(sizeof(struct vnf_counter) == 16, "vnf_counter");
 
-#define VNF_STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
-VNF_STATIC_ASSERT(sizeof(struct vnf_counter) == 16, "vnf_counter layout");
+/* vnf_meta[0]: layout version of the pinned maps, checked before reuse. */
+struct vnf_meta {
+	__u32 abi_version;
+	__u32 flags;
+};
+VNF_STATIC_ASSERT(sizeof(struct vnf_meta) == 8, "vnf_meta");
+
+/* vnf_ports: host-side interface (ifindex) -> its place in the topology. */
+#define VNF_PORT_F_ATTACHED 0x1 /* added by `vnf-ctl attach`, not by the file */
+struct vnf_port {
+	__u32 network;   /* network id (vnf_networks key) */
+	__u32 chain_in;  /* chain for packets from the container */
+	__u32 chain_out; /* chain for packets to the container */
+	__u32 flags;     /* VNF_PORT_F_* */
+	__u32 ip;        /* container address, network order; 0 = unknown */
+	__u8 mac[6];     /* container MAC; zero = unknown */
+	__u8 prefix;     /* container prefix length */
+	__u8 _pad;
+};
+VNF_STATIC_ASSERT(sizeof(struct vnf_port) == 28, "vnf_port");
+
+/* vnf_networks: network id -> one L2 segment (an eBPF bridge). */
+struct vnf_network {
+	__u32 fdb_aging_sec;  /* learned FDB entries older than this are unknown */
+	__u32 flood_version;  /* live version of this network's flood list */
+	__u32 flood_count;    /* ports in that version */
+	__u32 router_id;      /* 0 = no router port on this network */
+	__u32 router_ip;      /* router port address, network order */
+	__u8 router_mac[6];   /* router port MAC */
+	__u8 router_prefix;
+	__u8 _pad;
+};
+VNF_STATIC_ASSERT(sizeof(struct vnf_network) == 28, "vnf_network");
+
+/* vnf_flood: (network, version, index) -> ifindex. A new list is written
+ * under a new version, then vnf_network.flood_version flips to it. */
+struct vnf_flood_key {
+	__u32 network;
+	__u32 version;
+	__u32 index;
+};
+VNF_STATIC_ASSERT(sizeof(struct vnf_flood_key) == 12, "vnf_flood_key");
+#define VNF_MAX_FLOOD 64 /* ports flooded per packet (verifier-bounded loop) */
+
+/* vnf_chains: chain id -> the VNFs (vnf_progs slots) to run, in order.
+ * Chains are immutable: a change writes a new id, then flips the port. */
+#define VNF_MAX_CHAIN 15
+struct vnf_chain {
+	__u8 len;
+	__u8 vnf[VNF_MAX_CHAIN];
+};
+VNF_STATIC_ASSERT(sizeof(struct vnf_chain) == 16, "vnf_chain");
+
+/* vnf_port_stats: (ifindex, direction) -> counter. */
+#define VNF_DIR_RX 0 /* from the container */
+#define VNF_DIR_TX 1 /* to the container */
+struct vnf_port_stats_key {
+	__u32 ifindex;
+	__u32 dir;
+};
+VNF_STATIC_ASSERT(sizeof(struct vnf_port_stats_key) == 8, "vnf_port_stats_key");
+
+/* vnf_stats: per-CPU array indexed by vnf_id * VNF_MAX_REASONS + reason.
+ * Reasons below VNF_R_DROP_BASE are passes, from it on drops. Never renumber. */
+#define VNF_MAX_REASONS 64
+enum vnf_reason {
+	VNF_R_PASS = 0,           /* handed on (next VNF, or the stack) */
+	VNF_R_FORWARD = 1,        /* bridge: known unicast to one port */
+	VNF_R_FLOOD = 2,          /* bridge: broadcast/multicast/unknown to all ports */
+	VNF_R_TO_ROUTER = 3,      /* bridge: addressed to the network's router port */
+	VNF_R_ROUTED = 4,         /* router: forwarded to another network */
+	VNF_R_ARP_REPLY = 5,      /* router: answered ARP for its own address */
+	VNF_R_ICMP_ERROR = 6,     /* router: sent an ICMP error (time exceeded, unreachable) */
+	VNF_R_ARP_REQUEST = 7,    /* router: sent ARP for a missing neighbour */
+	VNF_R_DELIVER = 8,        /* core: delivered into the container */
+	VNF_R_ARP_LEARN = 9,      /* router: consumed an ARP reply, neighbour learned */
+	VNF_R_ICMP_ECHO_REPLY = 10, /* router: answered a ping to its own address */
+	VNF_R_DROP_BASE = 32,
+	VNF_R_DROP_NO_PORT = 32,      /* interface has no vnf_ports entry */
+	VNF_R_DROP_NO_CHAIN = 33,     /* chain id not in vnf_chains */
+	VNF_R_DROP_TAIL_CALL = 34,    /* tail call failed (empty slot) */
+	VNF_R_DROP_MALFORMED = 35,    /* truncated or invalid headers */
+	VNF_R_DROP_TTL = 36,          /* TTL expired */
+	VNF_R_DROP_NO_ROUTE = 37,     /* no route (ICMP unreachable sent) */
+	VNF_R_DROP_NEIGH_MISS = 38,   /* next hop MAC unknown (ARP sent) */
+	VNF_R_DROP_NO_NETWORK = 39,   /* network id not in vnf_networks */
+	VNF_R_DROP_HAIRPIN = 40,      /* destination is the ingress port */
+	VNF_R_DROP_UNSUPPORTED = 41,  /* e.g. non-IPv4 to the router */
+	VNF_R_DROP_REDIRECT = 42,     /* redirect helper failed */
+	VNF_R_DROP_POLICY = 43,       /* firewall policy */
+	VNF_R_DROP_NOT_FOR_US = 44,   /* router: not addressed to it (e.g. ARP for another IP) */
+	VNF_R_DROP_LOOP = 45,         /* too many VNF hops */
+};
+#define VNF_STATS_ENTRIES (VNF_MAX_PROGS * VNF_MAX_REASONS)
 
 #endif /* VNF_ABI_COMMON_H */

@@ -43,6 +43,7 @@ export function hintFor(p: Pick<BpfErrorProps, 'code' | 'call' | 'path' | 'log'>
   const call = p.call;
   switch (p.code) {
     case 'EPERM':
+      if (call.startsWith('bpf_obj_pin') && p.path && /\.[^/]*$/.test(p.path)) return "bpffs does not allow '.' in pin names";
       return 'needs root, or CAP_BPF + CAP_NET_ADMIN (and CAP_SYS_ADMIN for some map types)';
     case 'EACCES':
       if (call.includes('load') && p.log) return 'the verifier rejected the program: see the log on the error (.log)';

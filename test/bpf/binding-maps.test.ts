@@ -59,6 +59,22 @@ if (requirePrivileges(t)) {
     t.equal(m.keys().length, 200);
   });
 
+  t.test('entries() of an LPM trie (generic batch path, key-sized cursor)', async (t) => {
+    const obj = await loadTest(t, 'binding_test');
+    const m = obj.map('bt_lpm');
+    const key = (prefix: number, addr: number): Buffer => {
+      const b = Buffer.alloc(12);
+      b.writeUInt32LE(32 + prefix, 0);
+      b.writeUInt32BE(1, 4);
+      b.writeUInt32BE(addr, 8);
+      return b;
+    };
+    for (let i = 0; i < 40; i++) m.update(key(24, 0x0a000000 + (i << 8)), u32(i));
+    const all = m.entries();
+    t.equal(all.length, 40, 'every prefix read back');
+    t.same(all.map(([, v]) => v.readUInt32LE(0)).sort((a, b) => a - b), Array.from({ length: 40 }, (_, i) => i));
+  });
+
   t.test('native batch update and delete', async (t) => {
     const obj = await loadTest(t, 'binding_test');
     const h = obj.map('bt_hash').handle;

@@ -4,6 +4,7 @@
  * a failing test still removes what it made).
  */
 import { randomBytes } from 'node:crypto';
+import { spawn, spawnSync } from 'node:child_process';
 import type { Test } from 'tap';
 import { run, sh } from './sh.js';
 
@@ -65,4 +66,19 @@ export function ping(ns: string, dst: string, count = 3, extra: string[] = []): 
   const r = nsRun(ns, ['ping', '-c', String(count), '-i', '0.2', '-W', '1', '-q', ...extra, dst], 20_000);
   const m = /(\d+) (?:packets )?received/.exec(r.stdout);
   return m ? Number(m[1]) : 0;
+}
+
+/**
+ * Sends `payload` over TCP from one namespace to a listener in another and
+ * returns what the listener received (netcat-openbsd on both ends).
+ */
+export async function tcpTransfer(serverNs: string, clientNs: string, ip: string, port: number, payload: string): Promise<{ received: string; clientStatus: number; clientStderr: string }> {
+  const server = spawn('ip', ['netns', 'exec', serverNs, 'timeout', '10', 'nc', '-l', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let received = '';
+  server.stdout.on('data', (d: Buffer) => (received += d.toString()));
+  const closed = new Promise<void>((resolve) => server.on('close', () => resolve()));
+  await new Promise((r) => setTimeout(r, 300)); // let it listen
+  const client = spawnSync('ip', ['netns', 'exec', clientNs, 'timeout', '8', 'nc', '-q', '1', '-w', '3', ip, String(port)], { input: payload, encoding: 'utf8', timeout: 15_000 });
+  await closed;
+  return { received, clientStatus: client.status ?? -1, clientStderr: client.stderr ?? '' };
 }

@@ -37,6 +37,20 @@ struct {
 	__type(value, struct vnf_counter);
 } bt_counters SEC(".maps");
 
+/* LPM trie: batch reads take the generic path, whose cursor is a whole key. */
+struct bt_lpm_key {
+	__u32 prefixlen;
+	__u32 id;
+	__u32 addr;
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 256);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct bt_lpm_key);
+	__type(value, __u32);
+} bt_lpm SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 64);

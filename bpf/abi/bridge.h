@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* bridge VNF ABI: the forwarding database. See vnf_common.h for the rules. */
+#ifndef VNF_ABI_BRIDGE_H
+#define VNF_ABI_BRIDGE_H
+
+#include "abi/vnf_common.h"
+
+#define VNF_ID_BRIDGE 2
+#define VNF_MAP_FDB "vnf_fdb"
+#define VNF_FDB_MAX 65536
+
+/* vnf_fdb: (network, MAC) -> port. LRU: under pressure the least recently
+ * used learned entry goes; static entries are rewritten by every apply. */
+struct vnf_fdb_key {
+	__u32 network;
+	__u8 mac[6];
+	__u8 _pad[2];
+};
+VNF_STATIC_ASSERT(sizeof(struct vnf_fdb_key) == 12, "vnf_fdb_key");
+
+#define VNF_FDB_F_STATIC 0x1 /* from the control plane: never ages, never moved by learning */
+struct vnf_fdb_entry {
+	__u32 ifindex;
+	__u32 flags;
+	__u64 updated_ns; /* bpf_ktime_get_ns() of the last learn/refresh */
+};
+VNF_STATIC_ASSERT(sizeof(struct vnf_fdb_entry) == 16, "vnf_fdb_entry");
+
+#endif

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Maps shared by all vnf objects of a topology. Every object declares them
+ * identically and pins them by name, so libbpf creates them on the first load
+ * and reuses the pins afterwards (and refuses a pin whose type, key, value or
+ * size differ). The control plane also checks vnf_meta's ABI version.
+ */
+#ifndef VNF_MAPS_H
+#define VNF_MAPS_H
+
+#include "vnf/common.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, VNF_MAX_PROGS);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vnf_progs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct vnf_meta);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vnf_meta SEC(".maps");
+
+/* Hash maps for configuration: an update replaces the whole value at once
+ * (RCU), so a packet never sees half of an old and half of a new entry. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct vnf_port);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vnf_ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, struct vnf_network);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vnf_networks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u32);
+	__type(value, struct vnf_chain);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vnf_chains SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct vnf_flood_key);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vnf_flood SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, VNF_STATS_ENTRIES);
+	__type(key, __u32);
+	__type(value, struct vnf_counter);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vnf_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct vnf_port_stats_key);
+	__type(value, struct vnf_counter);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vnf_port_stats SEC(".maps");
+
+#endif

@@ -1,0 +1,23 @@
+import type { Command } from 'commander';
+import { applyTopology, formatPlan, loadTopology } from '../../src/index.js';
+
+export function register(program: Command): void {
+  program
+    .command('apply')
+    .description('make the kernel match the topology file, changing only what differs')
+    .requiredOption('-f, --file <FILE>', 'topology file (YAML or JSON)')
+    .option('-q, --quiet', 'print only the summary line')
+    .addHelpText('after', '\nThe file is validated and every interface resolved before anything changes.\n\nExamples:\n  vnf-ctl apply -f examples/demo.yaml')
+    .action(async (o: { file: string; quiet?: boolean }) => {
+      const t = loadTopology(o.file);
+      const r = await applyTopology(t, { file: o.file });
+      if (r.plan.ops.length === 0) {
+        console.log(`topology ${t.name}: no changes (the kernel already matches ${o.file})`);
+        return;
+      }
+      const text = formatPlan(r.plan);
+      console.log(o.quiet ? text.split('\n')[0] : text);
+      for (const a of r.dropped) console.log(`note: attached interface ${a.ifname} is gone and was dropped`);
+      console.log(`applied ${r.applied} operations`);
+    });
+}

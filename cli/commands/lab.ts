@@ -1,0 +1,40 @@
+import type { Command } from 'commander';
+import { labDown, labExec, labUp, loadTopology } from '../../src/index.js';
+import { UsageError } from '../output.js';
+
+export function register(program: Command): void {
+  const lab = program
+    .command('lab')
+    .description('containers as network namespaces: create them and apply (up), remove them (down), run commands (exec)');
+  lab
+    .command('up')
+    .description('create the containers of the file as namespaces with veth pairs, then apply')
+    .requiredOption('-f, --file <FILE>', 'topology file')
+    .addHelpText('after', '\nExamples:\n  vnf-ctl lab up -f examples/demo.yaml')
+    .action(async (o: { file: string }) => {
+      const t = loadTopology(o.file);
+      const r = await labUp(t, o.file);
+      console.log(`lab ${t.name}: ${r.created.length} namespaces created, ${r.applied} operations applied`);
+      for (const c of t.containers) console.log(`  ${c.name}: vnf-ctl lab exec ${c.name} -- ip addr`);
+    });
+  lab
+    .command('down')
+    .description('destroy the topology and remove its namespaces')
+    .requiredOption('-f, --file <FILE>', 'topology file')
+    .action(async (o: { file: string }) => {
+      const t = loadTopology(o.file);
+      const r = await labDown(t);
+      console.log(`lab ${t.name}: destroyed, ${r.removed.length} namespaces removed`);
+    });
+  lab
+    .command('exec')
+    .description('run a command inside a lab container')
+    .option('-t, --topology <NAME>', 'needed only when several lab topologies have a container of that name')
+    .argument('<CONTAINER>', 'container name')
+    .argument('<CMD...>', 'command and arguments (after --)')
+    .addHelpText('after', '\nExamples:\n  vnf-ctl lab exec web -- ping -c 3 10.2.0.10\n  vnf-ctl lab exec -t demo db -- ip route')
+    .action((container: string, cmd: string[], o: { topology?: string }) => {
+      if (cmd.length === 0) throw new UsageError('lab exec: give a command after --');
+      process.exitCode = labExec(container, cmd, o.topology);
+    });
+}

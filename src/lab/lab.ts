@@ -1,0 +1,123 @@
+/**
+ * The lab: the topology's containers as network namespaces with veth pairs,
+ * so a topology can be tried without a container runtime. `up` creates what
+ * is missing (idempotent) and applies; `down` destroys the topology and
+ * removes the namespaces; `exec` runs a command inside a container.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { formatAddr } from '../spec/index.js';
+import type { Topology } from '../spec/model.js';
+import { hostVethName, labNetns } from '../model/names.js';
+import { ifindexOf } from '../observe/interfaces.js';
+import { readRecord } from '../state/store.js';
+import { applyTopology, destroyTopology, requireEnvironment } from '../ops/topology.js';
+import { InputError } from '../ops/errors.js';
+
+function ip(args: string[]): void {
+  const r = spawnSync('ip', args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`ip ${args.join(' ')}: ${(r.stderr || r.stdout || '').trim()}`);
+}
+
+function sysctl(ns: string | undefined, key: string, value: string): void {
+  const argv = ns ? ['ip', 'netns', 'exec', ns, 'sysctl', '-qw', `${key}=${value}`] : ['sysctl', '-qw', `${key}=${value}`];
+  spawnSync(argv[0] as string, argv.slice(1), { stdio: 'ignore' });
+}
+
+const netnsExists = (name: string): boolean => existsSync(`/run/netns/${name}`);
+
+export interface LabUpResult {
+  created: string[];
+}
+
+function createContainers(t: Topology): string[] {
+  const created: string[] = [];
+  for (const c of t.containers) {
+    const ns = labNetns(t.name, c.name);
+    if (!netnsExists(ns)) {
+      ip(['netns', 'add', ns]);
+      created.push(ns);
+      ip(['-n', ns, 'link', 'set', 'lo', 'up']);
+      sysctl(ns, 'net.ipv6.conf.all.accept_dad', '0');
+      sysctl(ns, 'net.ipv6.conf.default.accept_dad', '0');
+    }
+    let defaultRoute = false;
+    for (const i of c.interfaces) {
+      const host = hostVethName(t.name, c.name, i.name);
+      if (ifindexOf(host) === undefined) {
+        ip(['link', 'add', host, 'type', 'veth', 'peer', 'name', i.name, 'netns', ns]);
+        sysctl(undefined, `net.ipv6.conf.${host}.disable_ipv6`, '1'); // the host itself never speaks on a port
+        ip(['-n', ns, 'link', 'set', i.name, 'address', i.mac]);
+        ip(['-n', ns, 'addr', 'add', `${formatAddr(i.ip)}/${i.prefix}`, 'dev', i.name]);
+        ip(['-n', ns, 'link', 'set', i.name, 'up']);
+        ip(['link', 'set', host, 'up']);
+      }
+      if (i.gateway !== undefined && !defaultRoute) {
+        ip(['-n', ns, 'route', 'replace', 'default', 'via', formatAddr(i.gateway), 'dev', i.name]);
+        defaultRoute = true;
+      }
+    }
+  }
+  return created;
+}
+
+function removeNamespaces(t: Topology): string[] {
+  const removed: string[] = [];
+  for (const c of t.containers) {
+    const ns = labNetns(t.name, c.name);
+    if (netnsExists(ns)) {
+      ip(['netns', 'del', ns]); // takes the container-side veths, and with them their host-side peers
+      removed.push(ns);
+    }
+    for (const i of c.interfaces) {
+      const host = hostVethName(t.name, c.name, i.name);
+      if (ifindexOf(host) !== undefined) spawnSync('ip', ['link', 'del', host], { stdio: 'ignore' });
+    }
+  }
+  return removed;
+}
+
+export async function labUp(t: Topology, file?: string): Promise<LabUpResult & Awaited<ReturnType<typeof applyTopology>>> {
+  requireEnvironment();
+  let created: string[] = [];
+  try {
+    created = createContainers(t);
+    const result = await applyTopology(t, { lab: true, ...(file ? { file } : {}) });
+    return { created, ...result };
+  } catch (e) {
+    // Leave nothing behind that this call made.
+    for (const ns of created) spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
+    throw e;
+  }
+}
+
+export async function labDown(t: Topology): Promise<{ removed: string[]; existed: boolean }> {
+  requireEnvironment();
+  const { existed } = await destroyTopology(t.name);
+  return { removed: removeNamespaces(t), existed };
+}
+
+/** Finds the namespace of a lab container; `topology` disambiguates a name used by several. */
+export function labContainerNetns(container: string, topology?: string): string {
+  if (topology) {
+    const ns = labNetns(topology, container);
+    if (!netnsExists(ns)) throw new InputError(`no lab container ${container} in topology ${topology} (no namespace ${ns})`);
+    return ns;
+  }
+  const all = existsSync('/run/netns') ? readdirSync('/run/netns') : [];
+  const matches = all.filter((n) => n.startsWith('vnf-') && n.endsWith(`-${container}`)).filter((n) => {
+    const topo = n.slice(4, n.length - container.length - 1);
+    const rec = readRecord(topo);
+    return rec ? rec.topology.containers.some((c) => c.name === container) : true;
+  });
+  if (matches.length === 0) throw new InputError(`no lab container named ${container} (is the lab up? vnf-ctl lab up -f FILE)`);
+  if (matches.length > 1) throw new InputError(`container ${container} exists in several lab topologies (${matches.join(', ')}): choose one with -t TOPOLOGY`);
+  return matches[0] as string;
+}
+
+/** Runs a command inside a lab container, with this process's stdio. Returns its exit code. */
+export function labExec(container: string, argv: string[], topology?: string): number {
+  const ns = labContainerNetns(container, topology);
+  const r = spawnSync('ip', ['netns', 'exec', ns, ...argv], { stdio: 'inherit' });
+  return r.status ?? 1;
+}

@@ -1,0 +1,12 @@
+/** Errors of the control plane that the CLI maps to exit codes. */
+export class EnvironmentError extends Error {
+  override name = 'EnvironmentError';
+  constructor(readonly problems: string[]) {
+    super(`cannot change the kernel here: ${problems.join('; ')}`);
+  }
+}
+
+/** The input names something that does not exist (an interface, a topology, a network): exit 2. */
+export class InputError extends Error {
+  override name = 'InputError';
+}

@@ -1,0 +1,201 @@
+/**
+ * A vnf dataplane for BPF_PROG_TEST_RUN tests: the real objects
+ * (build/bpf/{entry,bridge,router}.bpf.o) loaded with their shared maps pinned
+ * under a fresh bpffs folder, program slots filled, plus helpers to write the
+ * map entries the control plane would write and to read the counters.
+ *
+ * Test runs need real devices for ctx.ifindex (the kernel looks the index up),
+ * so ports are veth interfaces created by the test and removed at teardown.
+ */
+import type { Test } from 'tap';
+import { existsSync } from 'node:fs';
+import { BpfObject } from '../../src/bpf/object.js';
+import type { BpfMap } from '../../src/bpf/map.js';
+import { skbContext } from '../../src/bpf/skb.js';
+import { native, type NativeProgram, type NativeTestRunResult } from '../../src/native/binding.js';
+import { u32 } from '../../src/codec/struct.js';
+import {
+  chain, chainCodec, counterCodec, floodKeyCodec, networkCodec, portCodec, portStatsKeyCodec, statsIndex, sumCounters,
+  VNF_ID_DELIVER, type Counter, type NetworkEntry, type Port,
+} from '../../src/vnf/common/codec.js';
+import { fdbEntryCodec, fdbKeyCodec, VNF_ID_BRIDGE, type FdbEntry } from '../../src/vnf/bridge/codec.js';
+import {
+  neighCodec, neighKeyCodec, routeCodec, routeKey, routeKeyCodec, VNF_ID_ROUTER, type NeighEntry, type RouteEntry,
+} from '../../src/vnf/router/codec.js';
+import { tempPinDir } from './objects.js';
+import { vnfObject } from './paths.js';
+import { createNetns, nsExec, randomName } from './netns.js';
+import { run, sh } from './sh.js';
+
+export interface DummyPort {
+  name: string;
+  ifindex: number;
+}
+
+/**
+ * Creates `n` ports: veth pairs whose host ends (returned) sit in this
+ * namespace and whose other ends sit in a scratch namespace. IPv6 is off on
+ * both so no router solicitation or MLD report crosses a hook uninvited.
+ * (This kernel has no dummy device driver.) Removed at teardown.
+ */
+export function createPorts(t: Test, n: number): DummyPort[] {
+  const ns = createNetns(t, 'vtp');
+  nsExec(ns, ['sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
+  const out: DummyPort[] = [];
+  for (let i = 0; i < n; i++) {
+    const name = randomName('vtp');
+    t.teardown(() => {
+      run('ip', ['link', 'del', name]);
+    });
+    sh('ip', ['link', 'add', name, 'type', 'veth', 'peer', 'name', `c${i}`, 'netns', ns]);
+    sh('sysctl', ['-qw', `net.ipv6.conf.${name}.disable_ipv6=1`]);
+    sh('ip', ['link', 'set', name, 'up']);
+    nsExec(ns, ['ip', 'link', 'set', `c${i}`, 'up']);
+    out.push({ name, ifindex: native.ifindex(name) });
+  }
+  return out;
+}
+
+/** Older name of createPorts. */
+export const createDummies = createPorts;
+
+export const SLOTS: Record<string, { object: string; program: string; slot: number }> = {
+  deliver: { object: 'entry', program: 'vnf_deliver', slot: VNF_ID_DELIVER },
+  bridge: { object: 'bridge', program: 'vnf_bridge', slot: VNF_ID_BRIDGE },
+  router: { object: 'router', program: 'vnf_router', slot: VNF_ID_ROUTER },
+};
+
+export class TestDataplane {
+  readonly objects = new Map<string, BpfObject>();
+  private nextChain = 1;
+
+  constructor(readonly pinRoot: string) {}
+
+  map(name: string): BpfMap {
+    for (const o of this.objects.values()) {
+      try {
+        return o.map(name);
+      } catch {
+        /* not in this object */
+      }
+    }
+    throw new Error(`no loaded object has map ${name}`);
+  }
+
+  program(name: string): NativeProgram {
+    for (const o of this.objects.values()) {
+      const p = o.programs().find((x) => x.name === name);
+      if (p) return p;
+    }
+    throw new Error(`no loaded object has program ${name}`);
+  }
+
+  /** Writes a chain under a fresh id and returns the id. */
+  addChain(vnfs: number[]): number {
+    const id = this.nextChain++;
+    this.map('vnf_chains').update(u32(id), chainCodec.encode(chain(vnfs)));
+    return id;
+  }
+
+  setPort(ifindex: number, p: Partial<Port> & { network: number }): void {
+    const full: Port = {
+      chain_in: p.chain_in ?? this.addChain([VNF_ID_BRIDGE]),
+      chain_out: p.chain_out ?? this.addChain([VNF_ID_DELIVER]),
+      flags: 0,
+      ip: 0,
+      mac: '00:00:00:00:00:00',
+      prefix: 0,
+      ...p,
+    };
+    this.map('vnf_ports').update(u32(ifindex), portCodec.encode(full));
+  }
+
+  /** Sets a network and its flood list (under a new version). */
+  setNetwork(id: number, n: Partial<NetworkEntry> & { ports?: number[] }): void {
+    const version = (n.flood_version ?? 0) || this.nextChain++;
+    const ports = n.ports ?? [];
+    ports.forEach((ifindex, index) =>
+      this.map('vnf_flood').update(floodKeyCodec.encode({ network: id, version, index }), u32(ifindex)));
+    const entry: NetworkEntry = {
+      fdb_aging_sec: 300,
+      router_id: 0,
+      router_ip: 0,
+      router_mac: '00:00:00:00:00:00',
+      router_prefix: 0,
+      ...n,
+      flood_version: version,
+      flood_count: ports.length,
+    };
+    this.map('vnf_networks').update(u32(id), networkCodec.encode(entry));
+  }
+
+  setFdb(network: number, mac: string, e: Partial<FdbEntry> & { ifindex: number }): void {
+    this.map('vnf_fdb').update(fdbKeyCodec.encode({ network, mac }), fdbEntryCodec.encode({ flags: 0, updated_ns: 0n, ...e }));
+  }
+
+  fdb(network: number, mac: string): FdbEntry | null {
+    const v = this.map('vnf_fdb').lookup(fdbKeyCodec.encode({ network, mac }));
+    return v ? fdbEntryCodec.decode(v) : null;
+  }
+
+  setRoute(routerId: number, addr: number, prefix: number, r: RouteEntry): void {
+    this.map('vnf_routes').update(routeKeyCodec.encode(routeKey(routerId, addr, prefix)), routeCodec.encode(r));
+  }
+
+  setNeigh(network: number, ip: number, n: Partial<NeighEntry> & { mac: string }): void {
+    this.map('vnf_neigh').update(neighKeyCodec.encode({ network, ip }), neighCodec.encode({ updated_ns: 0n, flags: 1, ...n }));
+  }
+
+  neigh(network: number, ip: number): NeighEntry | null {
+    const v = this.map('vnf_neigh').lookup(neighKeyCodec.encode({ network, ip }));
+    return v ? neighCodec.decode(v) : null;
+  }
+
+  /** Sum over CPUs of vnf_stats[vnf][reason]. */
+  stat(vnfId: number, reason: number): Counter {
+    const m = this.map('vnf_stats');
+    return sumCounters(m.splitPerCpu(m.lookup(u32(statsIndex(vnfId, reason)))!));
+  }
+
+  portStat(ifindex: number, dir: number): Counter {
+    const m = this.map('vnf_port_stats');
+    const v = m.lookup(portStatsKeyCodec.encode({ ifindex, dir }));
+    return v ? sumCounters(m.splitPerCpu(v)) : { packets: 0n, bytes: 0n };
+  }
+
+  /** Runs a packet as if it arrived from the container behind `ifindex` (tcx ingress of its host veth). */
+  runFrom(ifindex: number, data: Buffer): NativeTestRunResult {
+    return this.program('vnf_entry_in').testRun({ data, ctx: skbContext({ ifindex }) });
+  }
+
+  /** Runs a packet through a port's egress hook (as a flooded clone would). */
+  runEgress(ifindex: number, data: Buffer): NativeTestRunResult {
+    return this.program('vnf_entry_out').testRun({ data, ctx: skbContext({ ifindex }) });
+  }
+
+  close(): void {
+    for (const o of this.objects.values()) o.close();
+  }
+}
+
+/**
+ * Loads the given dataplane objects (default: every one that is built among
+ * entry, bridge, router) and fills their program slots.
+ */
+export async function loadDataplane(t: Test, objects = ['entry', 'bridge', 'router']): Promise<TestDataplane> {
+  const dp = new TestDataplane(tempPinDir(t));
+  t.teardown(() => dp.close());
+  for (const name of objects) {
+    const file = vnfObject(name);
+    if (!existsSync(file)) throw new Error(`${file} is not built: run make`);
+    dp.objects.set(name, await BpfObject.load(file, { pinRoot: dp.pinRoot }));
+  }
+  const progs = dp.map('vnf_progs');
+  for (const s of Object.values(SLOTS)) {
+    if (!dp.objects.has(s.object)) continue;
+    progs.update(u32(s.slot), u32(dp.objects.get(s.object)!.program(s.program).fd));
+  }
+  return dp;
+}
+
+export { counterCodec };
