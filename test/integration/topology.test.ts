@@ -140,6 +140,23 @@ routers:
     t.match(vnfctl(['apply', '-f', lab.file]).stdout, /no changes/, 'the attachment survives apply of the file');
     const get = JSON.parse(vnfctl(['get', lab.name, '-o', 'json']).stdout) as { interfaces: Array<{ ifname: string; owner: string }> };
     t.equal(get.interfaces.find((i) => i.ifname === host)?.owner, 'attached');
+    // A second interface attached without its namespace: its MAC is learned, not declared.
+    const ns2 = `${lab.name}-y`;
+    const host2 = `${lab.name}y`;
+    t.teardown(() => { run('ip', ['netns', 'del', ns2]); run('ip', ['link', 'del', host2]); });
+    sh('ip', ['netns', 'add', ns2]);
+    sh('ip', ['link', 'add', host2, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns2]);
+    sh('ip', ['-n', ns2, 'addr', 'add', '10.61.2.51/24', 'dev', 'eth0']);
+    sh('ip', ['-n', ns2, 'link', 'set', 'eth0', 'up']);
+    sh('ip', ['link', 'set', host2, 'up']);
+    t.equal(vnfctl(['attach', host2, '--topology', lab.name, '--network', 'right', '--ip', '10.61.2.51/24']).status, 0);
+    t.equal(ping(ns2, '10.61.2.10', 2), 2, 'an attachment with an unknown MAC works by learning');
+    const mac2 = sh('ip', ['-n', ns2, '-j', 'link', 'show', 'eth0']);
+    const learnedMac = (JSON.parse(mac2) as Array<{ address: string }>)[0]!.address;
+    const learned = (): Array<{ mac: string; kind: string }> => (JSON.parse(vnfctl(['get', lab.name, '-o', 'json']).stdout) as { fdb: Array<{ mac: string; kind: string }> }).fdb;
+    t.ok(learned().some((f) => f.mac === learnedMac && f.kind === 'learned'), 'its MAC was learned by the bridge');
+    t.match(vnfctl(['apply', '-f', lab.file]).stdout, /no changes/);
+    t.ok(learned().some((f) => f.mac === learnedMac && f.kind === 'learned'), 'learned state survives a re-run of vnf-ctl');
     const d = vnfctl(['detach', host]);
     t.equal(d.status, 0, d.stderr);
     t.equal(ping(ns, '10.61.2.10', 1), 0, 'no traffic after detach');

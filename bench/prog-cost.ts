@@ -1,0 +1,130 @@
+/**
+ * Per-packet cost of the dataplane with BPF_PROG_TEST_RUN, against the null
+ * program measured in the same run:
+ * - "repeat": the kernel runs the program N times on one skb and reports the
+ *   average (only valid for paths that do not change the packet);
+ * - "single": the median kernel-measured duration of many single runs, each
+ *   on a fresh copy of the packet (includes a timer floor the null program shows).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { BpfObject } from '../src/bpf/object.js';
+import { skbContext } from '../src/bpf/skb.js';
+import { projectRoot, type NativeProgram } from '../src/native/binding.js';
+import { u32 } from '../src/codec/struct.js';
+import {
+  chain, chainCodec, floodKeyCodec, networkCodec, portCodec, VNF_ID_DELIVER, type NetworkEntry,
+} from '../src/vnf/common/codec.js';
+import { fdbEntryCodec, fdbKeyCodec, VNF_FDB_F_STATIC, VNF_ID_BRIDGE } from '../src/vnf/bridge/codec.js';
+import { neighCodec, neighKeyCodec, routeCodec, routeKey, routeKeyCodec, VNF_ID_ROUTER, VNF_NEIGH_F_STATIC } from '../src/vnf/router/codec.js';
+import { fmt, median, Scratch } from './util.js';
+
+const obj = (n: string): string => join(projectRoot(), 'build', 'bpf', `${n}.bpf.o`);
+const ip = (s: string): number => s.split('.').reduce((a, x) => (a << 8) | Number(x), 0) >>> 0;
+
+function frame(dstMac: string, srcMac: string, src: string, dst: string): Buffer {
+  const b = Buffer.alloc(14 + 20 + 8 + 56);
+  Buffer.from(dstMac.split(':').map((x) => parseInt(x, 16))).copy(b, 0);
+  Buffer.from(srcMac.split(':').map((x) => parseInt(x, 16))).copy(b, 6);
+  b.writeUInt16BE(0x0800, 12);
+  b[14] = 0x45;
+  b.writeUInt16BE(b.length - 14, 16);
+  b[22] = 64;
+  b[23] = 1;
+  b.writeUInt32BE(ip(src), 26);
+  b.writeUInt32BE(ip(dst), 30);
+  let sum = 0;
+  for (let i = 14; i < 34; i += 2) sum += b.readUInt16BE(i);
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  b.writeUInt16BE(~sum & 0xffff, 24);
+  b[34] = 8; // echo request
+  return b;
+}
+
+export interface CostResult {
+  path: string;
+  repeatNs?: number;
+  singleNs: number;
+  verdict: number;
+}
+
+function measure(prog: NativeProgram, data: Buffer, ifindex: number, repeat: boolean, singles: number): { repeatNs?: number; singleNs: number; verdict: number } {
+  const ctx = skbContext({ ifindex });
+  const verdict = prog.testRun({ data, ctx }).retval;
+  let repeatNs: number | undefined;
+  if (repeat) {
+    const runs = [1, 2, 3].map(() => prog.testRun({ data, ctx, repeat: 200_000 }).duration);
+    repeatNs = median(runs);
+  }
+  const xs: number[] = [];
+  // Kernel-measured duration of one run with a fresh skb (includes the
+  // test-run timer's floor, which the null program shows).
+  for (let i = 0; i < singles; i++) xs.push(prog.testRun({ data, ctx }).duration);
+  return { ...(repeatNs !== undefined ? { repeatNs } : {}), singleNs: median(xs), verdict };
+}
+
+export async function progCost(singles = 20_000): Promise<CostResult[]> {
+  const scratch = new Scratch();
+  const pins = mkdtempSync('/sys/fs/bpf/vnf-bench-');
+  scratch.defer(() => rmSync(pins, { recursive: true, force: true }));
+  const objects: BpfObject[] = [];
+  scratch.defer(() => objects.forEach((o) => o.close()));
+  try {
+    const nul = await BpfObject.load(obj('null'));
+    objects.push(nul);
+    const [entry, bridge, router] = await Promise.all(['entry', 'bridge', 'router'].map((n) => BpfObject.load(obj(n), { pinRoot: pins })));
+    objects.push(entry!, bridge!, router!);
+    const progs = entry!.map('vnf_progs');
+    progs.update(u32(VNF_ID_DELIVER), u32(entry!.program('vnf_deliver').fd));
+    progs.update(u32(VNF_ID_BRIDGE), u32(bridge!.program('vnf_bridge').fd));
+    progs.update(u32(VNF_ID_ROUTER), u32(router!.program('vnf_router').fd));
+    const [a, b, c] = [scratch.port(), scratch.port(), scratch.port()];
+    const chains = entry!.map('vnf_chains');
+    chains.update(u32(1), chainCodec.encode(chain([VNF_ID_BRIDGE])));
+    chains.update(u32(2), chainCodec.encode(chain([VNF_ID_DELIVER])));
+    const macs = { a: '02:00:00:00:00:0a', b: '02:00:00:00:00:0b', c: '02:00:00:00:00:0c', r1: '02:00:00:00:01:01', r2: '02:00:00:00:01:02' };
+    const port = (ifindex: number, network: number, mac: string, addr: string): void =>
+      entry!.map('vnf_ports').update(u32(ifindex), portCodec.encode({ network, chain_in: 1, chain_out: 2, flags: 0, ip: ip(addr), mac, prefix: 24 }));
+    port(a.ifindex, 1, macs.a, '10.0.1.10');
+    port(b.ifindex, 1, macs.b, '10.0.1.11');
+    port(c.ifindex, 2, macs.c, '10.0.2.10');
+    const net = (id: number, members: number[], e: Partial<NetworkEntry>): void => {
+      members.forEach((ifindex, index) => entry!.map('vnf_flood').update(floodKeyCodec.encode({ network: id, version: 1, index }), u32(ifindex)));
+      entry!.map('vnf_networks').update(u32(id), networkCodec.encode({ fdb_aging_sec: 300, flood_version: 1, flood_count: members.length, router_id: 0, router_ip: 0, router_mac: '00:00:00:00:00:00', router_prefix: 0, ...e }));
+    };
+    net(1, [a.ifindex, b.ifindex], { router_id: 1, router_ip: ip('10.0.1.1'), router_mac: macs.r1, router_prefix: 24 });
+    net(2, [c.ifindex], { router_id: 1, router_ip: ip('10.0.2.1'), router_mac: macs.r2, router_prefix: 24 });
+    const fdb = (network: number, mac: string, ifindex: number): void =>
+      bridge!.map('vnf_fdb').update(fdbKeyCodec.encode({ network, mac }), fdbEntryCodec.encode({ ifindex, flags: VNF_FDB_F_STATIC, updated_ns: 0n }));
+    fdb(1, macs.a, a.ifindex);
+    fdb(1, macs.b, b.ifindex);
+    fdb(2, macs.c, c.ifindex);
+    router!.map('vnf_routes').update(routeKeyCodec.encode(routeKey(1, ip('10.0.2.0'), 24)), routeCodec.encode({ network: 2, nexthop: 0, route_id: 1, flags: 1 }));
+    router!.map('vnf_neigh').update(neighKeyCodec.encode({ network: 2, ip: ip('10.0.2.10') }), neighCodec.encode({ updated_ns: 0n, mac: macs.c, flags: VNF_NEIGH_F_STATIC }));
+
+    const entryIn = entry!.program('vnf_entry_in');
+    const results: CostResult[] = [];
+    const nullR = measure(nul.program('vnf_null'), frame(macs.b, macs.a, '10.0.1.10', '10.0.1.11'), a.ifindex, true, singles);
+    results.push({ path: 'null program (baseline)', ...nullR });
+    const bridgeR = measure(entryIn, frame(macs.b, macs.a, '10.0.1.10', '10.0.1.11'), a.ifindex, true, singles);
+    results.push({ path: 'entry > bridge > deliver (known unicast)', ...bridgeR });
+    // Routing changes the packet (TTL, MACs): with repeat the kernel would run
+    // each repetition on the previous one's output, so only single runs count.
+    const routerR = measure(entryIn, frame(macs.r1, macs.a, '10.0.1.10', '10.0.2.10'), a.ifindex, false, singles);
+    results.push({ path: 'entry > bridge > router > bridge > deliver', ...routerR });
+    return results;
+  } finally {
+    scratch.close();
+  }
+}
+
+export function formatCost(rs: CostResult[]): string {
+  const base = rs[0]!;
+  const lines = ['BPF_PROG_TEST_RUN cost per packet (same run; ratio to the null program)',
+    'path'.padEnd(46) + 'repeat ns'.padStart(10) + ' ratio' + 'single ns'.padStart(11) + ' ratio  extra ns  verdict'];
+  for (const r of rs) {
+    const rep = r.repeatNs !== undefined ? fmt(r.repeatNs).padStart(10) + ` ${fmt(r.repeatNs / base.repeatNs!, 1).padStart(5)}` : '       n/a      ';
+    lines.push(r.path.padEnd(46) + rep + fmt(r.singleNs).padStart(11) + ` ${fmt(r.singleNs / base.singleNs, 1).padStart(5)}` + fmt(r.singleNs - base.singleNs).padStart(10) + `  ${r.verdict}`);
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,25 @@
+/**
+ * Every codec of bpf/abi/*.h against the BTF of the compiled VNF objects:
+ * the TS and C definitions of a map's key and value cannot drift apart.
+ */
+import t from 'tap';
+import type { StructCodec } from '../../src/codec/struct.js';
+import {
+  chainCodec, counterCodec, floodKeyCodec, metaCodec, networkCodec, portCodec, portStatsKeyCodec,
+} from '../../src/vnf/common/codec.js';
+import { fdbEntryCodec, fdbKeyCodec } from '../../src/vnf/bridge/codec.js';
+import { neighCodec, neighKeyCodec, routeCodec, routeKeyCodec } from '../../src/vnf/router/codec.js';
+import { assertLayoutMatchesBtf } from '../helpers/btf.js';
+import { vnfObject } from '../helpers/paths.js';
+
+const cases: Array<[string, StructCodec<never>[]]> = [
+  ['entry', [counterCodec, metaCodec, portCodec, networkCodec, floodKeyCodec, chainCodec, portStatsKeyCodec] as StructCodec<never>[]],
+  ['bridge', [fdbKeyCodec, fdbEntryCodec] as StructCodec<never>[]],
+  ['router', [routeKeyCodec, routeCodec, neighKeyCodec, neighCodec] as StructCodec<never>[]],
+];
+
+for (const [object, codecs] of cases) {
+  t.test(`${object}.bpf.o`, async (t) => {
+    for (const c of codecs) assertLayoutMatchesBtf(t, c as StructCodec<unknown>, vnfObject(object));
+  });
+}
