@@ -117,6 +117,15 @@ enum vnf_reason {
 	VNF_R_DELIVER = 8,        /* core: delivered into the container */
 	VNF_R_ARP_LEARN = 9,      /* router: consumed an ARP reply, neighbour learned */
 	VNF_R_ICMP_ECHO_REPLY = 10, /* router: answered a ping to its own address */
+	VNF_R_FW_ALLOW = 11,        /* firewall: a new connection allowed by a rule or the default */
+	VNF_R_FW_ESTABLISHED = 12,  /* firewall: packet of a tracked connection (original direction) */
+	VNF_R_FW_REPLY = 13,        /* firewall: reply of a tracked connection */
+	VNF_R_FW_RELATED = 14,      /* firewall: ICMP error about a tracked connection */
+	VNF_R_FW_REJECT_SENT = 15,  /* firewall: TCP RST / ICMP unreachable sent for a reject */
+	VNF_R_FW_NOT_IP = 16,       /* firewall: ARP and other non-IP control frames pass */
+	VNF_R_CT_NEW = 17,          /* conntrack: entry created */
+	VNF_R_CT_EXPIRED = 18,      /* conntrack: an expired entry was found and removed */
+	VNF_R_CT_REVALIDATED = 19,  /* conntrack: entry re-checked against a changed rule set and kept */
 	VNF_R_DROP_BASE = 32,
 	VNF_R_DROP_NO_PORT = 32,      /* interface has no vnf_ports entry */
 	VNF_R_DROP_NO_CHAIN = 33,     /* chain id not in vnf_chains */
@@ -132,6 +141,10 @@ enum vnf_reason {
 	VNF_R_DROP_POLICY = 43,       /* firewall policy */
 	VNF_R_DROP_NOT_FOR_US = 44,   /* router: not addressed to it (e.g. ARP for another IP) */
 	VNF_R_DROP_LOOP = 45,         /* too many VNF hops */
+	VNF_R_DROP_NO_POLICY = 46,    /* firewall: interface has no binding / rule set (fail closed) */
+	VNF_R_DROP_CT_INVALID = 47,   /* firewall: not a valid new connection (e.g. TCP without SYN, unrelated ICMP error) */
+	VNF_R_DROP_REJECT = 48,       /* firewall: rejected (the RST/ICMP answer is counted as REJECT_SENT) */
+	VNF_R_DROP_CT_FULL = 49,      /* conntrack: could not insert an entry */
 };
 #define VNF_STATS_ENTRIES (VNF_MAX_PROGS * VNF_MAX_REASONS)
 

@@ -58,6 +58,7 @@ export function compile(input: CompileInput): DesiredState {
     topology: input.topology,
     ports,
     routerId: (name) => routers.indexOf(name) + 1,
+    stages: VNFS.map((v) => ({ id: v.id, ...(v.inChain ? { inChain: v.inChain } : {}) })),
   };
   const maps: Record<string, MapEntries> = {};
   for (const v of VNFS) Object.assign(maps, v.entries(ctx));

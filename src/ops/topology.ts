@@ -18,6 +18,7 @@ import { currentBuilds } from '../apply/builds.js';
 import { withLock } from '../apply/lock.js';
 import { readRecord, removeRecord, writeRecord } from '../state/store.js';
 import type { Topology } from '../spec/model.js';
+import { firewallRuleDiff } from '../vnf/firewall/describe.js';
 import { EnvironmentError, InputError } from './errors.js';
 
 export function requireEnvironment(): void {
@@ -68,7 +69,9 @@ export function planTopology(topology: Topology, opts: ApplyOptions = {}): PlanR
   const attachments = opts.attachments ?? readRecord(topology.name)?.attachments ?? [];
   const { input, dropped } = resolveInterfaces(topology, attachments);
   const desired = compile(input);
-  return { plan: diff(desired, observe(topology.name), currentBuilds()), dropped };
+  const plan = diff(desired, observe(topology.name), currentBuilds());
+  if (plan.ops.length) plan.notes = firewallRuleDiff(readRecord(topology.name)?.topology, topology);
+  return { plan, dropped };
 }
 
 export async function applyTopology(topology: Topology, opts: ApplyOptions = {}): Promise<ApplyResult & { dropped: Attachment[] }> {

@@ -34,6 +34,8 @@ export type Op =
 export interface Plan {
   topology: string;
   ops: Op[];
+  /** Human-level changes (e.g. firewall rules added/removed), shown before the operations. */
+  notes?: string[];
 }
 
 export const ENTRY_PROGRAM: Record<Direction, string> = { ingress: 'vnf_entry_in', egress: 'vnf_entry_out' };
@@ -131,10 +133,30 @@ export function summarize(p: Plan): { add: number; change: number; remove: numbe
   return { add, change, remove, other };
 }
 
-/** One line per operation, terraform-style. */
+/** Maps whose entry changes are summarised per map rather than listed one by one. */
+const BULK = 12;
+
+/** One line per operation, terraform-style; bulky maps (rule sets) summarised per map. */
 export function formatPlan(p: Plan): string {
   if (p.ops.length === 0) return `topology ${p.topology}: no changes (the kernel matches the file)`;
-  const lines = p.ops.map((op) => {
+  const perMap = new Map<string, { add: number; change: number; remove: number }>();
+  for (const op of p.ops) {
+    if (op.kind !== 'upsert' && op.kind !== 'delete') continue;
+    const c = perMap.get(op.map) ?? { add: 0, change: 0, remove: 0 };
+    if (op.kind === 'delete') c.remove++;
+    else if (op.previous) c.change++;
+    else c.add++;
+    perMap.set(op.map, c);
+  }
+  const bulky = new Set([...perMap.entries()].filter(([, c]) => c.add + c.change + c.remove > BULK).map(([m]) => m));
+  const summarised = new Set<string>();
+  const lines = p.ops.flatMap((op) => {
+    if ((op.kind === 'upsert' || op.kind === 'delete') && bulky.has(op.map)) {
+      if (summarised.has(op.map)) return [];
+      summarised.add(op.map);
+      const c = perMap.get(op.map)!;
+      return [`  ± ${op.map.padEnd(14)} ${c.add} to add, ${c.change} to change, ${c.remove} to remove (entries)`];
+    }
     switch (op.kind) {
       case 'load': return `  load     ${op.object} (${op.why})`;
       case 'upsert': return `  ${op.previous ? '~' : '+'} ${op.map.padEnd(14)} ${op.text}`;
@@ -144,8 +166,13 @@ export function formatPlan(p: Plan): string {
       case 'detach': return `  detach   ${op.ifname} ${op.direction} (${op.why})`;
       case 'unpin-program': return `  unpin    old program ${op.name}`;
     }
+    return [];
   });
   const s = summarize(p);
-  return [`topology ${p.topology}: ${s.add} to add, ${s.change} to change, ${s.remove} to remove${s.other ? `, ${s.other} other` : ''}`, ...lines].join('\n');
+  return [
+    `topology ${p.topology}: ${s.add} to add, ${s.change} to change, ${s.remove} to remove${s.other ? `, ${s.other} other` : ''}`,
+    ...(p.notes ?? []),
+    ...lines,
+  ].join('\n');
 }
 

@@ -26,8 +26,24 @@ export interface Topology {
   firewalls: Firewall[];
 }
 
+export interface ConntrackTimeouts {
+  tcpSynSent: number;
+  tcpSynRecv: number;
+  tcpEstablished: number;
+  tcpFinWait: number;
+  tcpCloseWait: number;
+  tcpLastAck: number;
+  tcpTimeWait: number;
+  tcpClose: number;
+  udp: number;
+  udpStream: number;
+  icmp: number;
+}
+
 export interface TopologySettings {
   fdbAgingSeconds: number;
+  /** Connection tracking timeouts in seconds (Linux's defaults unless the file sets them). */
+  conntrackTimeouts: ConntrackTimeouts;
 }
 
 /** An L2 segment, implemented by one eBPF bridge. */

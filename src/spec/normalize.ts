@@ -21,6 +21,21 @@ import { ANY_PORT, mergeRanges, parsePortSpec, type PortRange } from './ports.js
 import type { Parsed } from './result.js';
 import { API_VERSION, DEFAULT_FDB_AGING_SECONDS, type RawDirection, type RawRouter, type RawTopology } from './schema.js';
 
+/** Linux's nf_conntrack defaults, in seconds. */
+export const DEFAULT_CONNTRACK_TIMEOUTS = {
+  tcpSynSent: 120,
+  tcpSynRecv: 60,
+  tcpEstablished: 432_000,
+  tcpFinWait: 120,
+  tcpCloseWait: 60,
+  tcpLastAck: 30,
+  tcpTimeWait: 120,
+  tcpClose: 10,
+  udp: 30,
+  udpStream: 120,
+  icmp: 30,
+} as const;
+
 function must<T>(result: Parsed<T>): T {
   if (!result.ok) throw new Error(`normalize: unvalidated input: ${result.error}`);
   return result.value;
@@ -93,7 +108,7 @@ export function normalize(raw: RawTopology): Topology {
   return {
     apiVersion: API_VERSION,
     name: raw.name,
-    settings: { fdbAgingSeconds },
+    settings: { fdbAgingSeconds, conntrackTimeouts: { ...DEFAULT_CONNTRACK_TIMEOUTS, ...raw.settings?.conntrack?.timeouts } },
     networks,
     containers,
     routers,

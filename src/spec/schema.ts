@@ -95,8 +95,25 @@ const AgingSeconds = z
   .max(1_000_000, { error: 'must be at most 1000000 seconds' })
   .meta({ description: 'seconds after which an unused learned MAC is forgotten', default: DEFAULT_FDB_AGING_SECONDS });
 
+const TimeoutSeconds = z.number().int().min(1).max(10_000_000);
+/** Connection tracking timeouts in seconds; defaults are Linux's (nf_conntrack). */
+export const ConntrackTimeoutsSchema = z.strictObject({
+  tcpSynSent: z.optional(TimeoutSeconds),
+  tcpSynRecv: z.optional(TimeoutSeconds),
+  tcpEstablished: z.optional(TimeoutSeconds),
+  tcpFinWait: z.optional(TimeoutSeconds),
+  tcpCloseWait: z.optional(TimeoutSeconds),
+  tcpLastAck: z.optional(TimeoutSeconds),
+  tcpTimeWait: z.optional(TimeoutSeconds),
+  tcpClose: z.optional(TimeoutSeconds),
+  udp: z.optional(TimeoutSeconds),
+  udpStream: z.optional(TimeoutSeconds),
+  icmp: z.optional(TimeoutSeconds),
+});
+
 export const SettingsSchema = z.strictObject({
   fdbAgingSeconds: z.optional(AgingSeconds),
+  conntrack: z.optional(z.strictObject({ timeouts: z.optional(ConntrackTimeoutsSchema) })),
 });
 
 export const NetworkSchema = z

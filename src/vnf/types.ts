@@ -27,6 +27,8 @@ export interface CompileContext {
   ports: PortInterface[];
   /** Router id (1..N by router name). */
   routerId(name: string): number;
+  /** The VNFs, in chain order (for composing chains). */
+  stages: ReadonlyArray<{ id: number; inChain?: (p: PortInterface) => boolean }>;
 }
 
 export interface VnfModule {
@@ -43,4 +45,6 @@ export interface VnfModule {
   entries(ctx: CompileContext): Record<string, MapEntries>;
   /** One line describing an entry, for plan and get. */
   describe(map: string, key: Buffer, value: Buffer | undefined): string;
+  /** Whether this VNF runs in a port's chains (before the forwarder and before delivery). */
+  inChain?(port: PortInterface): boolean;
 }

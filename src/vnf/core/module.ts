@@ -11,14 +11,17 @@ import {
   VNF_PORT_F_ATTACHED,
 } from '../common/codec.js';
 import { VNF_ID_BRIDGE } from '../bridge/codec.js';
-import type { CompileContext, VnfModule } from '../types.js';
+import type { CompileContext, PortInterface, VnfModule } from '../types.js';
 
 const ZERO_MAC = '00:00:00:00:00:00';
 
-/** The chain ids of a port: content-addressed, so a changed chain gets a new id. */
-export function chainsFor(_ctx: CompileContext): { chainIn: number[]; chainOut: number[] } {
-  // Policies (firewall, NAT) slot in before the forwarder / before delivery.
-  return { chainIn: [VNF_ID_BRIDGE], chainOut: [VNF_ID_DELIVER] };
+/**
+ * The chains of a port: the VNFs that apply to it (firewall, NAT, ...) run
+ * before the forwarder on the way in and before delivery on the way out.
+ */
+export function chainsFor(port: PortInterface, stages: ReadonlyArray<{ id: number; inChain?: (p: PortInterface) => boolean }>): { chainIn: number[]; chainOut: number[] } {
+  const policy = stages.filter((s) => s.inChain?.(port)).map((s) => s.id);
+  return { chainIn: [...policy, VNF_ID_BRIDGE], chainOut: [...policy, VNF_ID_DELIVER] };
 }
 
 export const chainId = (vnfs: number[]): number => contentId(['chain', ...vnfs]);
@@ -31,10 +34,9 @@ function coreEntries(ctx: CompileContext): Record<string, MapEntries> {
   const meta: MapEntries = new Map();
   put(meta, u32(0), metaCodec.encode({ abi_version: VNF_ABI_VERSION, flags: 0 }));
 
-  const { chainIn, chainOut } = chainsFor(ctx);
-  for (const c of [chainIn, chainOut]) put(chains, u32(chainId(c)), chainCodec.encode(chain(c)));
-
   for (const p of ctx.ports) {
+    const { chainIn, chainOut } = chainsFor(p, ctx.stages);
+    for (const c of [chainIn, chainOut]) put(chains, u32(chainId(c)), chainCodec.encode(chain(c)));
     put(ports, u32(p.ifindex), portCodec.encode({
       network: p.networkId,
       chain_in: chainId(chainIn),

@@ -129,10 +129,10 @@ const cases: Case[] = [
   },
   {
     name: 'unknown settings key',
-    edits: [['name: t\n', 'name: t\nsettings:\n  conntrack: { tcpTimeout: 10 }\n']],
-    path: 'settings.conntrack',
-    message: 'unknown key "conntrack"; allowed here: fdbAgingSeconds',
-    line: '  conntrack:',
+    edits: [['name: t\n', 'name: t\nsettings:\n  conntrak: { tcpTimeout: 10 }\n']],
+    path: 'settings.conntrak',
+    message: 'unknown key "conntrak"; did you mean "conntrack"?',
+    line: '  conntrak:',
   },
   {
     name: 'settings.fdbAgingSeconds must be positive',
