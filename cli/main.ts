@@ -20,8 +20,10 @@ import { register as lab } from './commands/lab.js';
 import { register as attach } from './commands/attach.js';
 import { register as get } from './commands/get.js';
 import { register as stats } from './commands/stats.js';
+import { register as conntrack } from './commands/conntrack.js';
 import { InputError } from '../src/ops/errors.js';
 import { SpecError } from '../src/spec/index.js';
+import { FirewallTooComplexError } from '../src/vnf/firewall/errors.js';
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(join(projectRoot(), 'package.json'), 'utf8')) as { version: string };
@@ -34,13 +36,13 @@ export function buildProgram(): Command {
     .version(version())
     .exitOverride()
     .showHelpAfterError();
-  for (const r of [validate, schema, plan, apply, get, stats, attach, lab, destroy, doctor]) r(program);
+  for (const r of [validate, schema, plan, apply, get, stats, conntrack, attach, lab, destroy, doctor]) r(program);
   return program;
 }
 
 export function exitCodeFor(e: unknown): number {
   if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
-  if (e instanceof UsageError || e instanceof InputError || e instanceof SpecError) return 2;
+  if (e instanceof UsageError || e instanceof InputError || e instanceof SpecError || e instanceof FirewallTooComplexError) return 2;
   return 1;
 }
 

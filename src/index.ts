@@ -13,3 +13,5 @@ export { compile } from './model/compile.js';
 export { EnvironmentError, InputError } from './ops/errors.js';
 export { ApplyError } from './apply/apply.js';
 export { LockBusyError } from './apply/lock.js';
+export { firewallStatus, conntrackEntries, flushConntrack, type FirewallStatus, type ConntrackEntry } from './ops/firewall.js';
+export { FirewallTooComplexError } from './vnf/firewall/errors.js';

@@ -82,11 +82,12 @@ export function plan(desired: DesiredState, actual: ActualState, builds: Build[]
     if (v.length === fdbEntryCodec.size) return ports.has(fdbEntryCodec.decode(v).ifindex);
     return true;
   };
-  const deletes: Op[] = [];
+  // (Loops, not spread: a 100k-rule set is far more entries than a call's argument list holds.)
+  const deletesByMap: Op[][] = [];
   for (const m of maps) {
     const d = diffMap(m.name, desired.maps[m.name] ?? new Map(), actual.maps[m.name], keepLearned);
-    ops.push(...d.upserts);
-    deletes.unshift(...d.deletes); // reverse map order for deletes
+    for (const op of d.upserts) ops.push(op);
+    deletesByMap.push(d.deletes);
   }
 
   // Links: every port interface carries the entry programs on ingress and egress.
@@ -113,7 +114,7 @@ export function plan(desired: DesiredState, actual: ActualState, builds: Build[]
     if (!wanted.has(l.pin)) ops.push({ kind: 'detach', ifname: l.ifname, direction: l.direction, pin: l.pin, why: l.ifindex ? 'no longer a port' : 'the interface is gone' });
   }
 
-  ops.push(...deletes);
+  for (const ds of deletesByMap.reverse()) for (const op of ds) ops.push(op); // reverse map order for deletes
 
   // Program pins of builds that are no longer current.
   const current = new Set(builds.map((b) => b.hash));

@@ -2,11 +2,12 @@
 import { bridgeModule } from './bridge/module.js';
 import { coreModule } from './core/module.js';
 import { routerModule } from './router/module.js';
+import { firewallModule } from './firewall/module.js';
 import type { VnfModule } from './types.js';
 import type { ManagedMap } from '../model/desired.js';
 
 /** In chain order: VNFs with inChain run in this order before the bridge / delivery. */
-export const VNFS: readonly VnfModule[] = [coreModule, bridgeModule, routerModule];
+export const VNFS: readonly VnfModule[] = [coreModule, bridgeModule, routerModule, firewallModule];
 
 export const managedMaps = (): ManagedMap[] => VNFS.flatMap((v) => v.maps).sort((a, b) => a.order - b.order);
 

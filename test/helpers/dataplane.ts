@@ -63,6 +63,7 @@ export const SLOTS: Record<string, { object: string; program: string; slot: numb
   deliver: { object: 'entry', program: 'vnf_deliver', slot: VNF_ID_DELIVER },
   bridge: { object: 'bridge', program: 'vnf_bridge', slot: VNF_ID_BRIDGE },
   router: { object: 'router', program: 'vnf_router', slot: VNF_ID_ROUTER },
+  firewall: { object: 'firewall', program: 'vnf_firewall', slot: 4 },
 };
 
 export class TestDataplane {

@@ -4,7 +4,7 @@
  * a failing test still removes what it made).
  */
 import { randomBytes } from 'node:crypto';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import type { Test } from 'tap';
 import { run, sh } from './sh.js';
 
@@ -72,13 +72,23 @@ export function ping(ns: string, dst: string, count = 3, extra: string[] = []): 
  * Sends `payload` over TCP from one namespace to a listener in another and
  * returns what the listener received (netcat-openbsd on both ends).
  */
-export async function tcpTransfer(serverNs: string, clientNs: string, ip: string, port: number, payload: string): Promise<{ received: string; clientStatus: number; clientStderr: string }> {
+export async function tcpTransfer(serverNs: string, clientNs: string, ip: string, port: number, payload: string, lineDelayS = 0): Promise<{ received: string; clientStatus: number; clientStderr: string }> {
   const server = spawn('ip', ['netns', 'exec', serverNs, 'timeout', '10', 'nc', '-l', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
   let received = '';
   server.stdout.on('data', (d: Buffer) => (received += d.toString()));
   const closed = new Promise<void>((resolve) => server.on('close', () => resolve()));
   await new Promise((r) => setTimeout(r, 300)); // let it listen
-  const client = spawnSync('ip', ['netns', 'exec', clientNs, 'timeout', '8', 'nc', '-q', '1', '-w', '3', ip, String(port)], { input: payload, encoding: 'utf8', timeout: 15_000 });
+  // With a line delay, the client sends one line at a time (a long-lived flow).
+  const argv = lineDelayS > 0
+    ? ['netns', 'exec', clientNs, 'timeout', '20', 'sh', '-c', `while IFS= read -r l; do printf '%s\\n' "$l"; sleep ${lineDelayS}; done | nc -q 1 -w 3 ${ip} ${port}`]
+    : ['netns', 'exec', clientNs, 'timeout', '8', 'nc', '-q', '1', '-w', '3', ip, String(port)];
+  const client = await new Promise<{ status: number; stderr: string }>((resolve) => {
+    const c = spawn('ip', argv, { stdio: ['pipe', 'ignore', 'pipe'] });
+    let stderr = '';
+    c.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    c.on('close', (code) => resolve({ status: code ?? -1, stderr }));
+    c.stdin.end(payload);
+  });
   await closed;
-  return { received, clientStatus: client.status ?? -1, clientStderr: client.stderr ?? '' };
+  return { received, clientStatus: client.status, clientStderr: client.stderr };
 }

@@ -40,6 +40,13 @@ static __always_inline int vnf_next(struct __sk_buff *skb, __u32 caller)
 	return vnf_run_at(skb, caller, md_pos(skb) + 1);
 }
 
+/* Hands the packet to the next VNF of its chain, counting `reason` as this VNF's verdict. */
+static __always_inline int vnf_next_reason(struct __sk_buff *skb, __u32 caller, __u32 reason)
+{
+	vnf_count(caller, reason, skb->len);
+	return vnf_run_at(skb, caller, md_pos(skb) + 1);
+}
+
 /* Hands the packet directly to another VNF (bridge <-> router), outside the chain. */
 static __always_inline int vnf_handoff(struct __sk_buff *skb, __u32 caller, __u32 reason, __u32 slot)
 {

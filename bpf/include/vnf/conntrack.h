@@ -1,0 +1,236 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Connection tracking, kernel side (shared by the firewall and NAT): one LRU
+ * table per topology, keys in the ORIGINAL direction and scoped by a zone
+ * (the ifindex of the port whose policy tracks the connection); timeouts,
+ * expiry, per-direction accounting and the TCP state machine. Layouts are
+ * bpf/abi/conntrack.h. Under pressure the LRU evicts the least recently used
+ * entries; an evicted TCP connection's next packet is then not a SYN and is
+ * dropped as invalid (fail closed).
+ *
+ * Concurrency: an entry is created whole (bpf_map_update_elem with
+ * BPF_NOEXIST, so a racing CPU's entry is never overwritten); afterwards the
+ * counters move by atomic adds and every other field is a single aligned
+ * store (last_seen_ns 8 bytes, ruleset/rule 4 bytes, state/flags 1 byte), so
+ * a reader on another CPU sees each field old or new, never torn. Two CPUs
+ * advancing the TCP state of one connection at the same instant may lose one
+ * transition (last store wins); that only changes which timeout applies: a
+ * packet passes because its entry exists (with a valid rule set), never
+ * because of the entry's state.
+ */
+#ifndef VNF_CONNTRACK_H
+#define VNF_CONNTRACK_H
+
+#include "vnf/common.h"
+#include "abi/conntrack.h"
+
+#define CT_NSEC_PER_SEC 1000000000ULL
+
+#define TCP_F_FIN 0x01
+#define TCP_F_SYN 0x02
+#define TCP_F_RST 0x04
+#define TCP_F_PSH 0x08
+#define TCP_F_ACK 0x10
+#define TCPF_FIN_ TCP_F_FIN
+#define TCPF_SYN_ TCP_F_SYN
+#define TCPF_RST_ TCP_F_RST
+#define TCPF_ACK_ TCP_F_ACK
+
+#define IPPROTO_TCP_ 6
+#define IPPROTO_UDP_ 17
+
+/* One LRU list for all CPUs (no BPF_F_NO_COMMON_LRU): eviction order is global. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, VNF_CT_MAX);
+	__type(key, struct vnf_ct_key);
+	__type(value, struct vnf_ct_entry);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vnf_ct SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct vnf_ct_cfg);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vnf_ct_cfg SEC(".maps");
+
+/* Linux's defaults (nf_conntrack_proto_{tcp,udp,icmp}.c), in seconds: used
+ * when vnf_ct_cfg holds 0 for a state (or was never written). */
+static __always_inline __u32 ct_default_timeout(__u32 state)
+{
+	switch (state) {
+	case VNF_CT_SYN_SENT: return 120;
+	case VNF_CT_SYN_RECV: return 60;
+	case VNF_CT_ESTABLISHED: return 432000; /* 5 days */
+	case VNF_CT_FIN_WAIT: return 120;
+	case VNF_CT_CLOSE_WAIT: return 60;
+	case VNF_CT_LAST_ACK: return 30;
+	case VNF_CT_TIME_WAIT: return 120;
+	case VNF_CT_CLOSE: return 10;
+	case VNF_CT_UDP: return 30;
+	case VNF_CT_UDP_REPLIED: return 120;
+	case VNF_CT_ICMP: return 30;
+	default: return 30;
+	}
+}
+
+static __always_inline __u64 ct_timeout_ns(__u32 state)
+{
+	__u32 zero = 0;
+	struct vnf_ct_cfg *cfg = bpf_map_lookup_elem(&vnf_ct_cfg, &zero);
+	__u32 sec = 0;
+
+	if (cfg && state < 16)
+		sec = cfg->timeout[state & 15]; /* & 15: the verifier's bound, timeout[16] */
+	if (!sec)
+		sec = ct_default_timeout(state);
+	return (__u64)sec * CT_NSEC_PER_SEC;
+}
+
+/* Older than its state's timeout. Signed difference: a last_seen written by
+ * another CPU just after our bpf_ktime_get_ns() is fresh, not 584 years old. */
+static __always_inline int ct_expired(const struct vnf_ct_entry *e, __u64 now)
+{
+	return (__s64)(now - e->last_seen_ns) > (__s64)ct_timeout_ns(e->state);
+}
+
+/* The key of the other direction: addresses and ports swapped. */
+static __always_inline void ct_key_reverse(struct vnf_ct_key *r, const struct vnf_ct_key *k)
+{
+	r->zone = k->zone;
+	r->saddr = k->daddr;
+	r->daddr = k->saddr;
+	r->sport = k->dport;
+	r->dport = k->sport;
+	r->proto = k->proto;
+	r->_pad[0] = 0;
+	r->_pad[1] = 0;
+	r->_pad[2] = 0;
+}
+
+/* The state of a new entry, from its first packet. */
+static __always_inline __u8 ct_initial_state(__u8 proto)
+{
+	if (proto == IPPROTO_TCP_)
+		return VNF_CT_SYN_SENT; /* only a SYN may create a TCP entry */
+	if (proto == IPPROTO_ICMP_)
+		return VNF_CT_ICMP;
+	return VNF_CT_UDP; /* UDP, and any other IP protocol tracked by addresses */
+}
+
+/*
+ * Creates the entry of a new connection, whole. 0 on success (also when
+ * another CPU created the same key first: that is the same connection), < 0
+ * when the table refused it (the caller drops: DROP_CT_FULL).
+ */
+static __always_inline int ct_create(const struct vnf_ct_key *k, __u32 ruleset, __u32 rule, __u8 dir, __u32 bytes,
+				     __u64 now)
+{
+	struct vnf_ct_entry e = {
+		.created_ns = now,
+		.last_seen_ns = now,
+		.packets_orig = 1,
+		.bytes_orig = bytes,
+		.ruleset = ruleset,
+		.rule = rule,
+		.state = ct_initial_state(k->proto),
+		.dir = dir,
+	};
+	long ret = bpf_map_update_elem(&vnf_ct, k, &e, BPF_NOEXIST);
+
+	if (ret == 0 || ret == -17 /* -EEXIST: a concurrent first packet won */)
+		return 0;
+	return -1;
+}
+
+/*
+ * TCP state after a segment with flags `tf` in direction `reply`. States are
+ * named from the originator's side: FIN_WAIT = the originator closed first,
+ * CLOSE_WAIT = the responder did; both FINs seen = LAST_ACK, whose ACK (from
+ * either side, as in Linux's table) = TIME_WAIT. RST closes. A bare SYN from
+ * the originator reopens a connection in TIME_WAIT or CLOSE (port reuse), as
+ * Linux does. Anything else (retransmissions, data) leaves the state alone;
+ * a retransmitted FIN never takes a closing connection back.
+ */
+static __always_inline void ct_tcp_advance(__u8 s, __u8 f, int reply, __u8 tf, __u8 *ns_out, __u8 *nf_out)
+{
+	__u8 ns = s, nf = f;
+
+	if (reply)
+		nf |= VNF_CT_F_SEEN_REPLY;
+	if (tf & TCP_F_RST) {
+		ns = VNF_CT_CLOSE;
+	} else if (tf & TCP_F_SYN) {
+		if (!(tf & TCP_F_ACK)) {
+			if (!reply && (s == VNF_CT_TIME_WAIT || s == VNF_CT_CLOSE)) {
+				ns = VNF_CT_SYN_SENT;
+				nf = 0;
+			}
+		} else if (reply && s == VNF_CT_SYN_SENT) {
+			ns = VNF_CT_SYN_RECV;
+		}
+	} else if (tf & TCP_F_FIN) {
+		nf |= reply ? VNF_CT_F_FIN_REPLY : VNF_CT_F_FIN_ORIG;
+		if (s <= VNF_CT_CLOSE_WAIT) { /* SYN_SENT .. CLOSE_WAIT */
+			if ((nf & (VNF_CT_F_FIN_ORIG | VNF_CT_F_FIN_REPLY)) == (VNF_CT_F_FIN_ORIG | VNF_CT_F_FIN_REPLY))
+				ns = VNF_CT_LAST_ACK;
+			else
+				ns = reply ? VNF_CT_CLOSE_WAIT : VNF_CT_FIN_WAIT;
+		}
+	} else if (tf & TCP_F_ACK) {
+		if (!reply && s == VNF_CT_SYN_RECV) {
+			ns = VNF_CT_ESTABLISHED;
+			nf |= VNF_CT_F_ASSURED;
+		} else if (s == VNF_CT_LAST_ACK) {
+			ns = VNF_CT_TIME_WAIT;
+		}
+	}
+	*ns_out = ns;
+	*nf_out = nf;
+}
+
+/* Applies the TCP state machine to an entry (byte stores, only on change). */
+static __always_inline void ct_tcp_update(struct vnf_ct_entry *e, __u8 flags, int reply)
+{
+	__u8 s = e->state, f = e->flags, ns, nf;
+
+	ct_tcp_advance(s, f, reply, flags, &ns, &nf);
+	if (nf != f)
+		e->flags = nf;
+	if (ns != s)
+		e->state = ns;
+}
+
+/* Accounts a packet of a tracked connection: per-direction counters (atomic
+ * adds), last_seen, and for non-TCP the first reply (UDP -> UDP_REPLIED). */
+static __always_inline void ct_touch(struct vnf_ct_entry *e, __u64 now, __u32 len, int reply)
+{
+	e->last_seen_ns = now;
+	if (reply) {
+		__sync_fetch_and_add(&e->packets_reply, 1);
+		__sync_fetch_and_add(&e->bytes_reply, len);
+		if (!(e->flags & VNF_CT_F_SEEN_REPLY))
+			e->flags |= VNF_CT_F_SEEN_REPLY;
+		if (e->state == VNF_CT_UDP) {
+			e->flags |= VNF_CT_F_ASSURED;
+			e->state = VNF_CT_UDP_REPLIED;
+		}
+	} else {
+		__sync_fetch_and_add(&e->packets_orig, 1);
+		__sync_fetch_and_add(&e->bytes_orig, len);
+	}
+}
+
+/* One packet of a tracked connection: accounting, then for TCP the state
+ * machine. `tf` is 0 for packets without a TCP header (non-first fragments):
+ * no transition. */
+static __always_inline void ct_update(struct vnf_ct_entry *e, __u8 proto, int reply, __u8 tf, __u32 bytes, __u64 now)
+{
+	ct_touch(e, now, bytes, reply);
+	if (proto == IPPROTO_TCP_)
+		ct_tcp_update(e, tf, reply);
+}
+
+#endif

@@ -1,0 +1,243 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * What the firewall reads of a packet: the IPv4 header (with options), the
+ * L4 fields it classifies and tracks on, and for ICMP errors the quoted
+ * packet. Headers are copied with bpf_skb_load_bytes, which reads linear and
+ * paged data alike (a GSO segment from a container may carry its headers
+ * anywhere) and needs no packet pointer, so nothing here has to be re-checked
+ * after a helper call. Kernel-side only; no maps.
+ */
+#ifndef VNF_FW_PARSE_H
+#define VNF_FW_PARSE_H
+
+#include "vnf/common.h"
+#include "vnf/conntrack.h"
+
+#define FW_IPV4_MF 0x2000
+#define FW_IPV4_OFFSET 0x1fff
+#define FW_ICMP_SOURCE_QUENCH 4
+#define FW_ICMP_REDIRECT 5
+#define FW_ICMP_PARAMETERPROB 12
+
+/* What kind of packet it is, for conntrack. */
+enum fw_kind {
+	FW_K_PORTS = 0,     /* TCP or UDP: ports from the header */
+	FW_K_OTHER = 1,     /* another IP protocol: tracked by addresses, ports 0 */
+	FW_K_ECHO_REQ = 2,  /* ICMP echo request: ct ports {id, 0}, creates an entry */
+	FW_K_ECHO_REP = 3,  /* ICMP echo reply: only ever a reply */
+	FW_K_ICMP = 4,      /* other ICMP informational types: stateless */
+	FW_K_ICMP_ERR = 5,  /* ICMP error: related to a tracked connection, or invalid */
+	FW_K_FRAG = 6,      /* non-first fragment: no L4 header */
+};
+
+struct fw_pkt {
+	__be32 saddr;
+	__be32 daddr;
+	__be16 sport;   /* conntrack ports, network order (ICMP echo: id, 0) */
+	__be16 dport;
+	__u16 csport;   /* classification ports, host order (ICMP: 0, type) */
+	__u16 cdport;
+	__be16 ip_id;
+	__u16 tot;      /* IPv4 total length */
+	__u8 hlen;      /* IPv4 header length, 20..60 */
+	__u8 proto;
+	__u8 kind;      /* enum fw_kind */
+	__u8 tcp_flags; /* 0 without a TCP header */
+	__u8 first_frag;/* offset 0 with MF: the rest of the datagram follows */
+	__u8 _pad[3];
+	/* ICMP errors: the quoted packet's tuple, as it travelled. */
+	__be32 in_saddr;
+	__be32 in_daddr;
+	__be16 in_sport;
+	__be16 in_dport;
+	__u8 in_proto;
+	__u8 in_echo;   /* quoted ICMP: 8 request, 0 reply, 0xff anything else */
+	__u8 in_ok;     /* the quote could be read: a tuple to look up */
+	__u8 _pad2;
+};
+
+/* The 20 bytes of a TCP header without bitfields. */
+struct fw_tcph {
+	__be16 source;
+	__be16 dest;
+	__be32 seq;
+	__be32 ack_seq;
+	__u8 doff_res; /* data offset in the high nibble */
+	__u8 flags;
+	__be16 window;
+	__be16 check;
+	__be16 urg_ptr;
+};
+_Static_assert(sizeof(struct fw_tcph) == 20, "fw_tcph");
+
+struct fw_l4h { /* first 8 bytes of UDP, ICMP, or TCP */
+	__be16 a; /* ports; ICMP: type/code */
+	__be16 b; /* ICMP: checksum */
+	__be16 c; /* ICMP echo: identifier */
+	__be16 d;
+};
+
+static __always_inline int fw_icmp_is_error(__u8 type)
+{
+	/* Linux's icmp_is_err(): conntrack treats exactly these as errors about
+	 * another packet (nf_conntrack_icmpv4_error). */
+	return type == ICMP_DEST_UNREACH_ || type == FW_ICMP_SOURCE_QUENCH || type == FW_ICMP_REDIRECT ||
+	       type == ICMP_TIME_EXCEEDED_ || type == FW_ICMP_PARAMETERPROB;
+}
+
+/*
+ * The packet quoted by an ICMP error at `off` (its IPv4 header): it needs its
+ * addresses, protocol and, for TCP/UDP/ICMP, the first 8 bytes after its
+ * header (ports, or type and echo identifier), as RFC 792 guarantees.
+ * Returns 0, or < 0 when the quote is too short or not IPv4.
+ */
+static __always_inline int fw_parse_quote(struct __sk_buff *skb, __u32 off, __u32 avail, struct fw_pkt *p)
+{
+	struct iphdr ih;
+	struct fw_l4h l4;
+
+	if (avail < sizeof(ih))
+		return -1;
+	if (bpf_skb_load_bytes(skb, off, &ih, sizeof(ih)) < 0)
+		return -1;
+	if (ih.version != 4 || ih.ihl < 5)
+		return -1;
+	__u32 ihl = ih.ihl * 4;
+
+	p->in_saddr = ih.saddr;
+	p->in_daddr = ih.daddr;
+	p->in_proto = ih.protocol;
+	p->in_sport = 0;
+	p->in_dport = 0;
+	p->in_echo = 0xff;
+	if (ih.protocol != IPPROTO_TCP_ && ih.protocol != IPPROTO_UDP_ && ih.protocol != IPPROTO_ICMP_)
+		return 0;
+	/* A quoted non-first fragment has no ports to match a connection by. */
+	if (ih.frag_off & bpf_htons(FW_IPV4_OFFSET))
+		return -1;
+	if (avail < ihl + sizeof(l4))
+		return -1;
+	if (bpf_skb_load_bytes(skb, off + ihl, &l4, sizeof(l4)) < 0)
+		return -1;
+	if (ih.protocol == IPPROTO_ICMP_) {
+		__u8 t = ((__u8 *)&l4)[0]; /* the type byte */
+
+		if (t == ICMP_ECHO_ || t == ICMP_ECHOREPLY_) {
+			p->in_echo = t;
+			p->in_sport = l4.c;
+		}
+		return 0;
+	}
+	p->in_sport = l4.a;
+	p->in_dport = l4.b;
+	return 0;
+}
+
+/*
+ * Parses an IPv4 packet behind the Ethernet header. Returns 0, or the drop
+ * reason (VNF_R_DROP_MALFORMED) for a packet no host would accept: bad
+ * version or header length, a total length beyond the frame, an L4 header cut
+ * short, the RFC 1858 fragment attacks (a first fragment too short to hold
+ * the ports, a TCP fragment at offset 8 that would overwrite them).
+ */
+static __always_inline __u32 fw_parse(struct __sk_buff *skb, struct fw_pkt *p)
+{
+	struct iphdr ip;
+
+	if (bpf_skb_load_bytes(skb, ETH_HLEN, &ip, sizeof(ip)) < 0)
+		return VNF_R_DROP_MALFORMED;
+	if (ip.version != 4 || ip.ihl < 5)
+		return VNF_R_DROP_MALFORMED;
+	__u32 hlen = ip.ihl * 4;
+	__u32 tot = bpf_ntohs(ip.tot_len);
+
+	/* skb->len counts paged data too; more than tot is Ethernet padding. */
+	if (tot < hlen || tot > skb->len - ETH_HLEN)
+		return VNF_R_DROP_MALFORMED;
+
+	p->saddr = ip.saddr;
+	p->daddr = ip.daddr;
+	p->proto = ip.protocol;
+	p->hlen = hlen;
+	p->tot = tot;
+	p->ip_id = ip.id;
+	p->sport = 0;
+	p->dport = 0;
+	p->csport = 0;
+	p->cdport = 0;
+	p->tcp_flags = 0;
+	p->in_ok = 0;
+
+	__u16 frag = bpf_ntohs(ip.frag_off);
+	__u32 foff = frag & FW_IPV4_OFFSET;
+
+	p->first_frag = (frag & FW_IPV4_MF) && foff == 0;
+	if (foff) {
+		/* RFC 1858: offset 1 (8 bytes) can only serve to rewrite the TCP
+		 * flags of the first fragment after it was checked. */
+		if (foff == 1 && ip.protocol == IPPROTO_TCP_)
+			return VNF_R_DROP_MALFORMED;
+		p->kind = FW_K_FRAG;
+		return 0;
+	}
+
+	__u32 l4off = ETH_HLEN + hlen;
+	__u32 l4len = tot - hlen;
+
+	if (ip.protocol == IPPROTO_TCP_) {
+		struct fw_tcph th;
+
+		if (l4len < sizeof(th))
+			return VNF_R_DROP_MALFORMED;
+		if (bpf_skb_load_bytes(skb, l4off, &th, sizeof(th)) < 0)
+			return VNF_R_DROP_MALFORMED;
+		if ((th.doff_res >> 4) < 5 || (__u32)(th.doff_res >> 4) * 4 > l4len)
+			return VNF_R_DROP_MALFORMED;
+		p->kind = FW_K_PORTS;
+		p->sport = th.source;
+		p->dport = th.dest;
+		p->csport = bpf_ntohs(th.source);
+		p->cdport = bpf_ntohs(th.dest);
+		p->tcp_flags = th.flags;
+		return 0;
+	}
+	if (ip.protocol == IPPROTO_UDP_ || ip.protocol == IPPROTO_ICMP_) {
+		struct fw_l4h l4;
+
+		if (l4len < sizeof(l4))
+			return VNF_R_DROP_MALFORMED;
+		if (bpf_skb_load_bytes(skb, l4off, &l4, sizeof(l4)) < 0)
+			return VNF_R_DROP_MALFORMED;
+		if (ip.protocol == IPPROTO_UDP_) {
+			p->kind = FW_K_PORTS;
+			p->sport = l4.a;
+			p->dport = l4.b;
+			p->csport = bpf_ntohs(l4.a);
+			p->cdport = bpf_ntohs(l4.b);
+			return 0;
+		}
+		__u8 type = ((__u8 *)&l4)[0];
+
+		p->cdport = type; /* ICMP classifies on its type as the destination "port" */
+		if (type == ICMP_ECHO_ || type == ICMP_ECHOREPLY_) {
+			p->kind = type == ICMP_ECHO_ ? FW_K_ECHO_REQ : FW_K_ECHO_REP;
+			p->sport = l4.c; /* request and reply share {id, 0} */
+			return 0;
+		}
+		if (fw_icmp_is_error(type)) {
+			p->kind = FW_K_ICMP_ERR;
+			/* An error in pieces, or one whose quote is cut short,
+			 * cannot be matched to a connection: in_ok stays 0 and
+			 * the caller drops it as CT_INVALID. */
+			p->in_ok = !p->first_frag &&
+				   fw_parse_quote(skb, l4off + sizeof(l4), l4len - sizeof(l4), p) == 0;
+			return 0;
+		}
+		p->kind = FW_K_ICMP;
+		return 0;
+	}
+	p->kind = FW_K_OTHER;
+	return 0;
+}
+
+#endif
