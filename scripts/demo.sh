@@ -8,7 +8,8 @@ VNF=(node dist/cli/main.js)
 FILE=examples/demo.yaml
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-cleanup() { step "lab down"; "${VNF[@]}" lab down -f "$FILE" || true; }
+FW=examples/firewall.yaml
+cleanup() { step "lab down"; "${VNF[@]}" lab down -f "$FILE" || true; "${VNF[@]}" lab down -f "$FW" >/dev/null 2>&1 || true; }
 trap cleanup EXIT
 
 step "validate $FILE"
@@ -34,3 +35,19 @@ step "get demo"
 "${VNF[@]}" get demo
 step "stats demo"
 "${VNF[@]}" stats demo
+
+step "firewall: lab up $FW (stateful policy on web/eth0)"
+"${VNF[@]}" lab up -f "$FW"
+"${VNF[@]}" lab exec -t demo-fw web -- sh -c 'timeout 4 nc -l 80 >/dev/null &'
+sleep 0.3
+step "db -> web:80 is allowed by rule 0"
+"${VNF[@]}" lab exec -t demo-fw db -- nc -z -v -w 2 10.1.0.10 80 || true
+step "db -> web:23 is rejected: connection refused at once (TCP RST from the firewall)"
+"${VNF[@]}" lab exec -t demo-fw db -- nc -z -v -w 2 10.1.0.10 23 || true
+step "db -> web:22 falls to the default drop: no answer"
+"${VNF[@]}" lab exec -t demo-fw db -- nc -z -v -w 1 10.1.0.10 22 || true
+step "ping db -> web (echo-request allowed; replies pass statefully)"
+"${VNF[@]}" lab exec -t demo-fw db -- ping -c 2 -i 0.2 10.1.0.10
+step "rules with hit counters, and the tracked connections"
+"${VNF[@]}" get demo-fw | sed -n '/FIREWALL/,/NEIGHBOURS/p' | sed '$d'
+"${VNF[@]}" conntrack demo-fw
