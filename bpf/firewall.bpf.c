@@ -52,7 +52,7 @@
 #define FW_SETS_MAX 4096
 #define FW_TUPLES_MAX 65536
 #define FW_PORTS_MAX VNF_FW_RULES_MAX
-#define FW_STATS_MAX 65536
+#define FW_STATS_MAX (VNF_FW_RULES_MAX + 8192) /* a counter per rule (and default) of every rule set */
 #define FW_FRAGS_MAX 8192
 #define FW_FRAG_TTL_NS (30ULL * CT_NSEC_PER_SEC) /* Linux's ipfrag_time */
 
@@ -115,6 +115,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, FW_STATS_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC); /* allocated as rules are hit, not up front */
 	__type(key, __u32);
 	__type(value, struct vnf_counter);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
@@ -150,6 +151,27 @@ struct {
 	__type(value, struct fw_frag);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } vnf_fw_frags SEC(".maps");
+
+/* Scratch space of one packet's run, per CPU: the reject answers and the
+ * fragment record are assembled here instead of on the stack, whose 512
+ * bytes the main frame and the classifier's frames share. A tc program runs
+ * to its end on one CPU without another run of it in between, so the buffer
+ * is ours from fill to use. Not pinned: nothing in it outlives a packet. */
+union fw_scratch {
+	struct fw_rst_frame rst;
+	struct icmp_err_frame icmp;
+	struct {
+		struct fw_frag_key k;
+		struct fw_frag v;
+	} frag;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, union fw_scratch);
+} fw_scratch SEC(".maps");
 
 /* ---- classification ---------------------------------------------------- */
 
@@ -346,6 +368,15 @@ static __always_inline struct vnf_ct_entry *fw_ct_find(struct vnf_ct_key *k, __u
 	return e;
 }
 
+/* Creates the entry of an allowed connection. Not inlined: the entry is
+ * assembled in this frame, not in the main one (whose stack the classifier's
+ * frames sit on). The timestamp is taken here: five arguments at most. */
+static __attribute__((noinline)) int fw_ct_new(const struct vnf_ct_key *k, __u32 ruleset, __u32 rule, __u32 dir,
+					       __u32 bytes)
+{
+	return ct_create(k, ruleset, rule, dir, bytes, bpf_ktime_get_ns());
+}
+
 /* ---- fragments --------------------------------------------------------- */
 
 static __always_inline void fw_frag_key(struct fw_frag_key *k, __u32 zone, const struct fw_pkt *p)
@@ -358,21 +389,23 @@ static __always_inline void fw_frag_key(struct fw_frag_key *k, __u32 zone, const
 	k->_pad = 0;
 }
 
-/* Remembers the ports of a first fragment that passed. */
+/* Remembers the ports of a first fragment that passed. Key and value are
+ * assembled in the per-CPU scratch buffer, not on the main frame's stack. */
 static __always_inline void fw_frag_record(__u32 zone, const struct fw_pkt *p, __u64 now)
 {
-	struct fw_frag_key k;
-	struct fw_frag v = {
-		.seen_ns = now,
-		.sport = p->sport,
-		.dport = p->dport,
-		.csport = p->csport,
-		.cdport = p->cdport,
-		.kind = p->kind,
-	};
+	__u32 zero = 0;
+	union fw_scratch *s = bpf_map_lookup_elem(&fw_scratch, &zero);
 
-	fw_frag_key(&k, zone, p);
-	bpf_map_update_elem(&vnf_fw_frags, &k, &v, BPF_ANY);
+	if (!s)
+		return;
+	fw_frag_key(&s->frag.k, zone, p);
+	s->frag.v.seen_ns = now;
+	s->frag.v.sport = p->sport;
+	s->frag.v.dport = p->dport;
+	s->frag.v.csport = p->csport;
+	s->frag.v.cdport = p->cdport;
+	s->frag.v.kind = p->kind;
+	bpf_map_update_elem(&vnf_fw_frags, &s->frag.k, &s->frag.v, BPF_ANY);
 }
 
 /* A non-first fragment takes the ports and kind of its first fragment, if
@@ -395,21 +428,14 @@ static __always_inline void fw_frag_resolve(__u32 zone, struct fw_pkt *p, __u64 
 
 /* ---- reject ------------------------------------------------------------ */
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, union fw_answer);
-} fw_answer_buf SEC(".maps"); /* scratch, not pinned: nothing outlives a packet */
-
 /* Builds the answer of a reject in place of the packet (its own subprogram
- * and a per-CPU buffer: none of it is added to the main frame's stack). 0
+ * and the scratch buffer: none of it is added to the main frame's stack). 0
  * when the packet now holds the answer, < 0 when none is due or a helper
  * failed. */
 static __attribute__((noinline)) int fw_reject_build(struct __sk_buff *skb, __u32 tcp, __u32 hlen, __u32 tot)
 {
 	__u32 zero = 0;
-	union fw_answer *a = bpf_map_lookup_elem(&fw_answer_buf, &zero);
+	union fw_scratch *a = bpf_map_lookup_elem(&fw_scratch, &zero);
 
 	if (!a)
 		return -1;
@@ -640,7 +666,7 @@ int vnf_firewall(struct __sk_buff *skb)
 		 * and fragments without their first are not. */
 		if (p.kind == FW_K_PORTS || p.kind == FW_K_OTHER || p.kind == FW_K_ECHO_REQ) {
 			fw_ct_key(&ck, point, p.saddr, p.daddr, p.sport, p.dport, p.proto);
-			if (ct_create(&ck, ruleset, v.rule, dir, len, now) < 0) {
+			if (fw_ct_new(&ck, ruleset, v.rule, dir, len) < 0) {
 				reason = VNF_R_DROP_CT_FULL;
 				goto drop;
 			}

@@ -11,7 +11,7 @@
 import t, { type Test } from 'tap';
 import { ip4, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, udp } from '../helpers/packets.js';
 import {
-  CT, delta, direction, echoFrame, firewallLab, flowKey, fragmentFrame, icmpErrorFrame, R, TC_ACT_REDIRECT, TC_ACT_SHOT,
+  CT, delta, direction, echoFrame, firewallLab, flowKey, fragmentFrame, icmpErrorFrame, protoFrame, TC_ACT_REDIRECT, TC_ACT_SHOT,
   tcpFrame, udpFrame, VNF_DIR_RX, VNF_DIR_TX, type FwLab, type FwPort, type ReasonName,
 } from '../helpers/firewall-dp.js';
 import { VNF_CT_F_ASSURED, VNF_CT_F_FIN_ORIG, VNF_CT_F_FIN_REPLY, VNF_CT_F_SEEN_REPLY } from '../../src/vnf/conntrack/codec.js';
@@ -291,6 +291,22 @@ if (requirePrivileges(t)) {
     t.same([e.bytes_orig, e.bytes_reply], [14n + 20n + 8n + 30n, 14n + 20n + 8n + 100n], 'bytes each way');
   });
 
+  t.test('other IP protocols are tracked by addresses and protocol', async (t) => {
+    const { l, a, b } = await strictLab(t);
+    l.bind(a, VNF_DIR_RX, direction('drop', [{ action: 'allow', proto: 'any', to: b.ip }]), 'a-any');
+    l.bind(b, VNF_DIR_TX, direction('drop', [{ action: 'allow', proto: 'any', from: a.ip }]), 'b-any');
+    let r = from(l, a, protoFrame({ src: a, dst: b }, 47));
+    t.equal(r.retval, TC_ACT_REDIRECT, 'GRE a -> b allowed');
+    const k = { zone: a.ifindex, saddr: ip4(a.ip), daddr: ip4(b.ip), sport: 0, dport: 0, proto: 47 };
+    t.equal(l.ct(k)?.state, CT.UDP, 'tracked with ports 0, UDP states');
+    r = from(l, b, protoFrame({ src: b, dst: a }, 47));
+    t.equal(r.retval, TC_ACT_REDIRECT, 'GRE b -> a: a reply, passes default-drop policies');
+    t.equal(r.d.FW_REPLY, 2n, 'REPLY in both zones');
+    t.equal(l.ct(k)?.state, CT.UDP_REPLIED, 'replied');
+    r = from(l, b, protoFrame({ src: b, dst: a }, 50));
+    t.equal(r.retval, TC_ACT_SHOT, 'ESP b -> a: another protocol, no reply of anything');
+  });
+
   t.test('ICMP echo: request opens, reply passes, unsolicited replies do not', async (t) => {
     const { l, a, b } = await strictLab(t);
     let r = from(l, a, echoFrame({ src: a, dst: b }, 8, 0x1234));
@@ -510,6 +526,5 @@ if (requirePrivileges(t)) {
     const states = l.ctEntries().filter(([k]) => k.zone === a.ifindex).map(([k, e]) => [k.sport, e.state] as const);
     t.equal(states.length, 200, '200 entries in zone a');
     t.ok(states.every(([p, s]) => s === ((p - 20000) % 2 === 0 ? CT.SYN_RECV : CT.SYN_SENT)), 'answered ones SYN_RECV, others SYN_SENT');
-    void R;
   });
 }

@@ -23,7 +23,7 @@ import type { FwPacket } from '../../src/vnf/firewall/packet.js';
 import type { FirewallDirection } from '../../src/spec/model.js';
 import { randomDirection, randomPackets, randomRules } from '../helpers/fw-gen.js';
 import {
-  direction, firewallLab, icmpMsg, NET, R, TC_ACT_REDIRECT, TC_ACT_SHOT, VNF_DIR_RX, VNF_ID_FIREWALL, type FwLab, type FwPort,
+  direction, firewallLab, icmpMsg, NET, TC_ACT_REDIRECT, TC_ACT_SHOT, VNF_DIR_RX, VNF_ID_FIREWALL, type FwLab, type FwPort,
 } from '../helpers/firewall-dp.js';
 import { eth, ETH_P_IP, ip4str, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, ipv4, tcp, udp, icmpEcho, TCP_SYN } from '../helpers/packets.js';
 import { vnfObject } from '../helpers/paths.js';
@@ -237,6 +237,5 @@ if (requirePrivileges(t)) {
       t.comment(`${rules.length} rules, new UDP connection visiting all ${c.set.ntuples[3]} UDP shapes, then the default: ` +
         `${ns} ns/packet, firewall share ${ns - nullNs} ns`);
     }
-    void R;
   });
 }

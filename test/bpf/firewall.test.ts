@@ -11,7 +11,7 @@ import { parseMac } from '../../src/codec/struct.js';
 import { fwTupleKeyCodec } from '../../src/vnf/firewall/codec.js';
 import { VNF_ID_CORE, VNF_ID_DELIVER } from '../../src/vnf/common/codec.js';
 import {
-  delta, direction, echoFrame, firewallLab, icmpFrame, protoFrame, R, TC_ACT_REDIRECT, TC_ACT_SHOT, tcpFrame, udpFrame,
+  delta, direction, echoFrame, firewallLab, icmpFrame, protoFrame, R_DELIVER, TC_ACT_REDIRECT, TC_ACT_SHOT, tcpFrame, udpFrame,
   VNF_DIR_RX, VNF_DIR_TX, type FwLab, type FwPort, type RuleSpec,
 } from '../helpers/firewall-dp.js';
 import { arp, eth, ETH_P_ARP, ETH_P_IP, inetChecksum, ip4, IPPROTO_ICMP, IPPROTO_TCP, TCP_ACK, TCP_FIN, TCP_SYN } from '../helpers/packets.js';
@@ -242,12 +242,12 @@ if (requirePrivileges(t)) {
     const payload = Buffer.from('fast open data!');
     const syn = tcpFrame({ src: a, dst: b }, 40001, 81, TCP_SYN, 0xfffffff0, 0, payload);
     let r: { retval: number; data: Buffer } = { retval: -1, data: Buffer.alloc(0) };
-    const delivered = l.dp.stat(VNF_ID_CORE, R.DELIVER).packets;
+    const delivered = l.dp.stat(VNF_ID_CORE, R_DELIVER).packets;
     const d = delta(l, () => (r = l.runFrom(a, syn)));
     t.equal(r.retval, TC_ACT_REDIRECT, 'redirected (straight back into the container)');
     t.equal(d.FW_REJECT_SENT, 1n, 'REJECT_SENT counted');
     t.equal(d.DROP_REJECT, 1n, 'DROP_REJECT counted for the original');
-    t.equal(l.dp.stat(VNF_ID_CORE, R.DELIVER).packets, delivered, 'no chain_out ran for the answer (DELIVER did not count)');
+    t.equal(l.dp.stat(VNF_ID_CORE, R_DELIVER).packets, delivered, 'no chain_out ran for the answer (DELIVER did not count)');
     t.equal(l.dp.portStat(a.ifindex, VNF_DIR_TX).packets, 1n, "the answer counts as the port's TX");
     const o = r.data;
     t.equal(o.length, 54, 'eth + IPv4 + TCP, no payload');
@@ -316,13 +316,13 @@ if (requirePrivileges(t)) {
     l.bind(b, VNF_DIR_TX, direction('drop', [{ action: 'reject', proto: 'udp' }, { action: 'reject', proto: 'tcp' }]), 'b-in');
     const orig = udpFrame({ src: a, dst: b }, 4444, 5555);
     let r: { retval: number; data: Buffer } = { retval: -1, data: Buffer.alloc(0) };
-    const delivered = l.dp.stat(VNF_ID_CORE, R.DELIVER).packets;
+    const delivered = l.dp.stat(VNF_ID_CORE, R_DELIVER).packets;
     const d = delta(l, () => (r = l.runFrom(a, orig)));
     t.equal(r.retval, TC_ACT_REDIRECT, "a's packet is rejected at b; the answer is delivered to a");
     t.equal(d.FW_REJECT_SENT, 1n, 'REJECT_SENT');
     t.equal(d.DROP_REJECT, 1n, 'DROP_REJECT');
     t.equal(d.FW_RELATED, 1n, "the answer passed a's ingress policy as related to a's tracked flow");
-    t.equal(l.dp.stat(VNF_ID_CORE, R.DELIVER).packets, delivered + 1n, "delivered by a's chain_out (bridge -> a)");
+    t.equal(l.dp.stat(VNF_ID_CORE, R_DELIVER).packets, delivered + 1n, "delivered by a's chain_out (bridge -> a)");
     t.equal(l.dp.portStat(a.ifindex, VNF_DIR_TX).packets, 1n, 'to port a');
     const o = r.data;
     t.same(o.subarray(0, 6), parseMac(a.mac), 'eth dst = a');

@@ -35,11 +35,12 @@ export const TC_ACT_SHOT = 2;
 export const TC_ACT_REDIRECT = 7;
 export const NET = 1;
 
-/** Reason codes of enum vnf_reason used by the firewall (bpf/abi/vnf_common.h). */
+/** The core's DELIVER reason (counted under VNF_ID_CORE, not the firewall). */
+export const R_DELIVER = 8;
+
+/** Reason codes of enum vnf_reason the firewall counts (bpf/abi/vnf_common.h). */
 export const R = {
   PASS: 0,
-  FORWARD: 1,
-  DELIVER: 8,
   FW_ALLOW: 11,
   FW_ESTABLISHED: 12,
   FW_REPLY: 13,

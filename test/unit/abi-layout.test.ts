@@ -27,3 +27,14 @@ for (const [object, codecs] of cases) {
     for (const c of codecs) assertLayoutMatchesBtf(t, c as StructCodec<unknown>, vnfObject(object));
   });
 }
+
+t.test('every reason code of enum vnf_reason has a name in the CLI', async (t) => {
+  const { readFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { REASONS } = await import('../../src/vnf/common/codec.js');
+  const { ROOT } = await import('../helpers/paths.js');
+  const header = readFileSync(join(ROOT, 'bpf', 'abi', 'vnf_common.h'), 'utf8');
+  const codes = [...header.matchAll(/^\s*VNF_R_(\w+)\s*=\s*(\d+),/gm)].filter((m) => m[1] !== 'DROP_BASE').map((m) => Number(m[2]));
+  t.ok(codes.length > 30, `${codes.length} reason codes in the header`);
+  t.same(codes.filter((c) => !(c in REASONS)), [], 'no reason without a name');
+});

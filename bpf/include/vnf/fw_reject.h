@@ -45,15 +45,6 @@ static __always_inline int fw_rst_allowed(const __u8 *eth_dst, __be32 daddr, __u
 	return (bpf_ntohl(daddr) >> 28) < 0xe; /* 224/4 multicast, 240/4 incl. 255.255.255.255 */
 }
 
-/* Where the answers are assembled: a per-CPU buffer instead of the stack,
- * whose 512 bytes the firewall's own frame already mostly uses. A tc
- * program runs to its end on one CPU without preemption by another packet's
- * run of it, so the buffer is ours from fill to bpf_skb_store_bytes. */
-union fw_answer {
-	struct fw_rst_frame rst;
-	struct icmp_err_frame icmp;
-};
-
 /*
  * Replaces a TCP segment by the RST that answers it (nf_reject_ip_tcphdr_put):
  * with ACK set, seq = its ack and flags RST; without, seq 0, ack = its seq +
@@ -63,9 +54,11 @@ union fw_answer {
  * The frame is 54 bytes, or as long as the original's IPv4 + TCP headers
  * when those were longer: bpf_skb_change_tail refuses to cut a
  * CHECKSUM_PARTIAL packet (a TCP segment a container sent) below its
- * checksum field, which lies at 14 + IPv4 header + 16. Returns 0, or < 0 when
- * no answer is due or a helper failed (the packet may then be changed: the
- * caller drops it). Packet pointers are invalid afterwards.
+ * checksum field, which lies at 14 + IPv4 header + 16. The frame is
+ * assembled in *f (the firewall passes a per-CPU scratch buffer: its stack
+ * is short), zeroed here. Returns 0, or < 0 when no answer is due or a
+ * helper failed (the packet may then be changed: the caller drops it).
+ * Packet pointers are invalid afterwards.
  */
 static __always_inline int fw_rst_build(struct __sk_buff *skb, struct fw_rst_frame *f)
 {

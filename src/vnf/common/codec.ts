@@ -129,6 +129,15 @@ export const REASONS: Record<number, string> = {
   8: 'deliver',
   9: 'arp-learn',
   10: 'icmp-echo-reply',
+  11: 'fw-allow',
+  12: 'fw-established',
+  13: 'fw-reply',
+  14: 'fw-related',
+  15: 'fw-reject-sent',
+  16: 'fw-not-ip',
+  17: 'ct-new',
+  18: 'ct-expired',
+  19: 'ct-revalidated',
   32: 'drop:no-port',
   33: 'drop:no-chain',
   34: 'drop:tail-call',
@@ -143,6 +152,10 @@ export const REASONS: Record<number, string> = {
   43: 'drop:policy',
   44: 'drop:not-for-us',
   45: 'drop:loop',
+  46: 'drop:no-policy',
+  47: 'drop:ct-invalid',
+  48: 'drop:reject',
+  49: 'drop:ct-full',
 };
 export const REASON = Object.fromEntries(Object.entries(REASONS).map(([k, v]) => [v, Number(k)])) as Record<string, number>;
 export const VNF_R_DROP_BASE = 32;
