@@ -14,7 +14,9 @@ import { u32 } from '../codec/struct.js';
 import { unhex } from '../model/desired.js';
 import { linksDir, pinDir, progsDir } from '../model/names.js';
 import { ENTRY_PROGRAM, type Build, type Plan } from '../plan/plan.js';
-import { metaCodec, VNF_ABI_VERSION } from '../vnf/common/codec.js';
+import { chainCodec, metaCodec, portCodec, VNF_ABI_VERSION, VNF_DIR_RX, VNF_DIR_TX } from '../vnf/common/codec.js';
+import { fwBindKeyCodec, VNF_ID_FIREWALL } from '../vnf/firewall/codec.js';
+import type { DesiredState } from '../model/desired.js';
 import { VNFS } from '../vnf/registry.js';
 import { objectPath } from './builds.js';
 
@@ -198,4 +200,40 @@ export async function applyPlan(plan: Plan, builds: Build[]): Promise<ApplyResul
     entry.egress.close();
   }
   return { plan, applied };
+}
+
+/**
+ * After a failed apply on a live topology: every port the desired state puts
+ * behind a firewall is switched to its firewall chains with its bindings
+ * removed, so the firewall drops everything there (NO_POLICY) rather than
+ * letting through traffic the new policy forbids. Best effort, small writes.
+ */
+export function failClosed(topology: string, desired: DesiredState): void {
+  const path = (m: string): string => join(pinDir(topology), m);
+  if (!existsSync(path('vnf_ports')) || !existsSync(path('vnf_fw_bind'))) return;
+  const ports = BpfMap.openPinned(path('vnf_ports'));
+  const chains = BpfMap.openPinned(path('vnf_chains'));
+  const binds = BpfMap.openPinned(path('vnf_fw_bind'));
+  try {
+    for (const [key, value] of desired.maps.vnf_ports ?? []) {
+      const port = portCodec.decode(value);
+      const chainIn = desired.maps.vnf_chains?.get(u32(port.chain_in).toString('hex'));
+      if (!chainIn || !chainCodec.decode(chainIn).vnf.slice(0, chainCodec.decode(chainIn).len).includes(VNF_ID_FIREWALL)) continue;
+      try {
+        const ifindex = unhex(key).readUInt32LE(0);
+        for (const dir of [VNF_DIR_RX, VNF_DIR_TX]) binds.delete(fwBindKeyCodec.encode({ ifindex, dir }));
+        for (const id of [port.chain_in, port.chain_out]) {
+          const c = desired.maps.vnf_chains?.get(u32(id).toString('hex'));
+          if (c) chains.update(u32(id), c);
+        }
+        ports.update(unhex(key), value);
+      } catch {
+        /* keep going: every port we can close is one less open */
+      }
+    }
+  } finally {
+    ports.close();
+    chains.close();
+    binds.close();
+  }
 }

@@ -13,7 +13,8 @@ import { hostVethName, linksDir, pinDir } from '../model/names.js';
 import { observe } from '../observe/kernel.js';
 import { ifindexOf } from '../observe/interfaces.js';
 import { plan as diff, type Plan } from '../plan/plan.js';
-import { applyPlan, type ApplyResult } from '../apply/apply.js';
+import { applyPlan, failClosed, type ApplyResult } from '../apply/apply.js';
+import type { DesiredState } from '../model/desired.js';
 import { currentBuilds } from '../apply/builds.js';
 import { withLock } from '../apply/lock.js';
 import { readRecord, removeRecord, writeRecord } from '../state/store.js';
@@ -63,6 +64,7 @@ export interface PlanResult {
   plan: Plan;
   /** Attachments whose interface is gone (they are dropped on apply). */
   dropped: Attachment[];
+  desired: DesiredState;
 }
 
 export function planTopology(topology: Topology, opts: ApplyOptions = {}): PlanResult {
@@ -71,14 +73,14 @@ export function planTopology(topology: Topology, opts: ApplyOptions = {}): PlanR
   const desired = compile(input);
   const plan = diff(desired, observe(topology.name), currentBuilds());
   if (plan.ops.length) plan.notes = firewallRuleDiff(readRecord(topology.name)?.topology, topology);
-  return { plan, dropped };
+  return { plan, dropped, desired };
 }
 
 export async function applyTopology(topology: Topology, opts: ApplyOptions = {}): Promise<ApplyResult & { dropped: Attachment[] }> {
   requireEnvironment();
   return withLock(topology.name, async () => {
     const previous = readRecord(topology.name);
-    const { plan, dropped } = planTopology(topology, opts);
+    const { plan, dropped, desired } = planTopology(topology, opts);
     const fresh = !existsSync(pinDir(topology.name));
     let result;
     try {
@@ -87,6 +89,7 @@ export async function applyTopology(topology: Topology, opts: ApplyOptions = {})
       // A first apply that fails leaves nothing behind (no maps, programs or
       // links); a later one has kept the old programs and links attached.
       if (fresh) removeTopologyPins(topology.name);
+      else failClosed(topology.name, desired);
       throw e;
     }
     const attachments = (opts.attachments ?? previous?.attachments ?? []).filter((a) => !dropped.includes(a));

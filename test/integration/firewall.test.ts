@@ -110,4 +110,21 @@ if (requirePrivileges(t)) {
     t.equal(ping(lab.ns('db'), '10.71.1.10', 2), 0, 'ping denied right after apply');
     t.equal(connect(lab.ns('db'), '10.71.1.10', 81, 1).stderr.match(/refused/i), null, 'port 81 no longer rejected (now default drop)');
   });
+
+  t.test('fail closed: after a failed apply, the ports meant to be firewalled drop instead of pass', async (t) => {
+    const lab = labUp(t, base(RULES), ['web', 'db', 'intruder']);
+    t.equal(ping(lab.ns('db'), '10.71.1.10', 1), 1, 'allowed before');
+    // The desired state of the same file, as apply computed it; then the failure path.
+    const { loadTopology } = await import('../../src/spec/index.js');
+    const { planTopology } = await import('../../src/ops/topology.js');
+    const { failClosed } = await import('../../src/apply/apply.js');
+    const { desired } = planTopology(loadTopology(lab.file));
+    failClosed(lab.name, desired);
+    t.equal(ping(lab.ns('db'), '10.71.1.10', 2), 0, 'web is closed: its firewall has no binding and drops');
+    t.equal(ping(lab.ns('db'), '10.71.3.10', 1), 1, 'ports without a firewall are untouched');
+    const s = JSON.parse(vnfctl(['stats', lab.name, '-o', 'json']).stdout) as { vnfs: Array<{ vnf: string; reason: string; packets: number }> };
+    t.ok(s.vnfs.some((v) => v.vnf === 'firewall' && v.reason === 'drop:no-policy' && v.packets >= 2), 'counted as drop:no-policy');
+    t.match(vnfctl(['apply', '-f', lab.file]).stdout, /to add/, 'a later apply restores the bindings');
+    t.equal(ping(lab.ns('db'), '10.71.1.10', 1), 1, 'and traffic flows again');
+  });
 }
