@@ -5,19 +5,13 @@
  * entry programs.
  */
 
+import type { PortInterface } from '../vnf/types.js';
+
 /** Entries of one map, keyed by the hex of the key bytes. */
 export type MapEntries = Map<string, Buffer>;
 
-export interface DesiredInterface {
-  /** Host-side interface name (in the host namespace). */
-  ifname: string;
-  ifindex: number;
-  /** 'file' for containers of the topology file, 'attach' for `vnf-ctl attach`. */
-  source: 'file' | 'attach';
-  container?: string;
-  iface?: string;
-  network: string;
-}
+/** An interface that carries the entry programs: a port, as compile sees it. */
+export type DesiredInterface = Pick<PortInterface, 'ifname' | 'ifindex' | 'source' | 'container' | 'iface' | 'network'>;
 
 export interface DesiredState {
   topology: string;

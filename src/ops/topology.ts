@@ -12,7 +12,7 @@ import { compile, type Attachment, type CompileInput } from '../model/compile.js
 import { hostVethName, linksDir, pinDir } from '../model/names.js';
 import { observe } from '../observe/kernel.js';
 import { ifindexOf } from '../observe/interfaces.js';
-import { plan as diff, type Plan } from '../plan/plan.js';
+import { plan as diff, type Build, type Plan } from '../plan/plan.js';
 import { applyPlan, failClosed, type ApplyResult } from '../apply/apply.js';
 import type { DesiredState } from '../model/desired.js';
 import { currentBuilds } from '../apply/builds.js';
@@ -65,26 +65,29 @@ export interface PlanResult {
   /** Attachments whose interface is gone (they are dropped on apply). */
   dropped: Attachment[];
   desired: DesiredState;
+  /** The BPF objects the plan was made against (hashed once per apply). */
+  builds: Build[];
 }
 
 export function planTopology(topology: Topology, opts: ApplyOptions = {}): PlanResult {
   const attachments = opts.attachments ?? readRecord(topology.name)?.attachments ?? [];
   const { input, dropped } = resolveInterfaces(topology, attachments);
   const desired = compile(input);
-  const plan = diff(desired, observe(topology.name), currentBuilds());
+  const builds = currentBuilds();
+  const plan = diff(desired, observe(topology.name), builds);
   if (plan.ops.length) plan.notes = firewallRuleDiff(readRecord(topology.name)?.topology, topology);
-  return { plan, dropped, desired };
+  return { plan, dropped, desired, builds };
 }
 
 export async function applyTopology(topology: Topology, opts: ApplyOptions = {}): Promise<ApplyResult & { dropped: Attachment[] }> {
   requireEnvironment();
   return withLock(topology.name, async () => {
     const previous = readRecord(topology.name);
-    const { plan, dropped, desired } = planTopology(topology, opts);
+    const { plan, dropped, desired, builds } = planTopology(topology, opts);
     const fresh = !existsSync(pinDir(topology.name));
     let result;
     try {
-      result = await applyPlan(plan, currentBuilds());
+      result = await applyPlan(plan, builds);
     } catch (e) {
       // A first apply that fails leaves nothing behind (no maps, programs or
       // links); a later one has kept the old programs and links attached.

@@ -11,7 +11,7 @@ import { attachTc, detachTc } from '../../src/bpf/attach.js';
 import { skbContext } from '../../src/bpf/skb.js';
 import { REASON, VNF_DIR_TX, VNF_ID_CORE, VNF_ID_DELIVER, type NetworkEntry } from '../../src/vnf/common/codec.js';
 import { VNF_FDB_F_STATIC, VNF_ID_BRIDGE } from '../../src/vnf/bridge/codec.js';
-import { createPorts, loadDataplane, type DummyPort, type TestDataplane } from '../helpers/dataplane.js';
+import { createPorts, loadDataplane, type TestPort, type TestDataplane } from '../helpers/dataplane.js';
 import { arp, eth, ETH_P_ARP, ip4, pingPacket } from '../helpers/packets.js';
 import { requirePrivileges } from '../helpers/privilege.js';
 
@@ -30,7 +30,7 @@ const ROUTER_IP = '10.0.0.1';
 
 interface Bridge {
   dp: TestDataplane;
-  ports: DummyPort[];
+  ports: TestPort[];
   /** ifindexes, by port index */
   ix: number[];
 }

@@ -15,7 +15,7 @@ import { parseMac, u32 } from '../../src/codec/struct.js';
 import { REASON, VNF_DIR_TX, VNF_ID_DELIVER, sumCounters } from '../../src/vnf/common/codec.js';
 import { VNF_ID_BRIDGE, VNF_FDB_F_STATIC } from '../../src/vnf/bridge/codec.js';
 import { VNF_ID_ROUTER, VNF_NEIGH_F_LEARNED, VNF_NEIGH_F_STATIC, VNF_ROUTE_F_CONNECTED, VNF_ROUTE_F_STATIC } from '../../src/vnf/router/codec.js';
-import { createDummies, loadDataplane, type DummyPort, type TestDataplane } from '../helpers/dataplane.js';
+import { createPorts, loadDataplane, type TestPort, type TestDataplane } from '../helpers/dataplane.js';
 import {
   ETH_P_ARP, ETH_P_IP, IPPROTO_ICMP, IPPROTO_UDP, arp, eth, icmpEcho, inetChecksum, ip4, ipv4, udp,
 } from '../helpers/packets.js';
@@ -39,18 +39,18 @@ function u32be(n: number): Buffer {
 
 interface Lab {
   dp: TestDataplane;
-  a: DummyPort;
-  b: DummyPort;
-  c: DummyPort;
+  a: TestPort;
+  b: TestPort;
+  c: TestPort;
   /** Runs vnf_router as if the bridge of `network` handed it a packet from `from`. */
-  run(data: Buffer, from?: DummyPort, network?: number): { retval: number; data: Buffer };
+  run(data: Buffer, from?: TestPort, network?: number): { retval: number; data: Buffer };
   stat(reason: string, vnf?: number): bigint;
   routeStat(routeId: number): bigint;
 }
 
 async function lab(t: Test): Promise<Lab> {
   const dp = await loadDataplane(t, ['entry', 'bridge', 'router']);
-  const [a, b, c] = createDummies(t, 3) as [DummyPort, DummyPort, DummyPort];
+  const [a, b, c] = createPorts(t, 3) as [TestPort, TestPort, TestPort];
   for (const [p, network] of [[a, 1], [b, 2], [c, 2]] as const) {
     dp.setPort(p.ifindex, { network, chain_out: dp.addChain([VNF_ID_DELIVER]) });
   }

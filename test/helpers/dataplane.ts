@@ -27,7 +27,7 @@ import { vnfObject } from './paths.js';
 import { createNetns, nsExec, randomName } from './netns.js';
 import { run, sh } from './sh.js';
 
-export interface DummyPort {
+export interface TestPort {
   name: string;
   ifindex: number;
 }
@@ -38,10 +38,10 @@ export interface DummyPort {
  * both so no router solicitation or MLD report crosses a hook uninvited.
  * (This kernel has no dummy device driver.) Removed at teardown.
  */
-export function createPorts(t: Test, n: number): DummyPort[] {
+export function createPorts(t: Test, n: number): TestPort[] {
   const ns = createNetns(t, 'vtp');
   nsExec(ns, ['sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
-  const out: DummyPort[] = [];
+  const out: TestPort[] = [];
   for (let i = 0; i < n; i++) {
     const name = randomName('vtp');
     t.teardown(() => {
@@ -56,8 +56,6 @@ export function createPorts(t: Test, n: number): DummyPort[] {
   return out;
 }
 
-/** Older name of createPorts. */
-export const createDummies = createPorts;
 
 export const SLOTS: Record<string, { object: string; program: string; slot: number }> = {
   deliver: { object: 'entry', program: 'vnf_deliver', slot: VNF_ID_DELIVER },

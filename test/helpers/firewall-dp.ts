@@ -25,7 +25,7 @@ import { ruleSetEntries } from '../../src/vnf/firewall/entries.js';
 import { DEFAULT_CONNTRACK_TIMEOUTS } from '../../src/spec/normalize.js';
 import type { ConntrackTimeouts } from '../../src/spec/model.js';
 import type { NativeTestRunResult } from '../../src/native/binding.js';
-import { createPorts, loadDataplane, type DummyPort, type TestDataplane } from './dataplane.js';
+import { createPorts, loadDataplane, type TestPort, type TestDataplane } from './dataplane.js';
 import { eth, ETH_P_IP, inetChecksum, ip4, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, ipv4, tcp, udp, icmpEcho } from './packets.js';
 
 export { VNF_DIR_RX, VNF_DIR_TX, VNF_ID_FIREWALL };
@@ -66,7 +66,7 @@ export const CT = {
   SYN_SENT: 1, SYN_RECV: 2, ESTABLISHED: 3, FIN_WAIT: 4, CLOSE_WAIT: 5, LAST_ACK: 6, TIME_WAIT: 7, CLOSE: 8, UDP: 9, UDP_REPLIED: 10, ICMP: 11,
 } as const;
 
-export interface FwPort extends DummyPort {
+export interface FwPort extends TestPort {
   /** Container MAC and address behind the port. */
   mac: string;
   ip: string;

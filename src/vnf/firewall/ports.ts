@@ -11,5 +11,4 @@ export function portPrefixes(lo: number, hi: number): Array<[value: number, plen
   return out;
 }
 
-export const portMask = (plen: number): number => (plen === 0 ? 0 : (0xffff << (16 - plen)) & 0xffff);
 export const addrMask = (plen: number): number => (plen === 0 ? 0 : (0xffffffff << (32 - plen)) >>> 0);
