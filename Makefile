@@ -18,12 +18,14 @@ VMLINUX := $(BUILD)/include/vmlinux.h
 ADDON := $(BUILD)/Release/vnf_native.node
 NATIVE_SRCS := $(wildcard native/*.cc native/*.h) binding.gyp
 TS_STAMP := dist/.stamp
-TS_SRCS := $(shell find src cli bench -name '*.ts' 2>/dev/null) tsconfig.json
+ABI_HDRS := $(wildcard bpf/abi/*.h)
+ABI_TS := $(patsubst bpf/abi/%.h,src/abi/%.ts,$(ABI_HDRS))
+TS_SRCS := $(shell find src cli bench -name '*.ts' -not -path 'src/abi/*' 2>/dev/null) $(ABI_TS) tsconfig.json
 
 TAP := npx tap
 TEST_TIERS ?= test/unit test/bpf test/integration
 
-.PHONY: all build deps bpf addon ts test test-unit test-bpf test-integration demo bench clean
+.PHONY: all build deps bpf addon abi ts test test-unit test-bpf test-integration demo bench clean
 
 all: build
 build: bpf addon ts
@@ -52,6 +54,12 @@ $(ADDON): $(NATIVE_SRCS)
 
 addon: $(ADDON)
 
+# Constants shared with the kernel programs, generated from the ABI headers (never written by hand).
+$(ABI_TS) &: $(ABI_HDRS) scripts/gen-abi.mjs
+	node scripts/gen-abi.mjs src/abi $(ABI_HDRS)
+
+abi: $(ABI_TS)
+
 $(TS_STAMP): $(TS_SRCS)
 	npx --no-install tsc -p tsconfig.json
 	@chmod +x dist/cli/main.js 2>/dev/null || true
@@ -79,4 +87,4 @@ bench: deps
 	@node dist/bench/run.js
 
 clean:
-	rm -rf $(BUILD) dist
+	rm -rf $(BUILD) dist src/abi

@@ -142,13 +142,13 @@ firewalls:
   const parsed = parseTopology(yaml);
   if (!parsed.ok) throw new Error('bench topology invalid');
   const topo = parsed.topology;
-  topo.firewalls[0]!.ingress = randomDirection(n, 7, 'drop');
+  topo.ext.firewall!.firewalls[0]!.ingress = randomDirection(n, 7, 'drop');
   try {
     let t0 = process.hrtime.bigint();
     await labUp(topo);
     const applyMs = Number(process.hrtime.bigint() - t0) / 1e6;
     const changed = structuredClone(topo);
-    const rules = changed.firewalls[0]!.ingress.rules;
+    const rules = changed.ext.firewall!.firewalls[0]!.ingress.rules;
     const mid = Math.floor(rules.length / 2);
     rules[mid] = { ...rules[mid]!, action: rules[mid]!.action === 'allow' ? 'drop' : 'allow' };
     t0 = process.hrtime.bigint();

@@ -4,7 +4,8 @@
  * rules; packets are drawn half from rule shapes (so rules do match) and
  * half uniformly.
  */
-import type { FirewallDirection, FirewallRule, Ipv4Prefix, Protocol } from '../src/spec/model.js';
+import type { Ipv4Prefix } from '../src/spec/model.js';
+import type { FirewallDirection, FirewallRule, Protocol } from '../src/vnf/firewall/model.js';
 import { PROTO, type FwPacket } from '../src/vnf/firewall/packet.js';
 import { addrMask } from '../src/vnf/firewall/ports.js';
 

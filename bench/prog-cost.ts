@@ -95,12 +95,12 @@ export async function progCost(singles = 20_000): Promise<CostResult[]> {
     net(1, [a.ifindex, b.ifindex], { router_id: 1, router_ip: ip('10.0.1.1'), router_mac: macs.r1, router_prefix: 24 });
     net(2, [c.ifindex], { router_id: 1, router_ip: ip('10.0.2.1'), router_mac: macs.r2, router_prefix: 24 });
     const fdb = (network: number, mac: string, ifindex: number): void =>
-      bridge!.map('vnf_fdb').update(fdbKeyCodec.encode({ network, mac }), fdbEntryCodec.encode({ ifindex, flags: VNF_FDB_F_STATIC, updated_ns: 0n }));
+      bridge!.map('vnf_fdb_static').update(fdbKeyCodec.encode({ network, mac }), fdbEntryCodec.encode({ ifindex, flags: VNF_FDB_F_STATIC, updated_ns: 0n }));
     fdb(1, macs.a, a.ifindex);
     fdb(1, macs.b, b.ifindex);
     fdb(2, macs.c, c.ifindex);
-    router!.map('vnf_routes').update(routeKeyCodec.encode(routeKey(1, ip('10.0.2.0'), 24)), routeCodec.encode({ network: 2, nexthop: 0, route_id: 1, flags: 1 }));
-    router!.map('vnf_neigh').update(neighKeyCodec.encode({ network: 2, ip: ip('10.0.2.10') }), neighCodec.encode({ updated_ns: 0n, mac: macs.c, flags: VNF_NEIGH_F_STATIC }));
+    router!.map('vnf_routes').update(routeKeyCodec.encode(routeKey(1, ip('10.0.2.0'), 24)), routeCodec.encode({ network: 2, nexthop: 0, addr: ip('10.0.2.0'), prefixlen: 24, flags: 1 }));
+    router!.map('vnf_neigh_static').update(neighKeyCodec.encode({ network: 2, ip: ip('10.0.2.10') }), neighCodec.encode({ updated_ns: 0n, mac: macs.c, flags: VNF_NEIGH_F_STATIC }));
 
     const entryIn = entry!.program('vnf_entry_in');
     const results: CostResult[] = [];

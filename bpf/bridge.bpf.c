@@ -2,7 +2,8 @@
 /*
  * bridge VNF (slot VNF_ID_BRIDGE): one L2 learning switch per network.
  *
- *   learn   source MAC -> ingress port in vnf_fdb (static entries never move)
+ *   learn   source MAC -> ingress port in vnf_fdb, unless the control plane
+ *           owns that MAC (vnf_fdb_static): a static entry never moves
  *   router  frames for the network's router port (its MAC, or an ARP request
  *           for its IP) are handed to the router VNF by tail call
  *   forward known unicast -> chain_out of the destination port (DELIVER)
@@ -27,6 +28,14 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } vnf_fdb SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VNF_FDB_STATIC_MAX);
+	__type(key, struct vnf_fdb_key);
+	__type(value, struct vnf_fdb_entry);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vnf_fdb_static SEC(".maps");
+
 /* A learned entry pointing at the right port is refreshed at most this often:
  * a map update per packet would cost an LRU node allocation per packet. */
 #define FDB_REFRESH_NS 1000000000ULL
@@ -49,16 +58,22 @@ static __always_inline void fdb_learn(__u32 network, const __u8 *src, __u32 in, 
 	struct vnf_fdb_entry e = { .ifindex = in, .flags = 0, .updated_ns = now };
 
 	fdb_key(&k, network, src);
+	/* MAC-move protection: a MAC the control plane placed is never learned
+	 * elsewhere (and needs no learning where it is). */
+	if (bpf_map_lookup_elem(&vnf_fdb_static, &k))
+		return;
 	struct vnf_fdb_entry *cur = bpf_map_lookup_elem(&vnf_fdb, &k);
 	if (!cur) {
-		/* BPF_NOEXIST: if another CPU or the control plane (static entry)
-		 * wrote the key since our lookup, theirs stays; -EEXIST is ignored. */
+		/* BPF_NOEXIST: if another CPU wrote the key since our lookup,
+		 * theirs stays; -EEXIST is ignored. */
 		bpf_map_update_elem(&vnf_fdb, &k, &e, BPF_NOEXIST);
 		return;
 	}
-	if (cur->flags & VNF_FDB_F_STATIC)
-		return; /* MAC-move protection: only the control plane moves it */
-	if (cur->ifindex == in && (__s64)(now - cur->updated_ns) <= (__s64)FDB_REFRESH_NS)
+	/* Copied before the comparison: the map value may change under us. */
+	__u32 cur_if = cur->ifindex;
+	__u64 cur_ns = cur->updated_ns;
+
+	if (cur_if == in && (__s64)(now - cur_ns) <= (__s64)FDB_REFRESH_NS)
 		return;
 	/* BPF_EXIST: if the entry vanished meanwhile (LRU eviction, control
 	 * plane delete) the next packet re-learns it. */
@@ -70,9 +85,9 @@ static __always_inline void fdb_learn(__u32 network, const __u8 *src, __u32 in, 
  * after our bpf_ktime_get_ns) counts as fresh, not as 584 years old. */
 static __always_inline int fdb_usable(const struct vnf_fdb_entry *e, __u64 now, __u32 aging_sec)
 {
-	if (e->flags & VNF_FDB_F_STATIC)
-		return 1;
-	return (__s64)(now - e->updated_ns) <= (__s64)((__u64)aging_sec * NSEC_PER_SEC);
+	__u64 updated = e->updated_ns;
+
+	return (__s64)(now - updated) <= (__s64)((__u64)aging_sec * NSEC_PER_SEC);
 }
 
 /* An ARP request (broadcast) asking for the router port's address. */
@@ -113,6 +128,13 @@ static __always_inline void flood(struct __sk_buff *skb, __u32 network, __u32 ve
 		__u32 out = *ifindex;
 		if (out == in)
 			continue; /* never back out of the ingress port */
+		/* A port that moved to another network (an apply between its
+		 * port entry and this network's flood list) gets no copy. */
+		struct vnf_port *p = bpf_map_lookup_elem(&vnf_ports, &out);
+		if (!p || p->network != network) {
+			vnf_count(VNF_ID_BRIDGE, VNF_R_DROP_CROSS_NETWORK, skb->len);
+			continue;
+		}
 		long ret = bpf_clone_redirect(skb, out, 0);
 		if (ret < 0)
 			vnf_count(VNF_ID_BRIDGE, VNF_R_DROP_REDIRECT, skb->len);
@@ -155,9 +177,17 @@ int vnf_bridge(struct __sk_buff *skb)
 		struct vnf_fdb_key k;
 
 		fdb_key(&k, network, eth->h_dest);
-		struct vnf_fdb_entry *e = bpf_map_lookup_elem(&vnf_fdb, &k);
-		if (e && fdb_usable(e, now, net->fdb_aging_sec)) {
-			__u32 out = e->ifindex;
+		__u32 out = 0;
+		struct vnf_fdb_entry *e = bpf_map_lookup_elem(&vnf_fdb_static, &k);
+
+		if (e) {
+			out = e->ifindex;
+		} else {
+			e = bpf_map_lookup_elem(&vnf_fdb, &k);
+			if (e && fdb_usable(e, now, net->fdb_aging_sec))
+				out = e->ifindex;
+		}
+		if (out) {
 			if (out == in)
 				return vnf_drop(skb, VNF_ID_BRIDGE, VNF_R_DROP_HAIRPIN);
 			return vnf_forward_to_port(skb, VNF_ID_BRIDGE, VNF_R_FORWARD, out);

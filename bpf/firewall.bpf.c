@@ -45,14 +45,6 @@
 
 #define FW VNF_ID_FIREWALL
 
-/* Sizes the ABI leaves open: bindings for every port of vnf_ports in both
- * directions; rule sets and their shapes for a few versions of many
- * firewalls; port prefixes as many as rules. */
-#define FW_BIND_MAX 8192
-#define FW_SETS_MAX 4096
-#define FW_TUPLES_MAX 65536
-#define FW_PORTS_MAX VNF_FW_RULES_MAX
-#define FW_STATS_MAX (VNF_FW_RULES_MAX + 8192) /* a counter per rule (and default) of every rule set */
 #define FW_FRAGS_MAX 8192
 #define FW_FRAG_TTL_NS (30ULL * CT_NSEC_PER_SEC) /* Linux's ipfrag_time */
 
@@ -62,7 +54,7 @@
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, FW_BIND_MAX);
+	__uint(max_entries, VNF_FW_BIND_MAX);
 	__type(key, struct vnf_fw_bind_key);
 	__type(value, struct vnf_fw_bind);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
@@ -70,7 +62,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, FW_SETS_MAX);
+	__uint(max_entries, VNF_FW_SETS_MAX);
 	__type(key, __u32);
 	__type(value, struct vnf_fw_set);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
@@ -78,7 +70,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, FW_TUPLES_MAX);
+	__uint(max_entries, VNF_FW_TUPLES_MAX);
 	__type(key, struct vnf_fw_tuple_key);
 	__type(value, struct vnf_fw_tuple);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
@@ -96,7 +88,7 @@ struct {
 /* An LPM trie must be created with BPF_F_NO_PREALLOC. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, FW_PORTS_MAX);
+	__uint(max_entries, VNF_FW_PORTS_MAX);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct vnf_fw_port_key);
 	__type(value, __u32);
@@ -114,7 +106,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(max_entries, FW_STATS_MAX);
+	__uint(max_entries, VNF_FW_STATS_MAX);
 	__uint(map_flags, BPF_F_NO_PREALLOC); /* allocated as rules are hit, not up front */
 	__type(key, __u32);
 	__type(value, struct vnf_counter);
@@ -471,7 +463,7 @@ int vnf_firewall(struct __sk_buff *skb)
 	__u32 ruleset = b->ruleset;
 	struct vnf_fw_set *set = bpf_map_lookup_elem(&vnf_fw_sets, &ruleset);
 
-	if (!set) {
+	if (!set || (set->flags & VNF_FW_SET_F_INCOMPLETE)) {
 		reason = VNF_R_DROP_NO_POLICY;
 		goto drop;
 	}
@@ -586,7 +578,7 @@ int vnf_firewall(struct __sk_buff *skb)
 			}
 			cur = eb->ruleset;
 			cset = bpf_map_lookup_elem(&vnf_fw_sets, &cur);
-			if (!cset) {
+			if (!cset || (cset->flags & VNF_FW_SET_F_INCOMPLETE)) {
 				reason = VNF_R_DROP_NO_POLICY;
 				goto drop;
 			}

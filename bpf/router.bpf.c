@@ -38,8 +38,7 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } vnf_routes SEC(".maps");
 
-/* LRU: under pressure the least recently used entry goes, learned or static;
- * the control plane rewrites its static entries on every apply. */
+/* Learned neighbours: LRU, under pressure the least recently used goes. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, VNF_NEIGH_MAX);
@@ -48,17 +47,27 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } vnf_neigh SEC(".maps");
 
+/* Declared neighbours: a plain hash, looked up first; traffic never evicts it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VNF_NEIGH_STATIC_MAX);
+	__type(key, struct vnf_neigh_key);
+	__type(value, struct vnf_neigh);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vnf_neigh_static SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, VNF_ROUTES_MAX);
-	__type(key, __u32);
+	__type(key, struct vnf_route_stats_key);
 	__type(value, struct vnf_counter);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } vnf_route_stats SEC(".maps");
 
-static __always_inline void route_count(__u32 route_id, __u32 bytes)
+static __always_inline void route_count(__u32 router_id, const struct vnf_route *rt, __u32 bytes)
 {
-	struct vnf_counter *c = bpf_map_lookup_elem(&vnf_route_stats, &route_id);
+	struct vnf_route_stats_key k = { .router_id = router_id, .addr = rt->addr, .prefixlen = rt->prefixlen };
+	struct vnf_counter *c = bpf_map_lookup_elem(&vnf_route_stats, &k);
 
 	if (c) {
 		c->packets++;
@@ -68,26 +77,27 @@ static __always_inline void route_count(__u32 route_id, __u32 bytes)
 	struct vnf_counter init = { .packets = 1, .bytes = bytes };
 	/* BPF_NOEXIST: if another CPU created the entry meanwhile, this packet
 	 * goes uncounted rather than resetting that CPU's count. */
-	bpf_map_update_elem(&vnf_route_stats, &route_id, &init, BPF_NOEXIST);
+	bpf_map_update_elem(&vnf_route_stats, &k, &init, BPF_NOEXIST);
 }
 
 /*
- * Learns ip -> mac on a network. A static entry (control plane) is never
- * overwritten; a known learned entry with the same MAC is only refreshed (an
- * aligned 8-byte store, no torn read). Otherwise the whole value is replaced
- * by one update (RCU: readers see the old or the new entry). NOEXIST/EXIST
- * keep a static entry written between our lookup and update: an absent key
- * is only created, a learned entry only replaced if it is still there.
+ * Learns ip -> mac on a network. A declared neighbour (vnf_neigh_static) is
+ * never learned over; a known learned entry with the same MAC is only
+ * refreshed (an aligned 8-byte store, no torn read). Otherwise the whole
+ * value is replaced by one update (RCU: readers see the old or the new
+ * entry): an absent key is only created (NOEXIST), a present one only
+ * replaced if it is still there (EXIST).
  */
 static __always_inline void neigh_learn(__u32 network, __be32 ip, const __u8 *mac)
 {
 	struct vnf_neigh_key k = { .network = network, .ip = ip };
+
+	if (bpf_map_lookup_elem(&vnf_neigh_static, &k))
+		return;
 	struct vnf_neigh *e = bpf_map_lookup_elem(&vnf_neigh, &k);
 	__u64 now = bpf_ktime_get_ns();
 
 	if (e) {
-		if (e->flags & VNF_NEIGH_F_STATIC)
-			return;
 		if (mac_eq(e->mac, mac)) {
 			e->updated_ns = now;
 			return;
@@ -267,10 +277,13 @@ static __always_inline int router_ipv4(struct __sk_buff *skb, struct vnf_network
 	}
 	__be32 nh = rt->nexthop ? rt->nexthop : daddr;
 
-	route_count(rt->route_id, skb->len);
+	route_count(n->router_id, rt, skb->len);
 
 	struct vnf_neigh_key nk = { .network = out_id, .ip = nh };
-	struct vnf_neigh *ne = bpf_map_lookup_elem(&vnf_neigh, &nk);
+	struct vnf_neigh *ne = bpf_map_lookup_elem(&vnf_neigh_static, &nk);
+
+	if (!ne)
+		ne = bpf_map_lookup_elem(&vnf_neigh, &nk);
 
 	md_set_network(skb, out_id);
 	md_set_flags(skb, md_flags(skb) | VNF_MD_F_FROM_ROUTER);

@@ -1,15 +1,14 @@
 #!/usr/bin/env node
 /**
- * vnf-ctl: a thin shell over the vnf library. Each command lives in its own
- * file under cli/commands and calls one library function. This is the only
+ * vnf-ctl: a thin shell over the vnf library. Each command lives in its own file under
+ * cli/commands and calls one library function, imported when the command runs (so `--help`,
+ * `validate` and `schema` load neither the native addon nor the dataplane code). This is the only
  * place that decides exit codes: 0 success, 1 failure, 2 invalid input.
  */
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { projectRoot } from '../src/native/binding.js';
-import { BpfError } from '../src/native/errors.js';
-import { UsageError } from './output.js';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { register as doctor } from './commands/doctor.js';
 import { register as validate } from './commands/validate.js';
 import { register as schema } from './commands/schema.js';
@@ -21,13 +20,11 @@ import { register as attach } from './commands/attach.js';
 import { register as get } from './commands/get.js';
 import { register as stats } from './commands/stats.js';
 import { register as conntrack } from './commands/conntrack.js';
-import { InputError } from '../src/ops/errors.js';
-import { SpecError } from '../src/spec/index.js';
-import { FirewallTooComplexError } from '../src/vnf/firewall/errors.js';
 
 function version(): string {
-  const pkg = JSON.parse(readFileSync(join(projectRoot(), 'package.json'), 'utf8')) as { version: string };
-  return pkg.version;
+  // dist/cli/main.js -> the package root two folders up.
+  const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+  return (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
 }
 
 export function buildProgram(): Command {
@@ -40,9 +37,12 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** Errors that mean "the input is wrong" (exit 2), by name: the classes live in lazily loaded modules. */
+const INVALID_INPUT = new Set(['UsageError', 'InputError', 'NameError', 'SpecError', 'FirewallTooComplexError']);
+
 export function exitCodeFor(e: unknown): number {
   if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
-  if (e instanceof UsageError || e instanceof InputError || e instanceof SpecError || e instanceof FirewallTooComplexError) return 2;
+  if (e instanceof Error && INVALID_INPUT.has(e.name)) return 2;
   return 1;
 }
 
@@ -54,11 +54,10 @@ async function main(argv: string[]): Promise<void> {
     if (e instanceof CommanderError) {
       process.exit(code); // commander already printed the message
     }
-    if (e instanceof BpfError) {
+    if (e instanceof Error) {
       console.error(`vnf-ctl: ${e.message}`);
-      if (e.log) console.error(`verifier log:\n${e.log}`);
-    } else if (e instanceof Error) {
-      console.error(`vnf-ctl: ${e.message}`);
+      const log = (e as { log?: string }).log;
+      if (e.name === 'BpfError' && log) console.error(`verifier log:\n${log}`);
     } else {
       console.error(`vnf-ctl: ${String(e)}`);
     }

@@ -1,5 +1,4 @@
 /** Output rendering shared by the commands: -o table|json|yaml. */
-import Table from 'cli-table3';
 import { stringify } from 'yaml';
 
 export type OutputFormat = 'table' | 'json' | 'yaml';
@@ -23,8 +22,16 @@ export function renderData(data: unknown, format: 'json' | 'yaml'): string {
   return stringify(JSON.parse(JSON.stringify(data, replacer)));
 }
 
-export function table(head: string[], rows: Array<Array<string | number | bigint>>): string {
+export async function table(head: string[], rows: Array<Array<string | number | bigint | undefined>>): Promise<string> {
+  const { default: Table } = await import('cli-table3');
   const t = new Table({ head, style: { head: [], border: [] } });
-  for (const r of rows) t.push(r.map((c) => String(c)));
+  for (const r of rows) t.push(r.map((c) => (c === undefined ? '-' : String(c))));
   return t.toString();
 }
+
+/** For commands that wait on a topology's lock: says whom they wait for, once. */
+export const lockWait = {
+  onWait: (holder: string): void => {
+    console.error(`waiting for ${holder} to finish changing this topology...`);
+  },
+};

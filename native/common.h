@@ -97,6 +97,7 @@ void InitProgram(Napi::Env env, Napi::Object exports);
 void InitLink(Napi::Env env, Napi::Object exports);
 void InitTc(Napi::Env env, Napi::Object exports);
 void InitBtf(Napi::Env env, Napi::Object exports);
+void InitLock(Napi::Env env, Napi::Object exports);
 
 // Factories used across files.
 Napi::Object NewMap(Napi::Env env, int fd, bool ownsFd, ObjectStatePtr owner,

@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include <vector>
+
 #include "common.h"
 
 namespace vnf {
@@ -151,7 +153,36 @@ class ProgramWrap : public Napi::ObjectWrap<ProgramWrap> {
     char tag[17];
     for (int i = 0; i < 8; i++) snprintf(tag + 2 * i, 3, "%02x", pi.tag[i]);
     o.Set("tag", Napi::String::New(env, tag));
+    o.Set("maps", MapsOf(env, fd, pi.nr_map_ids));
     return o;
+  }
+
+  // The maps a program uses: [{ id, name }] (name omitted for a map that went away meanwhile).
+  static Napi::Array MapsOf(Napi::Env env, int fd, __u32 count) {
+    std::vector<__u32> ids(count);
+    Napi::Array out = Napi::Array::New(env);
+    if (count == 0) return out;
+    struct bpf_prog_info pi;
+    memset(&pi, 0, sizeof(pi));
+    pi.nr_map_ids = count;
+    pi.map_ids = reinterpret_cast<__u64>(ids.data());
+    __u32 len = sizeof(pi);
+    if (bpf_obj_get_info_by_fd(fd, &pi, &len) != 0) ThrowErrno(env, "bpf_obj_get_info_by_fd(prog maps)", errno);
+    __u32 n = pi.nr_map_ids < count ? pi.nr_map_ids : count;
+    for (__u32 i = 0; i < n; i++) {
+      Napi::Object m = Napi::Object::New(env);
+      m.Set("id", Napi::Number::New(env, ids[i]));
+      int mfd = bpf_map_get_fd_by_id(ids[i]);
+      if (mfd >= 0) {
+        struct bpf_map_info mi;
+        memset(&mi, 0, sizeof(mi));
+        __u32 mlen = sizeof(mi);
+        if (bpf_obj_get_info_by_fd(mfd, &mi, &mlen) == 0) m.Set("name", Napi::String::New(env, mi.name));
+        close(mfd);
+      }
+      out.Set(i, m);
+    }
+    return out;
   }
 
   Napi::Value Pin(const Napi::CallbackInfo &info) {

@@ -7,10 +7,15 @@
 
 #define VNF_ID_BRIDGE 2
 #define VNF_MAP_FDB "vnf_fdb"
+#define VNF_MAP_FDB_STATIC "vnf_fdb_static"
 #define VNF_FDB_MAX 65536
+#define VNF_FDB_STATIC_MAX (2 * VNF_PORTS_MAX) /* a port that changes network holds two keys during an apply */
 
-/* vnf_fdb: (network, MAC) -> port. LRU: under pressure the least recently
- * used learned entry goes; static entries are rewritten by every apply. */
+/* Two tables with the same layout, looked up static first:
+ * vnf_fdb_static: (network, MAC) -> port of every port whose MAC the control
+ *   plane knows. A plain hash: traffic can never evict it.
+ * vnf_fdb: what the bridge learned. LRU: under pressure the least recently
+ *   used learned entry goes, never a static one. */
 struct vnf_fdb_key {
 	__u32 network;
 	__u8 mac[6];

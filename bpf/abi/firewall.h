@@ -37,6 +37,11 @@
 #define VNF_FW_MAX_TUPLES 256        /* shapes per protocol class of a rule set (bounded loop) */
 #define VNF_FW_CLS_MAX 2097152       /* classifier entries, all rule sets */
 #define VNF_FW_RULES_MAX 1048576     /* rules, all rule sets */
+#define VNF_FW_BIND_MAX (2 * VNF_PORTS_MAX) /* a binding per port and direction */
+#define VNF_FW_SETS_MAX 4096         /* rule sets (versions of firewall directions) */
+#define VNF_FW_TUPLES_MAX 65536      /* shape lists of all rule sets */
+#define VNF_FW_PORTS_MAX VNF_FW_RULES_MAX /* port class prefixes, all rule sets */
+#define VNF_FW_STATS_MAX (VNF_FW_RULES_MAX + 8192) /* a counter per rule (and default) of every rule set */
 #define VNF_FW_DEFAULT_RULE 0xffffffffU
 
 #define VNF_FW_ALLOW 0
@@ -67,13 +72,19 @@ VNF_STATIC_ASSERT(sizeof(struct vnf_fw_bind) == 8, "vnf_fw_bind");
 #define VNF_FW_PC_UDP 3
 #define VNF_FW_PCLASSES 4
 
-/* vnf_fw_sets: ruleset -> its size and default action. */
+/* vnf_fw_sets: ruleset -> its size and default action. A set is written
+ * root first marked INCOMPLETE, then its entries, then the root without the
+ * mark; it is removed the same way round (marked, entries, root). A packet
+ * that finds a set marked INCOMPLETE is dropped as NO_POLICY (no binding
+ * points at such a set during a complete apply; only a killed one leaves it). */
+#define VNF_FW_SET_F_INCOMPLETE 0x1
 struct vnf_fw_set {
 	__u32 ntuples[VNF_FW_PCLASSES]; /* shapes listed for each protocol class */
 	__u32 nrules;
 	__u32 default_counter; /* vnf_fw_stats key of the default action */
 	__u8 default_action;   /* VNF_FW_ALLOW or VNF_FW_DROP */
-	__u8 _pad[3];
+	__u8 flags;            /* VNF_FW_SET_F_* */
+	__u8 _pad[2];
 };
 VNF_STATIC_ASSERT(sizeof(struct vnf_fw_set) == 28, "vnf_fw_set");
 

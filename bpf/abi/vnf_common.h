@@ -13,7 +13,7 @@
 #include <linux/types.h>
 #endif
 
-#define VNF_ABI_VERSION 1
+#define VNF_ABI_VERSION 2
 #define VNF_STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
 
 /* Slots of the shared program array (vnf_progs), also the VNF ids of the
@@ -32,6 +32,19 @@
 #define VNF_MAP_FLOOD "vnf_flood"
 #define VNF_MAP_STATS "vnf_stats"
 #define VNF_MAP_PORT_STATS "vnf_port_stats"
+#define VNF_MAP_IDS "vnf_ids"
+
+/* Capacities of the shared maps. The control plane validates a topology
+ * against them (with the file position of what does not fit) before it
+ * changes anything. Content-addressed maps (chains, flood lists) hold the
+ * old and the new version during an apply: they are sized for twice the
+ * live content. */
+#define VNF_PORTS_MAX 16384
+#define VNF_NETWORKS_MAX 1024
+#define VNF_CHAINS_MAX 8192
+#define VNF_FLOOD_ENTRIES_MAX (2 * VNF_PORTS_MAX)
+#define VNF_PORT_STATS_MAX (2 * VNF_PORTS_MAX)
+#define VNF_IDS_MAX 8192
 
 /* Packet/byte counter, kept per CPU in the kernel and summed by the CLI. */
 struct vnf_counter {
@@ -40,12 +53,36 @@ struct vnf_counter {
 };
 VNF_STATIC_ASSERT(sizeof(struct vnf_counter) == 16, "vnf_counter");
 
-/* vnf_meta[0]: layout version of the pinned maps, checked before reuse. */
+/* vnf_meta[0]: layout version of the pinned maps, checked before reuse, and
+ * the generation of the last complete apply (a hash of what it applied; the
+ * control plane's record of a topology is only trusted when it names the
+ * same generation). */
 struct vnf_meta {
 	__u32 abi_version;
 	__u32 flags;
+	__u64 generation;
 };
-VNF_STATIC_ASSERT(sizeof(struct vnf_meta) == 8, "vnf_meta");
+VNF_STATIC_ASSERT(sizeof(struct vnf_meta) == 16, "vnf_meta");
+
+/* vnf_ids: stable ids of named things (networks, routers). An id is
+ * allocated once, from a counter that only grows (the VNF_IDK_NEXT entry,
+ * name empty), and kept while its name exists: learned state keyed by an id
+ * (FDB, neighbours) never changes meaning under it. Control plane only. */
+#define VNF_IDK_NEXT 0
+#define VNF_IDK_NETWORK 1
+#define VNF_IDK_ROUTER 2
+#define VNF_ID_NAME_LEN 16
+struct vnf_id_key {
+	__u32 kind;                  /* VNF_IDK_* */
+	char name[VNF_ID_NAME_LEN];  /* NUL-padded */
+};
+VNF_STATIC_ASSERT(sizeof(struct vnf_id_key) == 20, "vnf_id_key");
+
+struct vnf_id {
+	__u32 id; /* VNF_IDK_NEXT: the next id to hand out */
+	__u32 _pad;
+};
+VNF_STATIC_ASSERT(sizeof(struct vnf_id) == 8, "vnf_id");
 
 /* vnf_ports: host-side interface (ifindex) -> its place in the topology. */
 #define VNF_PORT_F_ATTACHED 0x1 /* added by `vnf-ctl attach`, not by the file */
@@ -145,6 +182,7 @@ enum vnf_reason {
 	VNF_R_DROP_CT_INVALID = 47,   /* firewall: not a valid new connection (e.g. TCP without SYN, unrelated ICMP error) */
 	VNF_R_DROP_REJECT = 48,       /* firewall: rejected (the RST/ICMP answer is counted as REJECT_SENT) */
 	VNF_R_DROP_CT_FULL = 49,      /* conntrack: could not insert an entry */
+	VNF_R_DROP_CROSS_NETWORK = 50, /* the out port is not on the packet's network (mid-apply move) */
 };
 #define VNF_STATS_ENTRIES (VNF_MAX_PROGS * VNF_MAX_REASONS)
 

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { applyTopology, formatPlan, loadTopology } from '../../src/index.js';
+import { lockWait } from '../output.js';
 
 export function register(program: Command): void {
   program
@@ -7,15 +7,19 @@ export function register(program: Command): void {
     .description('make the kernel match the topology file, changing only what differs')
     .requiredOption('-f, --file <FILE>', 'topology file (YAML or JSON)')
     .option('-q, --quiet', 'print only the summary line')
-    .addHelpText('after', '\nThe file is validated and every interface resolved before anything changes.\n\nExamples:\n  vnf-ctl apply -f examples/demo.yaml')
+    .addHelpText('after', '\nThe file is validated and every interface resolved before anything changes. If an apply fails\n' +
+      'or is killed, every port keeps its old or its new policy, and the next apply finishes the job.\n\nExamples:\n  vnf-ctl apply -f examples/demo.yaml')
     .action(async (o: { file: string; quiet?: boolean }) => {
+      const { loadTopology } = await import('../../src/spec/index.js');
+      const { applyTopology } = await import('../../src/ops/topology.js');
+      const { formatPlan } = await import('../../src/plan/format.js');
       const t = loadTopology(o.file);
-      const r = await applyTopology(t, { file: o.file });
+      const r = await applyTopology(t, { file: o.file, lock: lockWait });
       if (r.plan.ops.length === 0) {
         console.log(`topology ${t.name}: no changes (the kernel already matches ${o.file})`);
         return;
       }
-      const text = formatPlan(r.plan);
+      const text = formatPlan(r.plan, r.names);
       console.log(o.quiet ? text.split('\n')[0] : text);
       for (const a of r.dropped) console.log(`note: attached interface ${a.ifname} is gone and was dropped`);
       console.log(`applied ${r.applied} operations`);

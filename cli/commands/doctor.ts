@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { probeEnvironment, environmentProblems } from '../../src/index.js';
 import { parseFormat, renderData, table } from '../output.js';
 
 export function register(program: Command): void {
@@ -8,15 +7,16 @@ export function register(program: Command): void {
     .description('check that this machine can run vnf: privileges, bpffs, kernel BTF')
     .option('-o, --output <format>', 'table | json | yaml', 'table')
     .addHelpText('after', '\nExamples:\n  vnf-ctl doctor\n  vnf-ctl doctor -o json')
-    .action((opts: { output: string }) => {
+    .action(async (opts: { output: string }) => {
       const format = parseFormat(opts.output);
+      const { probeEnvironment, environmentProblems } = await import('../../src/bpf/environment.js');
       const env = probeEnvironment();
       const problems = environmentProblems(env);
       if (format !== 'table') {
         console.log(renderData({ ...env, problems }, format));
       } else {
         console.log(
-          table(['check', 'value'], [
+          await table(['check', 'value'], [
             ['kernel', env.kernel],
             ['libbpf', env.libbpf],
             ['privileged (CAP_BPF + CAP_NET_ADMIN)', String(env.privileged)],

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { labDown, labExec, labUp, loadTopology } from '../../src/index.js';
 import { UsageError } from '../output.js';
 
 export function register(program: Command): void {
@@ -12,6 +11,8 @@ export function register(program: Command): void {
     .requiredOption('-f, --file <FILE>', 'topology file')
     .addHelpText('after', '\nExamples:\n  vnf-ctl lab up -f examples/demo.yaml')
     .action(async (o: { file: string }) => {
+      const { loadTopology } = await import('../../src/spec/index.js');
+      const { labUp } = await import('../../src/lab/lab.js');
       const t = loadTopology(o.file);
       const r = await labUp(t, o.file);
       console.log(`lab ${t.name}: ${r.created.length} namespaces created, ${r.applied} operations applied`);
@@ -22,6 +23,8 @@ export function register(program: Command): void {
     .description('destroy the topology and remove its namespaces')
     .requiredOption('-f, --file <FILE>', 'topology file')
     .action(async (o: { file: string }) => {
+      const { loadTopology } = await import('../../src/spec/index.js');
+      const { labDown } = await import('../../src/lab/lab.js');
       const t = loadTopology(o.file);
       const r = await labDown(t);
       console.log(`lab ${t.name}: destroyed, ${r.removed.length} namespaces removed`);
@@ -33,8 +36,9 @@ export function register(program: Command): void {
     .argument('<CONTAINER>', 'container name')
     .argument('<CMD...>', 'command and arguments (after --)')
     .addHelpText('after', '\nExamples:\n  vnf-ctl lab exec web -- ping -c 3 10.2.0.10\n  vnf-ctl lab exec -t demo db -- ip route')
-    .action((container: string, cmd: string[], o: { topology?: string }) => {
+    .action(async (container: string, cmd: string[], o: { topology?: string }) => {
       if (cmd.length === 0) throw new UsageError('lab exec: give a command after --');
+      const { labExec } = await import('../../src/lab/lab.js');
       process.exitCode = labExec(container, cmd, o.topology);
     });
 }

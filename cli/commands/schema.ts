@@ -1,12 +1,12 @@
 import type { Command } from 'commander';
-import { topologySchemaJson } from '../../src/index.js';
 
 export function register(program: Command): void {
   program
     .command('schema')
     .description('print the JSON Schema of the topology file format')
     .addHelpText('after', '\nExamples:\n  vnf-ctl schema > topology.schema.json')
-    .action(() => {
+    .action(async () => {
+      const { topologySchemaJson } = await import('../../src/spec/index.js');
       console.log(JSON.stringify(topologySchemaJson(), null, 2));
     });
 }

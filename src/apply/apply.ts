@@ -1,110 +1,107 @@
 /**
- * apply: runs a plan against the kernel, in the plan's order (make before
- * break). Programs are loaded only when their build is not pinned yet; data
- * changes are map updates; links are replaced atomically, never detached to
- * be replaced. Operations are idempotent: deleting what is gone is fine.
+ * apply: executes a plan against the kernel, exactly its operations and in its order (see
+ * plan.ts for why every prefix of that order is safe). Nothing is undone and nothing is forced
+ * closed when an operation fails: the kernel is left at a safe prefix of the plan, which is what
+ * a SIGKILL at the same moment would leave too, and the next apply converges from there.
+ * Operations are idempotent: deleting what is already gone is fine.
  */
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { BpfMap } from '../bpf/map.js';
 import { BpfObject } from '../bpf/object.js';
 import { native, type NativeProgram } from '../native/binding.js';
 import { BpfError } from '../native/errors.js';
 import { u32 } from '../codec/struct.js';
-import { unhex } from '../model/desired.js';
-import { linksDir, pinDir, progsDir } from '../model/names.js';
-import { ENTRY_PROGRAM, type Build, type Plan } from '../plan/plan.js';
-import { chainCodec, metaCodec, portCodec, VNF_ABI_VERSION, VNF_DIR_RX, VNF_DIR_TX } from '../vnf/common/codec.js';
-import { fwBindKeyCodec, VNF_ID_FIREWALL } from '../vnf/firewall/codec.js';
-import type { DesiredState } from '../model/desired.js';
+import { pinDir, progsDir } from '../model/names.js';
+import { ENTRY_PROGRAM, programPinName, type Build, type Op, type Plan } from '../plan/plan.js';
+import { VNF_MAP_PROGS } from '../abi/vnf_common.js';
 import { VNFS } from '../vnf/registry.js';
 import { objectPath } from './builds.js';
+import { ensurePrivateDir } from '../state/dirs.js';
 
 export class ApplyError extends Error {
   override name = 'ApplyError';
 }
 
-/** Refuses pinned maps of another layout version before anything is loaded. */
-export function checkAbi(topology: string): void {
-  const path = join(pinDir(topology), 'vnf_meta');
-  if (!existsSync(path)) return;
-  const m = BpfMap.openPinned(path);
-  try {
-    const v = m.lookup(u32(0));
-    const abi = v ? metaCodec.decode(v).abi_version : 0;
-    if (abi !== 0 && abi !== VNF_ABI_VERSION) {
-      throw new ApplyError(`topology ${topology} was applied by a vnf with map layout v${abi}; this vnf uses v${VNF_ABI_VERSION}. ` +
-        `Its pinned maps cannot be reused: run \`vnf-ctl destroy ${topology}\` and apply again.`);
+/** Operations per batch syscall (a 100k-rule set is a few dozen batches). */
+const BATCH = 4096;
+
+class Maps {
+  private readonly open = new Map<string, BpfMap>();
+  constructor(private readonly dir: string) {}
+  get(name: string): BpfMap {
+    let m = this.open.get(name);
+    if (!m) {
+      m = BpfMap.openPinned(join(this.dir, name));
+      this.open.set(name, m);
     }
-  } finally {
-    m.close();
+    return m;
+  }
+  close(): void {
+    for (const m of this.open.values()) m.close();
+    this.open.clear();
   }
 }
 
-const programPin = (topology: string, name: string, build: string): string => join(progsDir(topology), `${name}@${build}`);
-
-/** Loads and pins the programs of the given objects; on failure removes the pins it made. */
-async function loadObjects(topology: string, builds: Build[], objects: Set<string>): Promise<void> {
-  mkdirSync(progsDir(topology), { recursive: true });
-  const made: string[] = [];
+/** Loads an object with the topology's pinned maps and (re)pins its programs under progs/<program>@<build>. */
+async function load(topology: string, build: Build): Promise<void> {
+  let obj: BpfObject;
   try {
-    await loadEach(topology, builds, objects, made);
+    obj = await BpfObject.load(objectPath(build.object), { pinRoot: pinDir(topology) });
   } catch (e) {
-    for (const p of made) rmSync(p, { force: true });
+    if (e instanceof BpfError && /reuse pinned map|couldn't reuse/.test(e.details ?? '')) {
+      throw new ApplyError(`a pinned map of topology ${topology} has a different layout than ${build.object}.bpf.o expects ` +
+        `(vnf was upgraded?): run \`vnf-ctl destroy ${topology}\` and apply again.\n${e.details}`);
+    }
     throw e;
   }
-}
-
-async function loadEach(topology: string, builds: Build[], objects: Set<string>, made: string[]): Promise<void> {
-  for (const b of builds) {
-    if (!objects.has(b.object)) continue;
-    let obj: BpfObject;
-    try {
-      obj = await BpfObject.load(objectPath(b.object), { pinRoot: pinDir(topology) });
-    } catch (e) {
-      if (e instanceof BpfError && /reuse pinned map|couldn't reuse/.test(e.details ?? '')) {
-        throw new ApplyError(`a pinned map of topology ${topology} has a different layout than ${b.object}.bpf.o expects ` +
-          `(vnf was upgraded?): run \`vnf-ctl destroy ${topology}\` and apply again.\n${e.details}`);
-      }
-      throw e;
-    }
-    try {
-      for (const p of b.programs) {
-        const pin = programPin(topology, p, b.hash);
-        if (!existsSync(pin)) {
-          obj.program(p).pin(pin);
-          made.push(pin);
-        }
-      }
-    } finally {
-      obj.close(); // programs live on in their pins (and in vnf_progs)
-    }
-  }
-}
-
-function fillSlots(topology: string, builds: Build[]): void {
-  const progs = BpfMap.openPinned(join(pinDir(topology), 'vnf_progs'));
   try {
-    for (const v of VNFS) {
-      if (!v.slotProgram) continue;
-      const b = builds.find((x) => x.object === v.object)!;
-      const p = native.openPinnedProgram(programPin(topology, v.slotProgram, b.hash));
-      try {
-        const cur = progs.lookup(u32(v.id));
-        // A prog array slot update is atomic: packets run the old or the new program.
-        if (!cur || cur.readUInt32LE(0) !== p.info().id) progs.update(u32(v.id), u32(p.fd));
-      } finally {
-        p.close();
-      }
+    for (const p of build.programs) {
+      const pin = join(progsDir(topology), programPinName(p, build.hash));
+      // A pin of the same build may hold a program that uses maps that are no longer pinned:
+      // the fresh load replaces it (slots and links move to it in later operations).
+      rmSync(pin, { force: true });
+      obj.program(p).pin(pin);
     }
   } finally {
-    progs.close();
+    obj.close(); // programs live on in their pins (and in vnf_progs and links)
   }
 }
 
-function entryProgram(topology: string, builds: Build[], direction: 'ingress' | 'egress'): NativeProgram {
-  const b = builds.find((x) => x.programs.includes(ENTRY_PROGRAM[direction]))!;
-  return native.openPinnedProgram(programPin(topology, ENTRY_PROGRAM[direction], b.hash));
+function openProgram(topology: string, program: string, build: string): NativeProgram {
+  return native.openPinnedProgram(join(progsDir(topology), programPinName(program, build)));
+}
+
+/** Runs of consecutive operations of one kind on one map, executed as batches. */
+function runLength(ops: readonly Op[], i: number): number {
+  const op = ops[i]!;
+  if (op.kind !== 'upsert' && op.kind !== 'delete') return 1;
+  let j = i;
+  while (j + 1 < ops.length) {
+    const n = ops[j + 1]!;
+    if (n.kind !== op.kind || (n as { map: string }).map !== op.map) break;
+    j++;
+  }
+  return j - i + 1;
+}
+
+function removeGroups(maps: Maps, module: string, ids: Set<number>): void {
+  const v = VNFS.find((x) => x.name === module)!;
+  const g = v.groups!;
+  const root = maps.get(g.root);
+  // Marked first: if this apply dies before the end, the next plan sees an incomplete group.
+  for (const id of ids) {
+    const key = u32(id);
+    const cur = root.lookup(key);
+    if (cur && !g.isIncomplete(cur)) root.update(key, g.incomplete(cur));
+  }
+  for (const leaf of g.leaves) {
+    const m = maps.get(leaf);
+    const doomed: Buffer[] = [];
+    for (const [k] of m.entries()) if (ids.has(g.groupOf(leaf, k))) doomed.push(Buffer.from(k));
+    for (let k = 0; k < doomed.length; k += BATCH) m.deleteMany(doomed.slice(k, k + BATCH));
+  }
+  for (const id of ids) root.delete(u32(id));
 }
 
 export interface ApplyResult {
@@ -114,52 +111,77 @@ export interface ApplyResult {
 
 export async function applyPlan(plan: Plan, builds: Build[]): Promise<ApplyResult> {
   const topology = plan.topology;
-  const loads = new Set(plan.ops.flatMap((o) => (o.kind === 'load' ? [o.object] : [])));
+  if (plan.blocked.length) {
+    throw new ApplyError(`topology ${topology} cannot be applied: ${plan.blocked.join('; ')}. ` +
+      `Its pinned state was made by another version of vnf: run \`vnf-ctl destroy ${topology}\` and apply again.`);
+  }
   if (plan.ops.length === 0) return { plan, applied: 0 };
-  checkAbi(topology);
-  mkdirSync(pinDir(topology), { recursive: true });
-  if (loads.size) await loadObjects(topology, builds, loads);
-  fillSlots(topology, builds);
-
-  const maps = new Map<string, BpfMap>();
-  const map = (name: string): BpfMap => {
-    let m = maps.get(name);
-    if (!m) {
-      m = BpfMap.openPinned(join(pinDir(topology), name));
-      maps.set(name, m);
-    }
-    return m;
-  };
-  const entry = { ingress: entryProgram(topology, builds, 'ingress'), egress: entryProgram(topology, builds, 'egress') };
+  ensurePrivateDir(pinDir(topology));
+  ensurePrivateDir(progsDir(topology));
+  ensurePrivateDir(join(pinDir(topology), 'links'));
+  const buildOf = (object: string): Build => builds.find((b) => b.object === object)!;
+  const entryBuild = builds.find((b) => b.programs.includes(ENTRY_PROGRAM.ingress))!;
+  const maps = new Maps(pinDir(topology));
+  const entry: Partial<Record<'ingress' | 'egress', NativeProgram>> = {};
+  const entryProgram = (d: 'ingress' | 'egress'): NativeProgram => (entry[d] ??= openProgram(topology, ENTRY_PROGRAM[d], entryBuild.hash));
   let applied = 0;
   try {
-    mkdirSync(linksDir(topology), { recursive: true });
     const ops = plan.ops;
-    for (let i = 0; i < ops.length; i++) {
+    for (let i = 0; i < ops.length; ) {
       const op = ops[i]!;
+      const n = runLength(ops, i);
       switch (op.kind) {
         case 'load':
-          break; // done above, before any entry or link refers to the programs
-        case 'upsert': {
-          // A run of upserts into one map goes in batches (one syscall per
-          // batch where the kernel has BPF_MAP_UPDATE_BATCH): a 100k-rule set
-          // is written in a fraction of a second.
-          let j = i;
-          while (j + 1 < ops.length && ops[j + 1]!.kind === 'upsert' && (ops[j + 1] as typeof op).map === op.map) j++;
-          const run = ops.slice(i, j + 1) as Array<typeof op>;
-          for (let k = 0; k < run.length; k += 4096) {
-            map(op.map).updateMany(run.slice(k, k + 4096).map((u) => [unhex(u.key), u.value] as const));
+          await load(topology, buildOf(op.object));
+          break;
+        case 'slot': {
+          const p = openProgram(topology, op.program, op.build);
+          try {
+            // A program array slot update is atomic: packets run the old or the new program.
+            maps.get(VNF_MAP_PROGS).update(u32(op.slot), u32(p.fd));
+          } finally {
+            p.close();
           }
-          applied += run.length - 1;
-          i = j;
           break;
         }
-        case 'delete':
-          map(op.map).delete(unhex(op.key));
+        case 'upsert': {
+          const run = ops.slice(i, i + n) as Array<Extract<Op, { kind: 'upsert' }>>;
+          for (let k = 0; k < run.length; k += BATCH) maps.get(op.map).updateMany(run.slice(k, k + BATCH).map((u) => [u.key, u.value] as const));
+          break;
+        }
+        case 'delete': {
+          const run = ops.slice(i, i + n) as Array<Extract<Op, { kind: 'delete' }>>;
+          for (let k = 0; k < run.length; k += BATCH) maps.get(op.map).deleteMany(run.slice(k, k + BATCH).map((d) => d.key));
+          break;
+        }
+        case 'group-write': {
+          const g = VNFS.find((x) => x.name === op.module)!.groups!;
+          const root = maps.get(g.root);
+          // Root first, marked incomplete (an interrupted write is then finished or removed by
+          // the next plan), then every leaf, then the root without the mark.
+          if (!op.resume) root.update(op.group.root.key, g.incomplete(op.group.root.value));
+          for (const [leaf, entries] of Object.entries(op.group.leaves)) {
+            for (let k = 0; k < entries.length; k += BATCH) maps.get(leaf).updateMany(entries.slice(k, k + BATCH));
+          }
+          root.update(op.group.root.key, op.group.root.value);
+          break;
+        }
+        case 'group-remove': {
+          // Consecutive removals of one module's groups share one pass over the leaf maps.
+          const ids = new Set<number>([op.id]);
+          let j = i + 1;
+          while (j < ops.length && ops[j]!.kind === 'group-remove' && (ops[j] as typeof op).module === op.module) ids.add((ops[j++] as typeof op).id);
+          removeGroups(maps, op.module, ids);
+          applied += j - i;
+          i = j;
+          continue;
+        }
+        case 'sweep':
+          for (let k = 0; k < op.keys.length; k += BATCH) maps.get(op.map).deleteMany(op.keys.slice(k, k + BATCH));
           break;
         case 'attach': {
           if (existsSync(op.pin)) rmSync(op.pin);
-          const link = entry[op.direction].attachTcx(op.ifindex, op.direction);
+          const link = entryProgram(op.direction).attachTcx(op.ifindex, op.direction);
           try {
             link.pin(op.pin);
           } finally {
@@ -170,7 +192,7 @@ export async function applyPlan(plan: Plan, builds: Build[]): Promise<ApplyResul
         case 'update-link': {
           const link = native.openPinnedLink(op.pin);
           try {
-            link.update(entry[op.direction]); // atomic: no moment without a program
+            link.update(entryProgram(op.direction)); // atomic: no moment without a program
           } finally {
             link.close();
           }
@@ -192,48 +214,13 @@ export async function applyPlan(plan: Plan, builds: Build[]): Promise<ApplyResul
           rmSync(op.pin, { force: true });
           break;
       }
-      applied++;
+      applied += n;
+      i += n;
     }
   } finally {
-    for (const m of maps.values()) m.close();
-    entry.ingress.close();
-    entry.egress.close();
+    maps.close();
+    entry.ingress?.close();
+    entry.egress?.close();
   }
   return { plan, applied };
-}
-
-/**
- * After a failed apply on a live topology: every port the desired state puts
- * behind a firewall is switched to its firewall chains with its bindings
- * removed, so the firewall drops everything there (NO_POLICY) rather than
- * letting through traffic the new policy forbids. Best effort, small writes.
- */
-export function failClosed(topology: string, desired: DesiredState): void {
-  const path = (m: string): string => join(pinDir(topology), m);
-  if (!existsSync(path('vnf_ports')) || !existsSync(path('vnf_fw_bind'))) return;
-  const ports = BpfMap.openPinned(path('vnf_ports'));
-  const chains = BpfMap.openPinned(path('vnf_chains'));
-  const binds = BpfMap.openPinned(path('vnf_fw_bind'));
-  try {
-    for (const [key, value] of desired.maps.vnf_ports ?? []) {
-      const port = portCodec.decode(value);
-      const chainIn = desired.maps.vnf_chains?.get(u32(port.chain_in).toString('hex'));
-      if (!chainIn || !chainCodec.decode(chainIn).vnf.slice(0, chainCodec.decode(chainIn).len).includes(VNF_ID_FIREWALL)) continue;
-      try {
-        const ifindex = unhex(key).readUInt32LE(0);
-        for (const dir of [VNF_DIR_RX, VNF_DIR_TX]) binds.delete(fwBindKeyCodec.encode({ ifindex, dir }));
-        for (const id of [port.chain_in, port.chain_out]) {
-          const c = desired.maps.vnf_chains?.get(u32(id).toString('hex'));
-          if (c) chains.update(u32(id), c);
-        }
-        ports.update(unhex(key), value);
-      } catch {
-        /* keep going: every port we can close is one less open */
-      }
-    }
-  } finally {
-    ports.close();
-    chains.close();
-    binds.close();
-  }
 }

@@ -1,46 +1,58 @@
 /**
- * Serialises concurrent applies on one topology: an exclusive lock file with
- * the holder's pid; a lock whose holder is dead is taken over.
+ * Serialises changes to one topology: flock(2) on /run/vnf/<name>.lock. The kernel releases the
+ * lock when its holder's descriptor closes — also when the holder is killed — so there is no
+ * stale lock to detect and no window in which two takers can both win. The lock file is never
+ * removed (removing it while another process waits on it would let a third one lock a new file).
+ * Who holds it is written into the file, only for the message of whoever waits.
  */
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
-import { VNF_RUN_ROOT } from '../model/names.js';
+import { closeSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { native } from '../native/binding.js';
+import { lockPath, VNF_RUN_ROOT } from '../model/names.js';
+import { ensurePrivateDir } from '../state/dirs.js';
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
+export interface LockOptions {
+  /** Called once when the lock is held by someone else, with who it is. */
+  onWait?: (holder: string) => void;
+  /** Give up after this many milliseconds (default: wait as long as it takes). */
+  timeoutMs?: number;
 }
 
 export class LockBusyError extends Error {
   override name = 'LockBusyError';
 }
 
-export function withLock<T>(topology: string, fn: () => Promise<T>): Promise<T> {
-  mkdirSync(VNF_RUN_ROOT, { recursive: true });
-  const path = join(VNF_RUN_ROOT, `${topology}.lock`);
-  for (let attempt = 0; ; attempt++) {
-    try {
-      const fd = openSync(path, 'wx');
-      writeSync(fd, String(process.pid));
-      closeSync(fd);
-      break;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) {
-        if ((e as NodeJS.ErrnoException).code === 'EEXIST') {
-          throw new LockBusyError(`topology ${topology} is being changed by another vnf-ctl (lock ${path})`);
-        }
-        throw e;
-      }
-      const holder = Number(readFileSync(path, 'utf8').trim());
-      if (holder && alive(holder) && holder !== process.pid) {
-        throw new LockBusyError(`topology ${topology} is being changed by vnf-ctl pid ${holder} (lock ${path})`);
-      }
-      rmSync(path, { force: true }); // stale: its holder is gone
-    }
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function holderOf(path: string): string {
+  try {
+    return readFileSync(path, 'utf8').trim() || 'another vnf-ctl';
+  } catch {
+    return 'another vnf-ctl';
   }
-  return fn().finally(() => rmSync(path, { force: true }));
+}
+
+export async function withLock<T>(topology: string, fn: () => Promise<T>, opts: LockOptions = {}): Promise<T> {
+  ensurePrivateDir(VNF_RUN_ROOT);
+  const path = lockPath(topology);
+  const fd = openSync(path, 'a+', 0o600);
+  try {
+    const start = Date.now();
+    let told = false;
+    while (!native.flock(fd, true)) {
+      const holder = holderOf(path);
+      if (opts.timeoutMs !== undefined && Date.now() - start >= opts.timeoutMs) {
+        throw new LockBusyError(`topology ${topology} is being changed by ${holder} (lock ${path})`);
+      }
+      if (!told) {
+        opts.onWait?.(holder);
+        told = true;
+      }
+      await sleep(50);
+    }
+    ftruncateSync(fd, 0);
+    writeSync(fd, `vnf-ctl pid ${process.pid} (${process.argv.slice(2).join(' ')})\n`, 0);
+    return await fn();
+  } finally {
+    closeSync(fd); // releases the lock
+  }
 }

@@ -80,7 +80,8 @@ export function ensureBpffs(path = BPFFS): boolean {
   } catch {
     return false;
   }
-  spawnSync('mount', ['-t', 'bpf', 'bpf', path], { stdio: 'ignore' });
+  // 0700: only root may look into the pin tree (pins carry their own modes, the tree is vnf's).
+  spawnSync('mount', ['-t', 'bpf', '-o', 'mode=0700', 'bpf', path], { stdio: 'ignore' });
   return bpffsMounted(path);
 }
 

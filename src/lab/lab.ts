@@ -8,10 +8,11 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { formatAddr } from '../spec/index.js';
 import type { Topology } from '../spec/model.js';
-import { hostVethName, labNetns } from '../model/names.js';
+import { checkTopologyName, hostVethName, labNetns } from '../model/names.js';
+import { checkName } from '../spec/names.js';
 import { ifindexOf } from '../observe/interfaces.js';
-import { readRecord } from '../state/store.js';
-import { applyTopology, destroyTopology, requireEnvironment } from '../ops/topology.js';
+import { peekRecord } from '../state/store.js';
+import { applyTopology, destroyTopology, requireEnvironment, topologyExists } from '../ops/topology.js';
 import { InputError } from '../ops/errors.js';
 
 function ip(args: string[]): void {
@@ -93,21 +94,27 @@ export async function labUp(t: Topology, file?: string): Promise<LabUpResult & A
 
 export async function labDown(t: Topology): Promise<{ removed: string[]; existed: boolean }> {
   requireEnvironment();
-  const { existed } = await destroyTopology(t.name);
+  const existed = topologyExists(t.name);
+  if (existed) await destroyTopology(t.name);
   return { removed: removeNamespaces(t), existed };
 }
 
 /** Finds the namespace of a lab container; `topology` disambiguates a name used by several. */
 export function labContainerNetns(container: string, topology?: string): string {
+  const bad = checkName(container, 'container name');
+  if (bad) throw new InputError(bad);
   if (topology) {
+    checkTopologyName(topology);
     const ns = labNetns(topology, container);
     if (!netnsExists(ns)) throw new InputError(`no lab container ${container} in topology ${topology} (no namespace ${ns})`);
     return ns;
   }
   const all = existsSync('/run/netns') ? readdirSync('/run/netns') : [];
-  const matches = all.filter((n) => n.startsWith('vnf-') && n.endsWith(`-${container}`)).filter((n) => {
-    const topo = n.slice(4, n.length - container.length - 1);
-    const rec = readRecord(topo);
+  // Lab namespaces are vnf.<topology>.<container>; names hold no '.', so the split is exact.
+  const matches = all.filter((n) => {
+    const parts = n.split('.');
+    if (parts.length !== 3 || parts[0] !== 'vnf' || parts[2] !== container) return false;
+    const rec = peekRecord(parts[1]!);
     return rec ? rec.topology.containers.some((c) => c.name === container) : true;
   });
   if (matches.length === 0) throw new InputError(`no lab container named ${container} (is the lab up? vnf-ctl lab up -f FILE)`);

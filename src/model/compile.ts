@@ -1,21 +1,25 @@
 /**
- * compile: topology + the interfaces that carry it (with their ifindexes,
- * looked up by observe) -> the desired dataplane state. Pure: the same input
- * gives the same bytes, so a second apply finds nothing to change.
+ * compile: topology + the interfaces that carry it (with their ifindexes) + the stable ids ->
+ * the desired dataplane state. Pure: the same input gives the same bytes, so a second apply
+ * finds nothing to change. Every map's entries come from the VNF modules (src/vnf/registry.ts).
  */
 import type { Topology } from '../spec/model.js';
 import { VNFS } from '../vnf/registry.js';
-import type { CompileContext, PortInterface } from '../vnf/types.js';
+import { VNF_ID_BRIDGE } from '../vnf/bridge/codec.js';
+import { VNF_ID_DELIVER } from '../vnf/common/codec.js';
+import type { CompileContext, DesiredGroup, PortInterface } from '../vnf/types.js';
 import type { DesiredState, MapEntries } from './desired.js';
+import type { IdTable } from './ids.js';
 
-/** A `vnf-ctl attach`ment as recorded in the topology's state. */
+/** A port put on a network with `vnf-ctl attach` (read back from the kernel, or being added). */
 export interface Attachment {
   ifname: string;
   network: string;
   ip: number;
   prefix: number;
   mac?: string;
-  netns?: string;
+  /** Per-module options (e.g. firewall), by module name. */
+  options?: Record<string, string>;
 }
 
 export interface CompileInput {
@@ -23,11 +27,20 @@ export interface CompileInput {
   /** Host-side interface of each file container interface, by "container/iface". */
   fileInterfaces: Map<string, { ifname: string; ifindex: number }>;
   attachments: Array<Attachment & { ifindex: number }>;
+  ids: IdTable;
+}
+
+function portOptions(t: Topology, container: string, iface: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const v of VNFS) {
+    const o = v.portOption?.(t, container, iface);
+    if (o !== undefined) out[v.name] = o;
+  }
+  return out;
 }
 
 export function portInterfaces(input: CompileInput): PortInterface[] {
-  const { topology } = input;
-  const netId = new Map(topology.networks.map((n) => [n.name, n.id]));
+  const { topology, ids } = input;
   const out: PortInterface[] = [];
   for (const c of topology.containers) {
     for (const i of c.interfaces) {
@@ -35,33 +48,47 @@ export function portInterfaces(input: CompileInput): PortInterface[] {
       if (!host) throw new Error(`internal: no host interface resolved for ${c.name}/${i.name}`);
       out.push({
         ifname: host.ifname, ifindex: host.ifindex, source: 'file', container: c.name, iface: i.name,
-        network: i.network, networkId: i.networkId, ip: i.ip, prefix: i.prefix, mac: i.mac,
-        ...(i.firewall ? { firewall: i.firewall } : {}),
+        network: i.network, networkId: ids.networks.get(i.network)!, ip: i.ip, prefix: i.prefix, mac: i.mac,
+        options: portOptions(topology, c.name, i.name),
       });
     }
   }
   for (const a of input.attachments) {
-    const id = netId.get(a.network);
+    const id = ids.networks.get(a.network);
     if (id === undefined) continue; // the network left the file: the attachment no longer applies
     out.push({
       ifname: a.ifname, ifindex: a.ifindex, source: 'attach', network: a.network, networkId: id,
-      ip: a.ip, prefix: a.prefix, ...(a.mac ? { mac: a.mac } : {}),
+      ip: a.ip, prefix: a.prefix, ...(a.mac ? { mac: a.mac } : {}), options: { ...(a.options ?? {}) },
     });
   }
   return out.sort((a, b) => a.ifindex - b.ifindex);
 }
 
+/** The VNFs that run on a port, in chain order, before the forwarder and before delivery. */
+export function chainsFor(port: PortInterface): { chainIn: number[]; chainOut: number[] } {
+  const policy = VNFS.filter((v) => v.chain?.runsOn(port) && v.id !== undefined)
+    .sort((a, b) => a.chain!.order - b.chain!.order)
+    .map((v) => v.id!);
+  return { chainIn: [...policy, VNF_ID_BRIDGE], chainOut: [...policy, VNF_ID_DELIVER] };
+}
+
 export function compile(input: CompileInput): DesiredState {
   const ports = portInterfaces(input);
-  const routers = [...input.topology.routers].map((r) => r.name).sort();
+  const { ids } = input;
   const ctx: CompileContext = {
     topology: input.topology,
     ports,
-    routerId: (name) => routers.indexOf(name) + 1,
-    stages: VNFS.map((v) => ({ id: v.id, ...(v.inChain ? { inChain: v.inChain } : {}) })),
+    ids,
+    networkId: (name) => ids.networks.get(name)!,
+    routerId: (name) => ids.routers.get(name)!,
+    chains: chainsFor,
   };
   const maps: Record<string, MapEntries> = {};
-  for (const v of VNFS) Object.assign(maps, v.entries(ctx));
+  const groups: DesiredGroup[] = [];
+  for (const v of VNFS) {
+    if (v.entries) Object.assign(maps, v.entries(ctx));
+    if (v.desiredGroups) for (const g of v.desiredGroups(ctx)) groups.push({ ...g, module: v.name });
+  }
   return {
     topology: input.topology.name,
     interfaces: ports.map((p) => ({
@@ -69,5 +96,14 @@ export function compile(input: CompileInput): DesiredState {
       ...(p.container ? { container: p.container } : {}), ...(p.iface ? { iface: p.iface } : {}),
     })),
     maps,
+    groups,
+    live: {
+      ports: new Map(ports.map((p) => [p.ifindex, p.networkId])),
+      networks: new Set(ids.networks.values()),
+      routers: new Set(ids.routers.values()),
+      config: maps,
+      groups,
+    },
+    ids,
   };
 }

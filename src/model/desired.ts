@@ -1,11 +1,11 @@
 /**
- * The desired dataplane state: what compile() produces from a topology and
- * what plan() diffs against the kernel. Plain data: per managed map, the exact
- * set of entries (hex key -> value bytes), and the interfaces that carry the
- * entry programs.
+ * The desired dataplane state: what compile() produces from a topology and what plan() diffs
+ * against the kernel. Plain data: per config map the exact set of entries (hex key -> value
+ * bytes), the content-addressed groups, the interfaces that carry the entry programs, and what
+ * learned state is judged against.
  */
-
-import type { PortInterface } from '../vnf/types.js';
+import type { DesiredGroup, Live, PortInterface } from '../vnf/types.js';
+import type { IdTable } from './ids.js';
 
 /** Entries of one map, keyed by the hex of the key bytes. */
 export type MapEntries = Map<string, Buffer>;
@@ -16,20 +16,11 @@ export type DesiredInterface = Pick<PortInterface, 'ifname' | 'ifindex' | 'sourc
 export interface DesiredState {
   topology: string;
   interfaces: DesiredInterface[];
+  /** Config maps: every entry the control plane wants. */
   maps: Record<string, MapEntries>;
-}
-
-/**
- * Map ownership: 'all' means every entry is the control plane's (extra
- * entries are deleted); 'static' means only entries the predicate marks as
- * static are managed, and learned entries are left to the dataplane.
- */
-export interface ManagedMap {
-  name: string;
-  owns: 'all' | 'static';
-  isStatic?: (value: Buffer) => boolean;
-  /** Apply order: lower first for upserts, reverse for deletes. */
-  order: number;
+  groups: DesiredGroup[];
+  live: Live;
+  ids: IdTable;
 }
 
 export const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');

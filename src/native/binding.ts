@@ -59,6 +59,8 @@ export interface NativeProgramInfo {
   type: number;
   typeName: string;
   tag: string;
+  /** The maps the program uses, by id and name. */
+  maps?: Array<{ id: number; name?: string }>;
 }
 
 export interface NativeLinkInfo {
@@ -145,6 +147,9 @@ export interface NativeBinding {
   tcDestroyHook(iface: Iface, opts?: { netns?: string }): boolean;
   btfStructLayout(file: string, name: string): BtfStruct;
   ifindex(name: string | number, netns?: string): number;
+  /** flock(LOCK_NB): true when taken, false when another descriptor holds it. */
+  flock(fd: number, exclusive: boolean): boolean;
+  flockRelease(fd: number): void;
   setErrorClass(ctor: new (message: string, props: BpfErrorProps) => Error): void;
   readonly libbpfVersion: string;
   readonly numPossibleCpus: number;

@@ -1,16 +1,18 @@
 /**
- * observe: what is really in the kernel for a topology — its pinned maps and
- * their entries, its pinned links (and what they run), its pinned programs.
- * Reads only; never changes anything.
+ * observe: what is really in the kernel for a topology — its pinned maps (layouts, and entries
+ * read only when a plan needs them), its pinned links and what they run, its pinned programs and
+ * the maps they use, and the program slots. Reads only; never changes anything.
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { BpfMap } from '../bpf/map.js';
-import { native } from '../native/binding.js';
+import { native, type NativeMapInfo } from '../native/binding.js';
 import { BpfError } from '../native/errors.js';
 import { hex, type MapEntries } from '../model/desired.js';
 import { linksDir, pinDir, progsDir, VNF_PIN_ROOT } from '../model/names.js';
-import { managedMaps } from '../vnf/registry.js';
+import { u32 } from '../codec/struct.js';
+import { metaCodec, VNF_MAX_PROGS, type Meta } from '../vnf/common/codec.js';
+import { VNF_MAP_META, VNF_MAP_PROGS } from '../abi/vnf_common.js';
 
 export interface ObservedLink {
   pin: string;
@@ -27,14 +29,22 @@ export interface ObservedProgram {
   /** Build hash from the pin name (<program>@<hash>). */
   build: string;
   id: number;
+  /** The maps the program uses (to notice maps that are not the pinned ones). */
+  mapIds: Array<{ id: number; name?: string }>;
 }
 
-export interface ActualState {
+export interface Observed {
   topology: string;
   exists: boolean;
-  maps: Record<string, MapEntries>;
+  meta: Meta | undefined;
+  /** Every map pinned in the topology's folder, by name, with its id and layout. */
+  pinned: ReadonlyMap<string, NativeMapInfo>;
   links: ObservedLink[];
   programs: ObservedProgram[];
+  /** vnf_progs: slot -> program id. */
+  slots: ReadonlyMap<number, number>;
+  /** Every entry of a pinned map, keyed by hex (read once, when first asked). */
+  entries(map: string): MapEntries | undefined;
 }
 
 export function listTopologies(): string[] {
@@ -42,16 +52,23 @@ export function listTopologies(): string[] {
   return readdirSync(VNF_PIN_ROOT, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();
 }
 
-export function readMap(path: string): MapEntries | undefined {
+/** Every entry of the map pinned at `path`, raw; undefined when nothing is pinned there. */
+export function readRaw(path: string): Array<[Buffer, Buffer]> | undefined {
   if (!existsSync(path)) return undefined;
   const m = BpfMap.openPinned(path);
   try {
-    const out: MapEntries = new Map();
-    for (const [k, v] of m.entries()) out.set(hex(k), Buffer.from(v));
-    return out;
+    return m.entries();
   } finally {
     m.close();
   }
+}
+
+export function readMap(path: string): MapEntries | undefined {
+  const raw = readRaw(path);
+  if (!raw) return undefined;
+  const out: MapEntries = new Map();
+  for (const [k, v] of raw) out.set(hex(k), Buffer.from(v));
+  return out;
 }
 
 export function observeLinks(topology: string): ObservedLink[] {
@@ -83,8 +100,12 @@ export function observePrograms(topology: string): ObservedProgram[] {
     const pin = join(dir, f);
     try {
       const p = native.openPinnedProgram(pin);
-      out.push({ pin, name: m[1] as string, build: m[2] as string, id: p.info().id });
-      p.close();
+      try {
+        const info = p.info();
+        out.push({ pin, name: m[1] as string, build: m[2] as string, id: info.id, mapIds: info.maps ?? [] });
+      } finally {
+        p.close();
+      }
     } catch (e) {
       if (!(e instanceof BpfError && e.code === 'ENOENT')) throw e;
     }
@@ -92,21 +113,56 @@ export function observePrograms(topology: string): ObservedProgram[] {
   return out;
 }
 
-export function observe(topology: string): ActualState {
-  const dir = pinDir(topology);
-  const exists = existsSync(dir);
-  const maps: Record<string, MapEntries> = {};
-  if (exists) {
-    for (const m of managedMaps()) {
-      const entries = readMap(join(dir, m.name));
-      if (entries) maps[m.name] = entries;
+function observePinnedMaps(dir: string): Map<string, NativeMapInfo> {
+  const out = new Map<string, NativeMapInfo>();
+  for (const d of readdirSync(dir, { withFileTypes: true })) {
+    if (d.isDirectory()) continue;
+    try {
+      const m = BpfMap.openPinned(join(dir, d.name));
+      out.set(d.name, m.info);
+      m.close();
+    } catch (e) {
+      // Not a map (a program or link pinned here by hand), or gone meanwhile.
+      if (!(e instanceof BpfError)) throw e;
     }
   }
+  return out;
+}
+
+function observeSlots(dir: string, pinned: ReadonlyMap<string, NativeMapInfo>): Map<number, number> {
+  const out = new Map<number, number>();
+  if (!pinned.has(VNF_MAP_PROGS)) return out;
+  const m = BpfMap.openPinned(join(dir, VNF_MAP_PROGS));
+  try {
+    // A program array reads back program ids.
+    for (let slot = 0; slot < VNF_MAX_PROGS; slot++) {
+      const v = m.lookup(u32(slot));
+      if (v) out.set(slot, v.readUInt32LE(0));
+    }
+  } finally {
+    m.close();
+  }
+  return out;
+}
+
+export function observe(topology: string): Observed {
+  const dir = pinDir(topology);
+  const exists = existsSync(dir);
+  const pinned = exists ? observePinnedMaps(dir) : new Map<string, NativeMapInfo>();
+  const cache = new Map<string, MapEntries | undefined>();
+  const entries = (map: string): MapEntries | undefined => {
+    if (!cache.has(map)) cache.set(map, pinned.has(map) ? readMap(join(dir, map)) : undefined);
+    return cache.get(map);
+  };
+  const metaValue = entries(VNF_MAP_META)?.get(hex(u32(0)));
   return {
     topology,
     exists,
-    maps,
+    meta: metaValue ? metaCodec.decode(metaValue) : undefined,
+    pinned,
     links: exists ? observeLinks(topology) : [],
     programs: exists ? observePrograms(topology) : [],
+    slots: exists ? observeSlots(dir, pinned) : new Map(),
+    entries,
   };
 }

@@ -1,19 +1,25 @@
 /**
- * attach / detach: put an existing interface (a container's host-side veth
- * made by something else) onto a network of an applied topology, or take it
- * off. Attachments are recorded with the topology, so they survive `apply`
- * of the file, and show in `get`.
+ * attach / detach: put an existing interface (a container's host-side veth made by something
+ * else) onto a network of an applied topology, or take it off. Attachments live in the kernel
+ * (port entries marked ATTACHED), so they survive `apply` of the file and the loss of the record.
+ *
+ * attach refuses what would break the host or another topology: the loopback interface, the
+ * interface of the default route (the host's uplink), an interface another topology uses, one
+ * whose name cannot be a pin name, and — unless forced — anything but a veth (delivery into a
+ * container is bpf_redirect_peer, which only veth pairs support).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { contains, formatAddr, parseCidr } from '../spec/ipv4.js';
 import type { Attachment } from '../model/compile.js';
-import { hostVethName } from '../model/names.js';
+import { checkTopologyName, hostVethName, linksDir, PINNABLE_IFNAME } from '../model/names.js';
 import { iflinkOf, ifindexOf } from '../observe/interfaces.js';
-import { listTopologies } from '../observe/kernel.js';
-import { readRecord } from '../state/store.js';
-import { applyTopology } from './topology.js';
+import { listTopologies, observe } from '../observe/kernel.js';
+import { MAX_FILE_PORTS } from '../spec/rules.js';
+import { applyTopology, trustedRecord } from './topology.js';
+import { kernelAttachments } from './attachments.js';
 import { InputError } from './errors.js';
+import type { LockOptions } from '../apply/lock.js';
 
 export interface AttachOptions {
   topology: string;
@@ -22,7 +28,12 @@ export interface AttachOptions {
   ip: string;
   /** The container's network namespace (path), to read the peer's MAC. */
   netns?: string;
+  /** Attach an interface that is not a veth, or the default route's. */
+  force?: boolean;
+  lock?: LockOptions;
 }
+
+const IFF_LOOPBACK = 0x8;
 
 /** The MAC of a veth's peer inside a namespace given by path. */
 function peerMac(ifname: string, netns: string): string | undefined {
@@ -34,9 +45,47 @@ function peerMac(ifname: string, netns: string): string | undefined {
   return links.find((l) => l.ifindex === peer)?.address;
 }
 
+/** Interfaces that carry a default route in the host namespace (/proc/net/route: destination 0). */
+function defaultRouteInterfaces(): Set<string> {
+  const out = new Set<string>();
+  try {
+    for (const line of readFileSync('/proc/net/route', 'utf8').split('\n').slice(1)) {
+      const [iface, dest, , , , , , mask] = line.trim().split(/\s+/);
+      if (iface && dest === '00000000' && mask === '00000000') out.add(iface);
+    }
+  } catch {
+    /* no IPv4 routing table: no default route */
+  }
+  return out;
+}
+
+function linkKind(ifname: string): string | undefined {
+  const r = spawnSync('ip', ['-d', '-j', 'link', 'show', 'dev', ifname], { encoding: 'utf8' });
+  if (r.status !== 0) return undefined;
+  const [l] = JSON.parse(r.stdout) as Array<{ linkinfo?: { info_kind?: string } }>;
+  return l?.linkinfo?.info_kind;
+}
+
+/** Why `ifname` cannot be a port of `topology`, or undefined. */
+function refuse(ifname: string, topology: string, force: boolean): string | undefined {
+  if (!PINNABLE_IFNAME.test(ifname)) return `${ifname}: vnf pins a link per port by interface name, and bpffs cannot hold this one (letters, digits, '_' and '-' only)`;
+  const flags = Number(readFileSync(`/sys/class/net/${ifname}/flags`, 'utf8').trim());
+  if (flags & IFF_LOOPBACK) return `${ifname} is the loopback interface`;
+  for (const other of listTopologies()) {
+    if (other !== topology && existsSync(linksDir(other)) && readdirSync(linksDir(other)).includes(`${ifname}@in`)) {
+      return `${ifname} is a port of topology ${other}; detach it there first`;
+    }
+  }
+  if (force) return undefined;
+  if (defaultRouteInterfaces().has(ifname)) return `${ifname} carries the host's default route; attaching it would cut the host off (use --force if that is really meant)`;
+  const kind = linkKind(ifname);
+  if (kind !== 'veth') return `${ifname} is ${kind ? `a ${kind} interface` : 'not a veth'}; vnf delivers into containers through veth pairs (use --force to attach it anyway)`;
+  return undefined;
+}
+
 export async function attachInterface(ifname: string, o: AttachOptions): Promise<Awaited<ReturnType<typeof applyTopology>> & { attachment: Attachment }> {
-  const rec = readRecord(o.topology);
-  if (!rec || !listTopologies().includes(o.topology)) throw new InputError(`no applied topology named ${o.topology}: apply it first (vnf-ctl apply -f FILE)`);
+  checkTopologyName(o.topology);
+  const rec = trustedRecord(o.topology);
   const t = rec.topology;
   const net = t.networks.find((n) => n.name === o.network);
   if (!net) throw new InputError(`topology ${o.topology} has no network ${o.network} (networks: ${t.networks.map((n) => n.name).join(', ')})`);
@@ -45,33 +94,43 @@ export async function attachInterface(ifname: string, o: AttachOptions): Promise
   if (!contains(net.subnet, cidr.value.addr) || cidr.value.prefix !== net.subnet.prefix) {
     throw new InputError(`--ip ${o.ip} is not an address of network ${o.network} (${formatAddr(net.subnet.addr)}/${net.subnet.prefix})`);
   }
-  if (ifindexOf(ifname) === undefined) throw new InputError(`no interface named ${ifname} in the host namespace`);
+  if (PINNABLE_IFNAME.test(ifname) && ifindexOf(ifname) === undefined) throw new InputError(`no interface named ${ifname} in the host namespace`);
+  const why = refuse(ifname, o.topology, o.force ?? false);
+  if (why) throw new InputError(`cannot attach ${why}`);
   for (const c of t.containers) {
     for (const i of c.interfaces) {
       if (hostVethName(t.name, c.name, i.name) === ifname) throw new InputError(`${ifname} is ${c.name}/${i.name} of the topology file; it is attached already`);
-      if (i.networkId === net.id && i.ip === cidr.value.addr) throw new InputError(`--ip ${o.ip} is already used by ${c.name}/${i.name}`);
+      if (i.network === net.name && i.ip === cidr.value.addr) throw new InputError(`--ip ${o.ip} is already used by ${c.name}/${i.name}`);
     }
   }
-  for (const r of t.routers) for (const p of r.ports) if (p.networkId === net.id && p.ip === cidr.value.addr) throw new InputError(`--ip ${o.ip} is router ${r.name}'s address`);
-  const others = rec.attachments.filter((a) => a.ifname !== ifname);
-  const clash = others.find((a) => a.network === o.network && a.ip === cidr.value.addr);
-  if (clash) throw new InputError(`--ip ${o.ip} is already used by attached interface ${clash.ifname}`);
+  for (const r of t.routers) for (const p of r.ports) if (p.network === net.name && p.ip === cidr.value.addr) throw new InputError(`--ip ${o.ip} is router ${r.name}'s address`);
   let mac: string | undefined;
   if (o.netns) {
     if (!existsSync(o.netns)) throw new InputError(`--netns ${o.netns} does not exist`);
     mac = peerMac(ifname, o.netns);
     if (!mac) throw new InputError(`${ifname} has no peer in ${o.netns}: is it the host side of that namespace's veth?`);
   }
-  const attachment: Attachment = { ifname, network: o.network, ip: cidr.value.addr, prefix: cidr.value.prefix, ...(mac ? { mac } : {}), ...(o.netns ? { netns: o.netns } : {}) };
-  const result = await applyTopology(t, { attachments: [...others, attachment] });
+  const attachment: Attachment = { ifname, network: o.network, ip: cidr.value.addr, prefix: cidr.value.prefix, ...(mac ? { mac } : {}) };
+  // Checked against the attachments the kernel holds once the lock is ours: concurrent attaches
+  // to one topology serialise and none loses another's attachment.
+  const attachments = (current: Attachment[]): Attachment[] => {
+    const others = current.filter((a) => a.ifname !== ifname);
+    const clash = others.find((a) => a.network === o.network && a.ip === cidr.value.addr);
+    if (clash) throw new InputError(`--ip ${o.ip} is already used by attached interface ${clash.ifname}`);
+    const ports = t.containers.reduce((n, c) => n + c.interfaces.length, 0) + others.length + 1;
+    if (ports > MAX_FILE_PORTS) throw new InputError(`topology ${o.topology} would have ${ports} ports; at most ${MAX_FILE_PORTS} fit`);
+    return [...others, attachment];
+  };
+  const result = await applyTopology(t, { attachments, basedOn: rec.generation, ...(o.lock ? { lock: o.lock } : {}) });
   return { ...result, attachment };
 }
 
-export async function detachInterface(ifname: string, topology?: string): Promise<{ topology: string } & Awaited<ReturnType<typeof applyTopology>>> {
+export async function detachInterface(ifname: string, topology?: string, lock?: LockOptions): Promise<{ topology: string } & Awaited<ReturnType<typeof applyTopology>>> {
+  if (topology !== undefined) checkTopologyName(topology);
   const names = topology ? [topology] : listTopologies();
-  const owner = names.find((n) => readRecord(n)?.attachments.some((a) => a.ifname === ifname));
+  const owner = names.find((n) => kernelAttachments(observe(n)).some((a) => a.ifname === ifname));
   if (!owner) throw new InputError(`${ifname} is not attached to ${topology ? `topology ${topology}` : 'any topology'}`);
-  const rec = readRecord(owner)!;
-  const result = await applyTopology(rec.topology, { attachments: rec.attachments.filter((a) => a.ifname !== ifname) });
+  const rec = trustedRecord(owner);
+  const result = await applyTopology(rec.topology, { attachments: (current) => current.filter((a) => a.ifname !== ifname), basedOn: rec.generation, ...(lock ? { lock } : {}) });
   return { topology: owner, ...result };
 }

@@ -1,7 +1,7 @@
 /**
- * The topology operations the CLI offers: plan, apply, destroy. Each
- * validates and resolves everything before the first kernel change, so bad
- * input changes nothing.
+ * The topology operations the CLI offers: plan, apply, destroy. Each validates and resolves
+ * everything before the first kernel change, so bad input changes nothing; each reads the
+ * kernel as the truth (attachments, ids, what is pinned) and uses the record only as a cache.
  */
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,17 +9,22 @@ import { prepareEnvironment } from '../bpf/environment.js';
 import { native } from '../native/binding.js';
 import { BpfError } from '../native/errors.js';
 import { compile, type Attachment, type CompileInput } from '../model/compile.js';
-import { hostVethName, linksDir, pinDir } from '../model/names.js';
-import { observe } from '../observe/kernel.js';
-import { ifindexOf } from '../observe/interfaces.js';
+import { assignIds, readIds, reverseIds } from '../model/ids.js';
+import { checkTopologyName, hostVethName, linksDir, pinDir, stateDir } from '../model/names.js';
+import { listTopologies, observe, type Observed } from '../observe/kernel.js';
+import { ifindexOf, interfaceNames } from '../observe/interfaces.js';
 import { plan as diff, type Build, type Plan } from '../plan/plan.js';
-import { applyPlan, failClosed, type ApplyResult } from '../apply/apply.js';
+import { applyPlan, type ApplyResult } from '../apply/apply.js';
 import type { DesiredState } from '../model/desired.js';
 import { currentBuilds } from '../apply/builds.js';
-import { withLock } from '../apply/lock.js';
-import { readRecord, removeRecord, writeRecord } from '../state/store.js';
+import { withLock, type LockOptions } from '../apply/lock.js';
+import { peekRecord, readRecord, removeRecord, writeRecord } from '../state/store.js';
 import type { Topology } from '../spec/model.js';
-import { firewallRuleDiff } from '../vnf/firewall/describe.js';
+import { VNFS } from '../vnf/registry.js';
+import type { NameView } from '../vnf/types.js';
+import { generationOf } from '../vnf/core/module.js';
+import { VNF_MAP_IDS } from '../abi/vnf_common.js';
+import { kernelAttachments } from './attachments.js';
 import { EnvironmentError, InputError } from './errors.js';
 
 export function requireEnvironment(): void {
@@ -30,12 +35,15 @@ export function requireEnvironment(): void {
 export interface ApplyOptions {
   file?: string;
   lab?: boolean;
-  /** Attachments to use instead of the recorded ones (attach/detach). */
-  attachments?: Attachment[];
+  /** Attachments to use instead of the ones pinned in the kernel, or an edit of those (attach/detach). */
+  attachments?: Attachment[] | ((current: Attachment[]) => Attachment[]);
+  lock?: LockOptions;
+  /** Apply only if the kernel still runs this generation (attach/detach re-apply the recorded topology). */
+  basedOn?: string;
 }
 
 /** Looks up every interface the topology needs; all missing ones are reported at once. */
-export function resolveInterfaces(topology: Topology, attachments: Attachment[]): { input: CompileInput; dropped: Attachment[] } {
+export function resolveInterfaces(topology: Topology, attachments: Array<Attachment & { ifindex?: number }>): { input: Omit<CompileInput, 'ids'>; dropped: Attachment[] } {
   const fileInterfaces = new Map<string, { ifname: string; ifindex: number }>();
   const missing: string[] = [];
   for (const c of topology.containers) {
@@ -50,61 +58,82 @@ export function resolveInterfaces(topology: Topology, attachments: Attachment[])
     throw new InputError(`the interfaces of ${missing.length === 1 ? 'this container' : 'these containers'} do not exist: ${missing.join(', ')}. ` +
       `Create them with \`vnf-ctl lab up -f FILE\` (or leave the containers section out and use \`vnf-ctl attach\`).`);
   }
+  const networks = new Set(topology.networks.map((n) => n.name));
   const kept: Array<Attachment & { ifindex: number }> = [];
   const dropped: Attachment[] = [];
   for (const a of attachments) {
     const ifindex = ifindexOf(a.ifname);
-    if (ifindex === undefined) dropped.push(a);
+    // An attachment is to an interface, not to a name: one recreated under the same name is not it.
+    if (ifindex === undefined || (a.ifindex !== undefined && a.ifindex !== ifindex) || !networks.has(a.network)) dropped.push(a);
     else kept.push({ ...a, ifindex });
   }
   return { input: { topology, fileInterfaces, attachments: kept }, dropped };
 }
 
+/** Names for showing kernel state of a topology: interfaces by ifindex, networks and routers by id. */
+export function nameView(actual: Observed): NameView {
+  const ifnames = interfaceNames();
+  const ids = reverseIds(readIds(actual.entries(VNF_MAP_IDS)));
+  return { ...ids, ifname: (i) => ifnames.get(i) ?? `ifindex ${i}` };
+}
+
 export interface PlanResult {
   plan: Plan;
-  /** Attachments whose interface is gone (they are dropped on apply). */
+  /** Attachments whose interface or network is gone (removed by the apply). */
   dropped: Attachment[];
   desired: DesiredState;
   /** The BPF objects the plan was made against (hashed once per apply). */
   builds: Build[];
+  names: NameView;
+}
+
+function planAgainst(topology: Topology, actual: Observed, opts: ApplyOptions): PlanResult {
+  const current = kernelAttachments(actual);
+  const attachments = typeof opts.attachments === 'function' ? opts.attachments(current) : opts.attachments ?? current;
+  const { input, dropped } = resolveInterfaces(topology, attachments);
+  const ids = assignIds(readIds(actual.entries(VNF_MAP_IDS)), topology);
+  const desired = compile({ ...input, ids });
+  const builds = currentBuilds();
+  const p = diff(desired, actual, builds);
+  if (p.ops.length) {
+    const before = peekRecord(topology.name)?.topology;
+    p.notes = VNFS.flatMap((v) => v.changes?.(before, topology) ?? []);
+  }
+  return { plan: p, dropped, desired, builds, names: nameView(actual) };
 }
 
 export function planTopology(topology: Topology, opts: ApplyOptions = {}): PlanResult {
-  const attachments = opts.attachments ?? readRecord(topology.name)?.attachments ?? [];
-  const { input, dropped } = resolveInterfaces(topology, attachments);
-  const desired = compile(input);
-  const builds = currentBuilds();
-  const plan = diff(desired, observe(topology.name), builds);
-  if (plan.ops.length) plan.notes = firewallRuleDiff(readRecord(topology.name)?.topology, topology);
-  return { plan, dropped, desired, builds };
+  return planAgainst(topology, observe(topology.name), opts);
 }
 
-export async function applyTopology(topology: Topology, opts: ApplyOptions = {}): Promise<ApplyResult & { dropped: Attachment[] }> {
+export async function applyTopology(topology: Topology, opts: ApplyOptions = {}): Promise<ApplyResult & { dropped: Attachment[]; names: NameView }> {
   requireEnvironment();
   return withLock(topology.name, async () => {
-    const previous = readRecord(topology.name);
-    const { plan, dropped, desired, builds } = planTopology(topology, opts);
-    const fresh = !existsSync(pinDir(topology.name));
-    let result;
+    const previous = peekRecord(topology.name);
+    const actual = observe(topology.name);
+    if (opts.basedOn !== undefined && actual.meta?.generation.toString(16) !== opts.basedOn) {
+      throw new InputError(`topology ${topology.name} was changed by another vnf-ctl meanwhile; run the command again`);
+    }
+    const { plan, dropped, builds, names } = planAgainst(topology, actual, opts);
+    let result: ApplyResult;
     try {
       result = await applyPlan(plan, builds);
     } catch (e) {
-      // A first apply that fails leaves nothing behind (no maps, programs or
-      // links); a later one has kept the old programs and links attached.
-      if (fresh) removeTopologyPins(topology.name);
-      else failClosed(topology.name, desired);
+      // A first apply that fails leaves nothing behind; a later one is left at a safe prefix
+      // of its plan (see plan.ts), which the next apply completes.
+      if (!actual.exists) removeTopologyPins(topology.name);
       throw e;
     }
-    const attachments = (opts.attachments ?? previous?.attachments ?? []).filter((a) => !dropped.includes(a));
+    const file = opts.file ?? previous?.file;
     writeRecord(topology.name, {
       topology,
-      ...(opts.file ?? previous?.file ? { file: opts.file ?? previous?.file } : {}),
+      ...(file ? { file } : {}),
       lab: opts.lab ?? previous?.lab ?? false,
-      attachments,
       appliedAt: new Date().toISOString(),
+      generation: generationOf(topology).toString(16),
     });
-    return { ...result, dropped };
-  });
+    return { ...result, dropped, names };
+  }, opts.lock);
 }
 
 /** Detaches a topology's links and removes all its pins. Returns the number of links detached. */
@@ -126,13 +155,41 @@ function removeTopologyPins(name: string): number {
   return links;
 }
 
-/** Removes every program, link, map and pin of a topology. Destroying what is gone is not an error. */
-export async function destroyTopology(name: string): Promise<{ existed: boolean; links: number }> {
+/** Whether anything of a topology exists: pins or a record. */
+export function topologyExists(name: string): boolean {
+  return existsSync(pinDir(name)) || existsSync(stateDir(name));
+}
+
+/**
+ * Removes every program, link, map and pin of a topology, and its record. A name that is
+ * neither applied nor recorded is invalid input and removes nothing.
+ */
+export async function destroyTopology(name: string, lock?: LockOptions): Promise<{ links: number }> {
+  checkTopologyName(name);
+  if (!topologyExists(name)) {
+    const applied = listTopologies();
+    throw new InputError(`no topology named ${name} (applied: ${applied.join(', ') || 'none'})`);
+  }
   requireEnvironment();
   return withLock(name, async () => {
-    const existed = existsSync(pinDir(name)) || readRecord(name) !== undefined;
     const links = removeTopologyPins(name);
     removeRecord(name);
-    return { existed, links };
-  });
+    return { links };
+  }, lock);
+}
+
+/** The record of an applied topology, only if it describes what the kernel runs. */
+export function trustedRecord(name: string): NonNullable<ReturnType<typeof readRecord>> {
+  checkTopologyName(name);
+  if (!existsSync(pinDir(name))) throw new InputError(`no applied topology named ${name}: apply it first (vnf-ctl apply -f FILE)`);
+  const rec = readRecord(name);
+  if (!rec) {
+    throw new InputError(`topology ${name} is applied but its record is missing (${stateDir(name)}): run \`vnf-ctl apply -f FILE\` with its file to rebuild it`);
+  }
+  const meta = observe(name).meta;
+  if (!meta || meta.generation.toString(16) !== rec.generation) {
+    throw new InputError(`the record of topology ${name} does not describe what the kernel runs (an apply did not finish, or the record is older than the kernel): ` +
+      `run \`vnf-ctl apply -f ${rec.file ?? 'FILE'}\` to bring both in line`);
+  }
+  return rec;
 }

@@ -1,17 +1,34 @@
 /**
- * plan: a pure diff of the desired state against what observe found, as an
- * ordered list of operations — make before break:
- *   load programs -> upsert entries (referenced before referencing) ->
- *   attach / update links -> detach stale links -> delete stale entries
- *   (reverse order) -> drop old program pins.
- * Learned entries of maps the control plane only partly owns (FDB,
- * neighbours) are left alone unless they point at a port that is gone.
+ * plan: a pure diff of the desired state against what observe found, as an ordered list of
+ * operations. The plan is the whole truth: program loads, program slots, map entries, rule-set
+ * groups, links and the removal of learned state that lost its meaning are all operations here,
+ * and apply executes exactly this list, in this order.
+ *
+ * The order makes every prefix of the plan safe — an apply that fails or is killed after any
+ * operation leaves every port on its old or its new policy, and ports the change does not touch
+ * unaffected:
+ *   1. load programs, fill program slots
+ *   2. define: rule-set groups (written whole beside the old), ids, chains, flood lists,
+ *      bindings — nothing refers to them yet
+ *   3. bind: port entries (a port flips to its new chains and bindings in one update)
+ *   4. attach links of new ports, replace programs of existing links atomically
+ *   5. publish: networks (flood list flips), static FDB and neighbours, routes — a new port
+ *      becomes reachable only now that its policy is in place
+ *   6. detach links of ports that left
+ *   7. removals, in reverse order: publish, bind, define maps; unused groups; learned and
+ *      counter entries whose port, network or route is gone
+ *   8. commit: the applied generation (the record is trusted only when it names it)
+ *   9. unpin programs of old builds
+ * Learned entries (FDB, neighbours, connections) are never removed unless what they refer to is.
  */
-import type { ActualState, ObservedLink } from '../observe/kernel.js';
-import { unhex, type DesiredState, type MapEntries } from '../model/desired.js';
+import type { Observed, ObservedLink } from '../observe/kernel.js';
+import { hex, unhex, type DesiredState, type MapEntries } from '../model/desired.js';
 import { linkPin } from '../model/names.js';
-import { managedMaps, moduleOfMap } from '../vnf/registry.js';
-import { fdbEntryCodec } from '../vnf/bridge/codec.js';
+import { MAPS, VNFS } from '../vnf/registry.js';
+import type { Dependency, DesiredGroup, GroupDecl, MapDecl, Stage } from '../vnf/types.js';
+import { portCodec, VNF_ABI_VERSION } from '../vnf/common/codec.js';
+import { VNF_MAP_IDS, VNF_MAP_NETWORKS, VNF_MAP_PORTS } from '../abi/vnf_common.js';
+import { readIds } from '../model/ids.js';
 
 export interface Build {
   object: string;
@@ -24,10 +41,14 @@ export type Direction = 'ingress' | 'egress';
 
 export type Op =
   | { kind: 'load'; object: string; build: string; why: string }
-  | { kind: 'upsert'; map: string; key: string; value: Buffer; previous?: Buffer; text: string }
-  | { kind: 'delete'; map: string; key: string; text: string }
+  | { kind: 'slot'; slot: number; vnf: string; program: string; build: string; why: string }
+  | { kind: 'upsert'; map: string; key: Buffer; value: Buffer; previous?: Buffer }
+  | { kind: 'delete'; map: string; key: Buffer; previous?: Buffer }
+  | { kind: 'group-write'; module: string; group: DesiredGroup; resume: boolean }
+  | { kind: 'group-remove'; module: string; id: number; why: string }
+  | { kind: 'sweep'; map: string; keys: Buffer[]; why: string }
   | { kind: 'attach'; ifname: string; ifindex: number; direction: Direction; pin: string }
-  | { kind: 'update-link'; ifname: string; direction: Direction; pin: string }
+  | { kind: 'update-link'; ifname: string; direction: Direction; pin: string; why: string }
   | { kind: 'detach'; ifname: string; direction: Direction; pin: string; why: string }
   | { kind: 'unpin-program'; pin: string; name: string };
 
@@ -35,145 +56,246 @@ export interface Plan {
   topology: string;
   ops: Op[];
   /** Human-level changes (e.g. firewall rules added/removed), shown before the operations. */
-  notes?: string[];
+  notes: string[];
+  /** Why this plan must not be applied (pinned maps of another layout); empty when it may. */
+  blocked: string[];
 }
 
 export const ENTRY_PROGRAM: Record<Direction, string> = { ingress: 'vnf_entry_in', egress: 'vnf_entry_out' };
+export const programPinName = (program: string, build: string): string => `${program}@${build}`;
 
-function diffMap(name: string, desired: MapEntries, actual: MapEntries | undefined, keepLearned: (v: Buffer) => boolean): { upserts: Op[]; deletes: Op[] } {
-  const mm = managedMaps().find((m) => m.name === name)!;
-  const mod = moduleOfMap(name);
+const STAGES: Stage[] = ['define', 'bind', 'publish', 'commit'];
+
+function configMaps(stage: Stage): MapDecl[] {
+  return [...MAPS.values()].filter((m) => m.kind === 'config' && m.stage === stage).sort((a, b) => (a.order ?? 0) - (b.order ?? 0));
+}
+
+/** Pinned maps whose layout is not the one this vnf was built with. */
+function layoutProblems(actual: Observed): string[] {
+  const out: string[] = [];
+  if (actual.meta && actual.meta.abi_version !== 0 && actual.meta.abi_version !== VNF_ABI_VERSION) {
+    out.push(`the pinned maps have layout v${actual.meta.abi_version}; this vnf uses v${VNF_ABI_VERSION}`);
+  }
+  for (const [name, info] of actual.pinned) {
+    const d = MAPS.get(name);
+    if (!d) continue;
+    const want = `${d.type}, key ${d.keySize} B, value ${d.valueSize} B, ${d.maxEntries} entries`;
+    const have = `${info.typeName}, key ${info.keySize} B, value ${info.valueSize} B, ${info.maxEntries} entries`;
+    if (want !== have) out.push(`map ${name} is pinned as ${have}; this vnf needs ${want}`);
+  }
+  return out;
+}
+
+interface Diff {
+  upserts: Op[];
+  deletes: Op[];
+}
+
+function diffConfig(name: string, desired: MapEntries, actual: MapEntries | undefined): Diff {
   const upserts: Op[] = [];
   const deletes: Op[] = [];
   for (const [key, value] of desired) {
     const prev = actual?.get(key);
     if (prev && prev.equals(value)) continue;
-    upserts.push({ kind: 'upsert', map: name, key, value, ...(prev ? { previous: prev } : {}), text: mod.describe(name, unhex(key), value) });
+    upserts.push({ kind: 'upsert', map: name, key: unhex(key), value, ...(prev ? { previous: prev } : {}) });
   }
   for (const [key, value] of actual ?? []) {
-    if (desired.has(key)) continue;
-    if (mm.owns === 'static' && !mm.isStatic!(value) && keepLearned(value)) continue;
-    deletes.push({ kind: 'delete', map: name, key, text: mod.describe(name, unhex(key), value) });
+    if (!desired.has(key)) deletes.push({ kind: 'delete', map: name, key: unhex(key), previous: value });
   }
   return { upserts, deletes };
 }
 
-export function plan(desired: DesiredState, actual: ActualState, builds: Build[]): Plan {
-  const ops: Op[] = [];
-  const maps = managedMaps();
-
-  // Programs: load an object when its current build is not pinned, or when a
-  // shared map is missing (programs of a reload must all use the same maps).
-  const pinned = new Map(actual.programs.map((p) => [`${p.name}@${p.build}`, p]));
-  const mapsMissing = maps.some((m) => !(m.name in actual.maps));
-  const loads = new Set<string>();
+/** Programs: which objects to load (their build is not pinned, a map is missing, or a program uses a map that is not the pinned one). */
+function planPrograms(actual: Observed, builds: Build[]): { loads: Op[]; loaded: Set<string> } {
+  const loads: Op[] = [];
+  const loaded = new Set<string>();
+  const pinnedProg = new Map(actual.programs.map((p) => [programPinName(p.name, p.build), p]));
+  const missingMaps = [...MAPS.values()].filter((m) => !actual.pinned.has(m.name));
+  const pinnedIds = new Set([...actual.pinned.values()].map((i) => i.id));
+  const sharedIds = new Map([...actual.pinned].map(([name, i]) => [name, i.id]));
   for (const b of builds) {
-    const missing = b.programs.filter((p) => !pinned.has(`${p}@${b.hash}`));
-    if (mapsMissing || missing.length) {
-      loads.add(b.object);
-      ops.push({ kind: 'load', object: b.object, build: b.hash, why: mapsMissing ? (actual.exists ? 'a pinned map is missing' : 'first apply') : `build ${b.hash} not loaded` });
+    let why: string | undefined;
+    if (!actual.exists) why = 'first apply';
+    else if (missingMaps.length) why = `pinned map${missingMaps.length > 1 ? 's' : ''} ${missingMaps.map((m) => m.name).join(', ')} missing`;
+    else if (b.programs.some((p) => !pinnedProg.has(programPinName(p, b.hash)))) why = `build ${b.hash} not loaded`;
+    else {
+      // A program still using a map that is no longer the pinned one (a lost or replaced pin)
+      // would keep reading state the control plane no longer writes: reload it.
+      const orphan = b.programs.some((p) => {
+        const prog = pinnedProg.get(programPinName(p, b.hash))!;
+        return prog.mapIds.some((m) => m.name !== undefined && sharedIds.has(m.name) && !pinnedIds.has(m.id));
+      });
+      if (orphan) why = 'a program uses a map that is no longer pinned';
+    }
+    if (why) {
+      loads.push({ kind: 'load', object: b.object, build: b.hash, why });
+      loaded.add(b.object);
     }
   }
+  return { loads, loaded };
+}
 
-  // Entries.
-  const ports = new Set(desired.interfaces.map((i) => i.ifindex));
-  const keepLearned = (v: Buffer): boolean => {
-    // A learned FDB entry is kept while it points at a live port; other learned entries are kept.
-    if (v.length === fdbEntryCodec.size) return ports.has(fdbEntryCodec.decode(v).ifindex);
-    return true;
-  };
-  // (Loops, not spread: a 100k-rule set is far more entries than a call's argument list holds.)
-  const deletesByMap: Op[][] = [];
-  for (const m of maps) {
-    const d = diffMap(m.name, desired.maps[m.name] ?? new Map(), actual.maps[m.name], keepLearned);
-    for (const op of d.upserts) ops.push(op);
-    deletesByMap.push(d.deletes);
+function planSlots(actual: Observed, builds: Build[], loaded: Set<string>): Op[] {
+  const ops: Op[] = [];
+  const progId = new Map(actual.programs.map((p) => [programPinName(p.name, p.build), p.id]));
+  for (const v of VNFS) {
+    if (v.id === undefined || !v.slotProgram || !v.object) continue;
+    const b = builds.find((x) => x.object === v.object)!;
+    const want = progId.get(programPinName(v.slotProgram, b.hash));
+    const have = actual.slots.get(v.id);
+    if (loaded.has(v.object) || want === undefined || have !== want) {
+      ops.push({ kind: 'slot', slot: v.id, vnf: v.name, program: v.slotProgram, build: b.hash, why: have === undefined ? 'empty' : loaded.has(v.object) ? 'new build' : 'runs another program' });
+    }
   }
+  return ops;
+}
 
-  // Links: every port interface carries the entry programs on ingress and egress.
-  const entryBuild = builds.find((b) => b.programs.includes(ENTRY_PROGRAM.ingress));
-  const entryIds = new Map(actual.programs.filter((p) => p.build === entryBuild?.hash).map((p) => [p.name, p.id]));
+function planLinks(desired: DesiredState, actual: Observed, builds: Build[], loaded: Set<string>): { attach: Op[]; detach: Op[] } {
+  const attach: Op[] = [];
+  const detach: Op[] = [];
+  const entry = builds.find((b) => b.programs.includes(ENTRY_PROGRAM.ingress))!;
+  const entryIds = new Map(actual.programs.filter((p) => p.build === entry.hash).map((p) => [p.name, p.id]));
+  const have = new Map<string, ObservedLink>(actual.links.map((l) => [l.pin, l]));
   const wanted = new Set<string>();
   for (const i of desired.interfaces) {
     for (const direction of ['ingress', 'egress'] as const) {
       const pin = linkPin(desired.topology, i.ifname, direction);
       wanted.add(pin);
-      const have: ObservedLink | undefined = actual.links.find((l) => l.pin === pin);
-      if (have && have.ifindex === i.ifindex) {
+      const l = have.get(pin);
+      if (l && l.ifindex === i.ifindex) {
         const current = entryIds.get(ENTRY_PROGRAM[direction]);
-        if (loads.has(entryBuild?.object ?? '') || current === undefined || have.progId !== current) {
-          ops.push({ kind: 'update-link', ifname: i.ifname, direction, pin });
+        if (loaded.has(entry.object) || current === undefined || l.progId !== current) {
+          attach.push({ kind: 'update-link', ifname: i.ifname, direction, pin, why: loaded.has(entry.object) ? 'new build' : 'runs another program' });
         }
         continue;
       }
-      if (have) ops.push({ kind: 'detach', ifname: i.ifname, direction, pin, why: 'the interface was recreated' });
-      ops.push({ kind: 'attach', ifname: i.ifname, ifindex: i.ifindex, direction, pin });
+      if (l) attach.push({ kind: 'detach', ifname: i.ifname, direction, pin, why: 'the interface was recreated' });
+      attach.push({ kind: 'attach', ifname: i.ifname, ifindex: i.ifindex, direction, pin });
     }
   }
   for (const l of actual.links) {
-    if (!wanted.has(l.pin)) ops.push({ kind: 'detach', ifname: l.ifname, direction: l.direction, pin: l.pin, why: l.ifindex ? 'no longer a port' : 'the interface is gone' });
+    if (!wanted.has(l.pin)) detach.push({ kind: 'detach', ifname: l.ifname, direction: l.direction, pin: l.pin, why: l.ifindex ? 'no longer a port' : 'the interface is gone' });
   }
+  return { attach, detach };
+}
 
-  for (const ds of deletesByMap.reverse()) for (const op of ds) ops.push(op); // reverse map order for deletes
+function planGroups(desired: DesiredState, actual: Observed): { writes: Op[]; removes: Op[] } {
+  const writes: Op[] = [];
+  const removes: Op[] = [];
+  for (const v of VNFS) {
+    const g: GroupDecl | undefined = v.groups;
+    if (!g) continue;
+    const roots = actual.entries(g.root) ?? new Map<string, Buffer>();
+    const want = new Set<string>();
+    for (const d of desired.groups) {
+      if (d.module !== v.name) continue;
+      const key = hex(d.root.key);
+      want.add(key);
+      const root = roots.get(key);
+      if (root && !g.isIncomplete(root)) continue; // complete, and content-addressed: exactly what we want
+      writes.push({ kind: 'group-write', module: v.name, group: d, resume: root !== undefined });
+    }
+    for (const [key, root] of roots) {
+      if (want.has(key)) continue;
+      const id = g.groupOf(g.root, unhex(key));
+      removes.push({ kind: 'group-remove', module: v.name, id, why: g.isIncomplete(root) ? 'left incomplete by an interrupted apply' : 'no longer used' });
+    }
+  }
+  return { writes, removes };
+}
 
-  // Program pins of builds that are no longer current.
+/** Which dependencies of learned state lose something in this plan. */
+function shrunk(desired: DesiredState, actual: Observed, deletes: Op[], groupRemoves: Op[], idsLost: boolean): (d: Dependency) => boolean {
+  const ports = actual.entries(VNF_MAP_PORTS);
+  let portsGone = false;
+  for (const [k, v] of ports ?? []) {
+    const ifindex = unhex(k).readUInt32LE(0);
+    if (desired.live.ports.get(ifindex) !== portCodec.decode(v).network) portsGone = true;
+  }
+  const networksGone = [...(actual.entries(VNF_MAP_NETWORKS) ?? new Map<string, Buffer>()).keys()].some((k) => !desired.live.networks.has(unhex(k).readUInt32LE(0)));
+  const routersGone = [...readIds(actual.entries(VNF_MAP_IDS)).routers.values()].some((id) => !desired.live.routers.has(id));
+  const deletedMaps = new Set(deletes.map((o) => (o as { map: string }).map));
+  return (d) => {
+    if (idsLost) return true;
+    if (d === 'ports') return portsGone;
+    if (d === 'networks') return networksGone;
+    if (d === 'routers') return routersGone;
+    if (d === 'groups') return groupRemoves.length > 0;
+    return deletedMaps.has(d.map);
+  };
+}
+
+function planSweeps(desired: DesiredState, actual: Observed, lost: (d: Dependency) => boolean, idsLost: boolean): Op[] {
+  const ops: Op[] = [];
+  for (const m of MAPS.values()) {
+    if ((m.kind !== 'learned' && m.kind !== 'stats') || !m.keep || !actual.pinned.has(m.name)) continue;
+    if (!(m.dependsOn ?? []).some(lost) && !idsLost) continue;
+    const keys: Buffer[] = [];
+    for (const [k, v] of actual.entries(m.name) ?? []) {
+      const key = unhex(k);
+      if (idsLost || !m.keep(key, v, desired.live)) keys.push(key);
+    }
+    if (keys.length) ops.push({ kind: 'sweep', map: m.name, keys, why: idsLost ? 'the id table was lost' : 'their port, network or route is gone' });
+  }
+  return ops;
+}
+
+export function plan(desired: DesiredState, actual: Observed, builds: Build[]): Plan {
+  const blocked = layoutProblems(actual);
+  const { loads, loaded } = planPrograms(actual, builds);
+  const slots = planSlots(actual, builds, loaded);
+  const idsLost = actual.exists && actual.pinned.size > 0 && !actual.pinned.has(VNF_MAP_IDS);
+
+  const upserts: Record<Stage, Op[]> = { define: [], bind: [], publish: [], commit: [] };
+  const deletes: Record<Stage, Op[]> = { define: [], bind: [], publish: [], commit: [] };
+  for (const stage of STAGES) {
+    for (const m of configMaps(stage)) {
+      const d = diffConfig(m.name, desired.maps[m.name] ?? new Map(), actual.entries(m.name));
+      for (const op of d.upserts) upserts[stage].push(op);
+      // Deletes run in reverse order of the maps, within the reverse order of the stages.
+      deletes[stage].unshift(...d.deletes);
+    }
+  }
+  const groups = planGroups(desired, actual);
+  const links = planLinks(desired, actual, builds, loaded);
+  const allDeletes = [...deletes.publish, ...deletes.bind, ...deletes.define, ...deletes.commit];
+  const lost = shrunk(desired, actual, allDeletes, groups.removes, idsLost);
+  const sweeps = planSweeps(desired, actual, lost, idsLost);
+
   const current = new Set(builds.map((b) => b.hash));
-  for (const p of actual.programs) if (!current.has(p.build)) ops.push({ kind: 'unpin-program', pin: p.pin, name: p.name });
+  const unpins: Op[] = actual.programs.filter((p) => !current.has(p.build)).map((p) => ({ kind: 'unpin-program', pin: p.pin, name: p.name }));
 
-  return { topology: desired.topology, ops };
+  const ops: Op[] = [];
+  const push = (xs: Op[]): void => {
+    for (const x of xs) ops.push(x); // a loop, not spread: a 100k-rule change is more ops than an argument list holds
+  };
+  push(loads);
+  push(slots);
+  push(groups.writes);
+  push(upserts.define);
+  push(upserts.bind);
+  push(links.attach);
+  push(upserts.publish);
+  push(links.detach);
+  push(deletes.publish);
+  push(deletes.bind);
+  push(deletes.define);
+  push(groups.removes);
+  push(sweeps);
+  push(upserts.commit);
+  push(deletes.commit);
+  push(unpins);
+  return { topology: desired.topology, ops, notes: [], blocked };
 }
 
 export function summarize(p: Plan): { add: number; change: number; remove: number; other: number } {
   let add = 0, change = 0, remove = 0, other = 0;
   for (const op of p.ops) {
     if (op.kind === 'upsert') (op.previous ? change++ : add++);
-    else if (op.kind === 'delete' || op.kind === 'detach' || op.kind === 'unpin-program') remove++;
-    else if (op.kind === 'attach') add++;
+    else if (op.kind === 'delete' || op.kind === 'detach' || op.kind === 'unpin-program' || op.kind === 'group-remove') remove++;
+    else if (op.kind === 'sweep') remove += op.keys.length;
+    else if (op.kind === 'attach' || op.kind === 'group-write') add++;
     else other++;
   }
   return { add, change, remove, other };
 }
-
-/** Maps whose entry changes are summarised per map rather than listed one by one. */
-const BULK = 12;
-
-/** One line per operation, terraform-style; bulky maps (rule sets) summarised per map. */
-export function formatPlan(p: Plan): string {
-  if (p.ops.length === 0) return `topology ${p.topology}: no changes (the kernel matches the file)`;
-  const perMap = new Map<string, { add: number; change: number; remove: number }>();
-  for (const op of p.ops) {
-    if (op.kind !== 'upsert' && op.kind !== 'delete') continue;
-    const c = perMap.get(op.map) ?? { add: 0, change: 0, remove: 0 };
-    if (op.kind === 'delete') c.remove++;
-    else if (op.previous) c.change++;
-    else c.add++;
-    perMap.set(op.map, c);
-  }
-  const bulky = new Set([...perMap.entries()].filter(([, c]) => c.add + c.change + c.remove > BULK).map(([m]) => m));
-  const summarised = new Set<string>();
-  const lines = p.ops.flatMap((op) => {
-    if ((op.kind === 'upsert' || op.kind === 'delete') && bulky.has(op.map)) {
-      if (summarised.has(op.map)) return [];
-      summarised.add(op.map);
-      const c = perMap.get(op.map)!;
-      return [`  ± ${op.map.padEnd(14)} ${c.add} to add, ${c.change} to change, ${c.remove} to remove (entries)`];
-    }
-    switch (op.kind) {
-      case 'load': return `  load     ${op.object} (${op.why})`;
-      case 'upsert': return `  ${op.previous ? '~' : '+'} ${op.map.padEnd(14)} ${op.text}`;
-      case 'delete': return `  - ${op.map.padEnd(14)} ${op.text}`;
-      case 'attach': return `  attach   ${ENTRY_PROGRAM[op.direction]} to ${op.ifname} (${op.direction}, ifindex ${op.ifindex})`;
-      case 'update-link': return `  replace  ${op.direction} program on ${op.ifname} (atomic link update)`;
-      case 'detach': return `  detach   ${op.ifname} ${op.direction} (${op.why})`;
-      case 'unpin-program': return `  unpin    old program ${op.name}`;
-    }
-    return [];
-  });
-  const s = summarize(p);
-  return [
-    `topology ${p.topology}: ${s.add} to add, ${s.change} to change, ${s.remove} to remove${s.other ? `, ${s.other} other` : ''}`,
-    ...(p.notes ?? []),
-    ...lines,
-  ].join('\n');
-}
-

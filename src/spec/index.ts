@@ -2,21 +2,71 @@
  * The spec stage: topology text -> validated, normalized Topology, or every issue at once.
  *
  *   parseSource (syntax, positions) -> schema (shapes, value syntax) -> rules (references,
- *   addressing) -> normalize (defaults, ids, MACs)
+ *   addressing, capacity; core and every VNF module) -> normalize (defaults, MACs)
  *
- * Rules run only on a topology that passed the schema: they need well-formed values.
+ * Every stage reports: the rules run on the part of the file that passed the schema, so one
+ * malformed entry does not hide the problems of the others.
  */
 import { readFileSync } from 'node:fs';
-import { SpecError, sortIssues, type PendingIssue, type SpecIssue } from './errors.js';
+import type * as z from 'zod';
+import { SpecError, sortIssues, type PendingIssue, type SpecIssue, type SpecPath } from './errors.js';
 import { topologyJsonSchema } from './json-schema.js';
 import type { Topology } from './model.js';
 import { normalize } from './normalize.js';
 import { checkRules } from './rules.js';
 import { fromZodIssues, schemaErrorMap } from './schema-issues.js';
-import { TopologySchema } from './schema.js';
+import { API_VERSION, topologySchema, type RawTopology } from './schema.js';
 import { parseSource, type Locate } from './source.js';
 
 export type ParseResult = { ok: true; topology: Topology } | { ok: false; issues: SpecIssue[] };
+
+/** Keys that plain JavaScript objects cannot hold as data ("__proto__" sets the prototype instead). */
+const FORBIDDEN_KEYS = new Set(['__proto__']);
+
+function forbiddenKeys(data: unknown, path: SpecPath, out: PendingIssue[]): void {
+  if (Array.isArray(data)) {
+    data.forEach((v, i) => forbiddenKeys(v, [...path, i], out));
+  } else if (typeof data === 'object' && data !== null) {
+    for (const key of Object.getOwnPropertyNames(data)) {
+      if (FORBIDDEN_KEYS.has(key)) {
+        out.push({ path: [...path, key], message: `"${key}" cannot be used as a key or name`, at: 'key' });
+        continue;
+      }
+      forbiddenKeys((data as Record<string, unknown>)[key], [...path, key], out);
+    }
+  }
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * The part of `data` without the entries that have schema issues: a named entry (networks.x,
+ * firewalls.y, ...) with an issue anywhere below it is left out and named in `invalid`; an
+ * unknown or invalid top-level key is left out; apiVersion and name get placeholders.
+ */
+function validPart(data: Record<string, unknown>, issues: ReadonlyArray<{ path: PropertyKey[] }>): { subset: Record<string, unknown>; invalid: Set<string> } {
+  const subset: Record<string, unknown> = {};
+  for (const key of Object.keys(data)) {
+    const v = data[key];
+    subset[key] = isRecord(v) ? { ...v } : v;
+  }
+  const invalid = new Set<string>();
+  for (const { path } of issues) {
+    const [top, entry] = path;
+    if (typeof top !== 'string') continue;
+    if (top === 'apiVersion') subset['apiVersion'] = API_VERSION;
+    else if (top === 'name') subset['name'] = 'invalid';
+    else if (path.length >= 2 && typeof entry === 'string' && isRecord(subset[top]) && top !== 'settings') {
+      delete (subset[top] as Record<string, unknown>)[entry];
+      invalid.add(`${top}/${entry}`);
+    } else {
+      delete subset[top];
+    }
+  }
+  if (!('apiVersion' in subset)) subset['apiVersion'] = API_VERSION;
+  if (!('name' in subset)) subset['name'] = 'invalid';
+  return { subset, invalid };
+}
 
 /** Validates plain data (an already-parsed topology); issues carry paths but no positions. */
 export function validateTopology(data: unknown, locate?: Locate, file?: string): ParseResult {
@@ -34,11 +84,28 @@ export function validateTopology(data: unknown, locate?: Locate, file?: string):
     const message = 'the topology is empty; it needs at least apiVersion, name and networks';
     return { ok: false, issues: place([{ path: [], message }]) };
   }
-  const parsed = TopologySchema.safeParse(data, { error: schemaErrorMap });
-  if (!parsed.success) return { ok: false, issues: place(fromZodIssues(parsed.error.issues, data, TopologySchema)) };
-  const problems = checkRules(parsed.data);
-  if (problems.length > 0) return { ok: false, issues: place(problems) };
-  return { ok: true, topology: normalize(parsed.data) };
+  const issues: PendingIssue[] = [];
+  forbiddenKeys(data, [], issues);
+  const schema = topologySchema();
+  const parsed = schema.safeParse(data, { error: schemaErrorMap });
+  let raw: RawTopology | undefined;
+  let invalid = new Set<string>();
+  if (parsed.success) {
+    raw = parsed.data as RawTopology;
+  } else {
+    issues.push(...fromZodIssues(parsed.error.issues, data, schema));
+    if (isRecord(data)) {
+      const part = validPart(data, parsed.error.issues as z.core.$ZodIssue[]);
+      const again = schema.safeParse(part.subset);
+      if (again.success) {
+        raw = again.data as RawTopology;
+        invalid = part.invalid;
+      }
+    }
+  }
+  if (raw) issues.push(...checkRules(raw, invalid));
+  if (issues.length > 0 || !raw) return { ok: false, issues: place(issues) };
+  return { ok: true, topology: normalize(raw) };
 }
 
 /**

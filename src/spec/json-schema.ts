@@ -1,6 +1,6 @@
 /** The topology file format as JSON Schema, for editors (yaml-language-server, VS Code) and docs. */
 import * as z from 'zod';
-import { API_VERSION, TopologySchema } from './schema.js';
+import { API_VERSION, topologySchema } from './schema.js';
 
 export const TOPOLOGY_SCHEMA_ID = 'https://vnf.dev/schemas/topology-v1.json';
 
@@ -9,7 +9,7 @@ export const TOPOLOGY_SCHEMA_ID = 'https://vnf.dev/schemas/topology-v1.json';
  * the cross-reference and addressing rules are only checked by parseTopology.
  */
 export function topologyJsonSchema(): Record<string, unknown> {
-  const generated: Record<string, unknown> = z.toJSONSchema(TopologySchema, {
+  const generated: Record<string, unknown> = z.toJSONSchema(topologySchema(), {
     target: 'draft-2020-12',
     io: 'input',
     unrepresentable: 'any',

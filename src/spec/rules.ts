@@ -1,49 +1,53 @@
 /**
- * Rules a schema cannot express: references between sections and addressing. Runs on a topology
- * that passed the schema, so every string here already parses; it never throws.
+ * Rules a schema cannot express: references between sections, addressing, and what fits the
+ * dataplane's tables. Runs on the part of the topology that passed the schema (entries with
+ * schema issues are left out, and references to them are not reported again), then every VNF
+ * module's rules; it never throws. Everything here is O(n log n) in the size of the file.
  */
+import {
+  VNF_IDS_MAX, VNF_MAX_FLOOD, VNF_NETWORKS_MAX, VNF_PORTS_MAX,
+} from '../abi/vnf_common.js';
+import { VNF_ROUTES_MAX } from '../abi/router.js';
 import { formatPath, type PendingIssue, type SpecPath } from './errors.js';
 import {
-  broadcastOf,
-  contains,
-  formatAddr,
-  formatCidr,
-  networkOf,
-  overlaps,
-  parseAddr,
-  parseCidr,
-  sameCidr,
-  type Cidr,
+  broadcastOf, contains, formatAddr, formatCidr, networkOf, parseAddr, parseCidr, sameCidr, type Cidr,
 } from './ipv4.js';
 import { containerMacSeed, deriveMac, routerMacSeed } from './mac.js';
 import type { RawRouter, RawTopology } from './schema.js';
 import { didYouMean } from './suggest.js';
+import { listNames } from './util.js';
+import { VNFS } from '../vnf/registry.js';
+import type { RuleContext } from '../vnf/types.js';
+
+/** Ports a topology file may declare: half of vnf_ports, the other half is headroom for an apply that replaces ports. */
+export const MAX_FILE_PORTS = VNF_PORTS_MAX / 2;
 
 interface KnownNetwork {
   name: string;
   subnet: Cidr;
 }
 
+
 /** Collects issues, and remembers who already claimed an address, a MAC or a gateway. */
-class Checker {
+class Checker implements RuleContext {
   readonly issues: PendingIssue[] = [];
   readonly networks = new Map<string, KnownNetwork>();
   /** network name -> address -> the path that uses it */
   private readonly addresses = new Map<string, Map<number, SpecPath>>();
   private readonly macs = new Map<string, SpecPath>();
 
-  constructor(readonly raw: RawTopology) {}
+  constructor(readonly raw: RawTopology, readonly invalid: ReadonlySet<string>) {}
 
   report(path: SpecPath, message: string, at?: 'key'): void {
     this.issues.push({ path, message, ...(at ? { at } : {}) });
   }
 
-  /** The network `name`, or an "unknown network" issue at `path`. */
+  /** The network `name`, or an "unknown network" issue at `path` (none when it exists but is invalid). */
   network(name: string, path: SpecPath, at?: 'key'): KnownNetwork | undefined {
     const network = this.networks.get(name);
-    if (!network) {
+    if (!network && !this.invalid.has(`networks/${name}`)) {
       const names = [...this.networks.keys()];
-      const known = names.length > 0 ? ` (defined networks: ${names.join(', ')})` : ' (no networks are defined)';
+      const known = names.length > 0 ? ` (defined networks: ${listNames(names)})` : ' (no networks are defined)';
       this.report(path, `unknown network "${name}"${didYouMean(name, names) || known}`, at);
     }
     return network;
@@ -99,31 +103,46 @@ class Checker {
   }
 }
 
-export function checkRules(raw: RawTopology): PendingIssue[] {
-  const c = new Checker(raw);
+/**
+ * The rules of the core and of every VNF module, on `raw` (the valid part of the file).
+ * `invalid` names the entries left out for schema issues, as "section/name".
+ */
+export function checkRules(raw: RawTopology, invalid: ReadonlySet<string> = new Set()): PendingIssue[] {
+  const c = new Checker(raw, invalid);
   checkNetworks(c);
   checkContainers(c);
   const gateways = new Map<string, SpecPath>();
   for (const [name, router] of Object.entries(raw.routers ?? {})) checkRouter(c, name, router, gateways);
-  checkFirewalls(c);
+  checkCapacity(c);
+  for (const v of VNFS) v.spec?.rules?.(c);
   return c.issues;
 }
 
+/** Subnets must not overlap: sorted by first address, each is compared with the widest one before it. */
 function checkNetworks(c: Checker): void {
-  const seen: KnownNetwork[] = [];
+  const known: Array<KnownNetwork & { first: number; last: number }> = [];
   for (const [name, network] of Object.entries(c.raw.networks)) {
     const subnet = parseCidr(network.subnet);
     if (!subnet.ok) continue;
-    const known = { name, subnet: subnet.value };
-    c.networks.set(name, known);
-    const clash = seen.find((other) => overlaps(other.subnet, known.subnet));
-    if (clash) {
-      c.report(
-        ['networks', name, 'subnet'],
-        `subnet ${formatCidr(known.subnet)} overlaps networks.${clash.name}.subnet (${formatCidr(clash.subnet)})`,
-      );
+    const n = { name, subnet: subnet.value, first: networkOf(subnet.value), last: broadcastOf(subnet.value) };
+    c.networks.set(name, n);
+    known.push(n);
+  }
+  known.sort((a, b) => a.first - b.first || b.last - a.last);
+  const order = new Map(Object.keys(c.raw.networks).map((name, i) => [name, i]));
+  let widest: (typeof known)[number] | undefined;
+  const reported = new Set<string>();
+  for (const n of known) {
+    if (widest && n.first <= widest.last) {
+      // Report on the network that comes later in the file, naming the other.
+      const [later, earlier] = order.get(n.name)! > order.get(widest.name)! ? [n, widest] : [widest, n];
+      if (!reported.has(later.name)) {
+        reported.add(later.name);
+        c.report(['networks', later.name, 'subnet'],
+          `subnet ${formatCidr(later.subnet)} overlaps networks.${earlier.name}.subnet (${formatCidr(earlier.subnet)})`);
+      }
     }
-    seen.push(known);
+    if (!widest || n.last > widest.last) widest = n;
   }
 }
 
@@ -169,22 +188,23 @@ function checkRouter(c: Checker, name: string, router: RawRouter, gateways: Map<
     c.mac(deriveMac(routerMacSeed(c.raw.name, name, networkName)), false, path, path);
   }
 
-  const destinations: { to: Cidr; path: SpecPath }[] = [];
+  const destinations = new Map<string, SpecPath>();
   for (const [index, route] of (router.routes ?? []).entries()) {
     const path: SpecPath = [...base, 'routes', index];
     const to = parseCidr(route.to, { defaultPrefix: 32 });
     if (to.ok) {
-      const dup = destinations.find((d) => sameCidr(d.to, to.value));
+      const key = formatCidr(to.value);
+      const dup = destinations.get(key);
       const connected = ports.find((p) => sameCidr(p.network.subnet, to.value));
       if (dup) {
-        c.report([...path, 'to'], `duplicate route to ${formatCidr(to.value)} (first in ${formatPath(dup.path)})`);
+        c.report([...path, 'to'], `duplicate route to ${key} (first in ${formatPath(dup)})`);
       } else if (connected) {
         c.report(
           [...path, 'to'],
-          `${formatCidr(to.value)} is the connected subnet of port "${connected.network.name}"; it needs no static route`,
+          `${key} is the connected subnet of port "${connected.network.name}"; it needs no static route`,
         );
       }
-      destinations.push({ to: to.value, path });
+      if (!dup) destinations.set(key, path);
     }
     const via = parseAddr(route.via);
     if (!via.ok) continue;
@@ -209,32 +229,39 @@ function checkRouter(c: Checker, name: string, router: RawRouter, gateways: Map<
   }
 }
 
-function checkFirewalls(c: Checker): void {
-  const containers = c.raw.containers ?? {};
-  const attached = new Map<string, string>();
-  for (const [name, firewall] of Object.entries(c.raw.firewalls ?? {})) {
-    for (const [index, ref] of (firewall.attach ?? []).entries()) {
-      const path: SpecPath = ['firewalls', name, 'attach', index];
-      const [containerName = '', iface = ''] = ref.split('/');
-      const container = containers[containerName];
-      if (!container) {
-        c.report(path, `unknown container "${containerName}"${didYouMean(containerName, Object.keys(containers))}`);
-        continue;
+/** What the dataplane's tables hold (bpf/abi): reported where the file asks for more. */
+function checkCapacity(c: Checker): void {
+  const networks = Object.keys(c.raw.networks);
+  if (networks.length > VNF_NETWORKS_MAX) {
+    c.report(['networks'], `${networks.length} networks are declared; the dataplane holds at most ${VNF_NETWORKS_MAX} (vnf_networks)`, 'key');
+  }
+  const routers = Object.keys(c.raw.routers ?? {});
+  // Every network and router takes an id, and the id counter takes one entry.
+  if (networks.length + routers.length + 1 > VNF_IDS_MAX) {
+    c.report(['routers'], `${networks.length} networks and ${routers.length} routers need ${networks.length + routers.length} ids; at most ${VNF_IDS_MAX - 1} fit (vnf_ids)`, 'key');
+  }
+  let ports = 0;
+  const perNetwork = new Map<string, number>();
+  for (const [container, spec] of Object.entries(c.raw.containers ?? {})) {
+    for (const [iface, ifspec] of Object.entries(spec.interfaces)) {
+      const path: SpecPath = ['containers', container, 'interfaces', iface];
+      ports++;
+      if (ports === MAX_FILE_PORTS + 1) {
+        c.report(path, `this is interface number ${ports} of the file; a topology holds at most ${MAX_FILE_PORTS} (half of vnf_ports: the rest is headroom for an apply that replaces ports)`, 'key');
       }
-      const ifaces = Object.keys(container.interfaces);
-      if (!ifaces.includes(iface)) {
-        const has = ifaces.length > 0 ? ` (it has ${ifaces.join(', ')})` : '';
-        c.report(path, `container "${containerName}" has no interface "${iface}"${didYouMean(iface, ifaces) || has}`);
-        continue;
+      const n = (perNetwork.get(ifspec.network) ?? 0) + 1;
+      perNetwork.set(ifspec.network, n);
+      if (n === VNF_MAX_FLOOD + 1) {
+        c.report([...path, 'network'], `network "${ifspec.network}" would have more than ${VNF_MAX_FLOOD} ports; a broadcast reaches at most ${VNF_MAX_FLOOD} (VNF_MAX_FLOOD)`);
       }
-      const other = attached.get(ref);
-      if (other === name) {
-        c.report(path, `${ref} is listed twice`);
-      } else if (other !== undefined) {
-        c.report(path, `${ref} is already attached to firewall "${other}"; an interface takes at most one firewall`);
-      } else {
-        attached.set(ref, name);
-      }
+    }
+  }
+  let routes = 0;
+  for (const [name, router] of Object.entries(c.raw.routers ?? {})) {
+    routes += Object.keys(router.ports).length + (router.routes?.length ?? 0);
+    if (routes > VNF_ROUTES_MAX) {
+      c.report(['routers', name, 'routes'], `the routers have ${routes} routes (connected and static) so far; the dataplane holds at most ${VNF_ROUTES_MAX} (vnf_routes)`, 'key');
+      break;
     }
   }
 }

@@ -1,36 +1,65 @@
 /**
- * The control plane's own record of a topology, beside the kernel state: the
- * last applied (normalized) topology and the interfaces attached with
- * `vnf-ctl attach`. Kept in /run/vnf/<name>/ — tmpfs, gone at reboot like
- * bpffs, so the two never disagree about a topology's existence for long.
+ * The control plane's record of a topology: the last applied (normalized) topology, the file it
+ * came from and whether it is a lab. Kept in /run/vnf/<name>/ (tmpfs, gone at reboot like bpffs).
+ * It is a cache, not the truth: attachments are read back from the kernel, a lost record is
+ * rebuilt by the next apply, and a record is trusted only when it names the generation pinned in
+ * vnf_meta by the last complete apply (otherwise attach/detach would silently roll an apply back).
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Topology } from '../spec/model.js';
-import type { Attachment } from '../model/compile.js';
 import { stateDir } from '../model/names.js';
+import { checkPrivateDir, ensurePrivateDir } from './dirs.js';
 
 export interface TopologyRecord {
   topology: Topology;
   file?: string;
   /** Lab topologies own their namespaces (lab down removes them). */
   lab?: boolean;
-  attachments: Attachment[];
   appliedAt: string;
+  /** vnf_meta.generation of the apply that wrote this record, hex. */
+  generation: string;
+}
+
+export class RecordError extends Error {
+  override name = 'RecordError';
 }
 
 const recordPath = (name: string): string => join(stateDir(name), 'state.json');
 
+/** The record, undefined when there is none; RecordError (with the way out) when it is unreadable. */
 export function readRecord(name: string): TopologyRecord | undefined {
   const p = recordPath(name);
-  if (!existsSync(p)) return undefined;
-  return JSON.parse(readFileSync(p, 'utf8')) as TopologyRecord;
+  if (!checkPrivateDir(stateDir(name)) || !existsSync(p)) return undefined;
+  let rec: unknown;
+  try {
+    rec = JSON.parse(readFileSync(p, 'utf8'));
+  } catch (e) {
+    throw new RecordError(`the record of topology ${name} (${p}) is corrupt (${(e as Error).message}). ` +
+      `Run \`vnf-ctl apply -f FILE\` to rebuild it from the file and the kernel, or \`vnf-ctl destroy ${name}\`.`);
+  }
+  const r = rec as Partial<TopologyRecord>;
+  if (typeof r !== 'object' || r === null || typeof r.topology !== 'object' || typeof r.generation !== 'string') {
+    throw new RecordError(`the record of topology ${name} (${p}) is not one this vnf wrote. ` +
+      `Run \`vnf-ctl apply -f FILE\` to rebuild it, or \`vnf-ctl destroy ${name}\`.`);
+  }
+  return r as TopologyRecord;
+}
+
+/** readRecord that treats an unreadable record as absent (for read-only views). */
+export function peekRecord(name: string): TopologyRecord | undefined {
+  try {
+    return readRecord(name);
+  } catch (e) {
+    if (e instanceof RecordError) return undefined;
+    throw e;
+  }
 }
 
 export function writeRecord(name: string, rec: TopologyRecord): void {
-  mkdirSync(stateDir(name), { recursive: true });
+  ensurePrivateDir(stateDir(name));
   const p = recordPath(name);
-  writeFileSync(p + '.tmp', JSON.stringify(rec, null, 2));
+  writeFileSync(p + '.tmp', JSON.stringify(rec), { mode: 0o600 });
   renameSync(p + '.tmp', p); // atomic replace
 }
 

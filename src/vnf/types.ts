@@ -1,10 +1,146 @@
 /**
- * What a VNF module provides to the control plane. Adding a VNF means adding
- * bpf/<vnf>.bpf.c, bpf/abi/<vnf>.h and src/vnf/<vnf>/ and listing the module
- * in src/vnf/registry.ts.
+ * The VNF driver seam. A VNF is a module: it declares its spec fragment
+ * (schema, rules, normalization), its maps (the typed map registry), the
+ * entries it wants in them, its place in the port chains, and how its state
+ * is shown. Generic stages (spec, compile, observe, plan, apply, get/stats)
+ * only iterate the registry (src/vnf/registry.ts): adding a VNF means adding
+ * bpf/<vnf>.bpf.c, bpf/abi/<vnf>.h, src/vnf/<vnf>/ and one registry line.
+ * docs/adding-a-vnf.md walks through it.
  */
-import type { MapEntries, ManagedMap } from '../model/desired.js';
+import type * as z from 'zod';
+import type { MapEntries } from '../model/desired.js';
+import type { IdTable } from '../model/ids.js';
+import type { PendingIssue, SpecPath } from '../spec/errors.js';
+import type { RawTopology } from '../spec/schema.js';
 import type { Topology } from '../spec/model.js';
+
+/* ---- maps ---------------------------------------------------------------- */
+
+/** BPF map types the registry knows, by their kernel names. */
+export type MapType = 'hash' | 'lru_hash' | 'lpm_trie' | 'array' | 'percpu_array' | 'percpu_hash' | 'prog_array';
+
+/**
+ * Who owns a map's entries:
+ * - config:  the control plane owns every entry; the desired set is exact.
+ * - group:   content-addressed groups written whole beside the old ones and
+ *            removed when unused (firewall rule sets); see GroupDecl.
+ * - learned: the dataplane writes; the control plane only removes entries
+ *            that lost their meaning (their port or network is gone).
+ * - stats:   counters the dataplane writes; entries of removed things go.
+ * - kernel:  the dataplane's own scratch state; never read or written.
+ */
+export type MapKind = 'config' | 'group' | 'learned' | 'stats' | 'kernel';
+
+/**
+ * When a config map's upserts run (deletes run in the reverse order):
+ * - define:  things nothing refers to yet (ids, chains, flood lists, bindings)
+ * - bind:    port entries (which refer to chains and bindings)
+ * - (the links of new ports are attached here)
+ * - publish: what makes ports reachable (networks, static FDB and
+ *            neighbours, routes): only once a new port's policy is in place.
+ * - commit:  after everything else, removals included (the applied generation).
+ */
+export type Stage = 'define' | 'bind' | 'publish' | 'commit';
+
+/** What learned/stats entries are judged against: the desired state. */
+export interface Live {
+  /** Port ifindex -> network id. */
+  ports: ReadonlyMap<number, number>;
+  networks: ReadonlySet<number>;
+  routers: ReadonlySet<number>;
+  /** Desired entries of the config maps. */
+  config: Readonly<Record<string, MapEntries>>;
+  groups: readonly DesiredGroup[];
+}
+
+/** What a learned/stats map's entries depend on: when one of these loses something, the map is swept. */
+export type Dependency = 'ports' | 'networks' | 'routers' | 'groups' | { map: string };
+
+/** Names for ids, for describing entries. */
+export interface NameView {
+  network(id: number): string;
+  router(id: number): string;
+  ifname(ifindex: number): string;
+}
+
+export interface MapDecl {
+  /** The pinned name (≤ 15 characters), as in bpf/abi/<vnf>.h. */
+  name: string;
+  type: MapType;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  kind: MapKind;
+  /** config maps: when upserts run, and the order within the stage (lower first). */
+  stage?: Stage;
+  order?: number;
+  /** One line describing an entry, for plan and get. */
+  describe?(key: Buffer, value: Buffer | undefined, names: NameView): string;
+  /** learned/stats maps: whether an entry still means something. */
+  keep?(key: Buffer, value: Buffer, live: Live): boolean;
+  /** learned/stats maps: what `keep` depends on. The map is read and swept only when one of them loses entries. */
+  dependsOn?: Dependency[];
+}
+
+/**
+ * Content-addressed groups (firewall rule sets): one root entry per group in
+ * `root`, and leaves in `leaves` whose keys carry the group id. A group is
+ * written leaves first and its root last; a root marked incomplete (written
+ * first with `incomplete`) means "being written or being removed": packets
+ * treat it as absent, and the next plan finishes the job either way. Groups
+ * that exist complete are never dumped; leaves are read only to remove a group.
+ */
+export interface GroupDecl {
+  root: string;
+  leaves: string[];
+  /** The group id in a leaf key (or a root key). */
+  groupOf(map: string, key: Buffer): number;
+  /** The root value marked incomplete, and the test for it. */
+  incomplete(root: Buffer): Buffer;
+  isIncomplete(root: Buffer): boolean;
+}
+
+/** A group the desired state wants: its id and every entry, leaves packed per map. */
+export interface DesiredGroup {
+  id: number;
+  root: { key: Buffer; value: Buffer };
+  leaves: Record<string, Array<readonly [Buffer, Buffer]>>;
+  /** A name for plan output, e.g. "firewall web-in ingress (9 rules)". */
+  label: string;
+  /** The module that wants it (set by compile). */
+  module?: string;
+}
+
+/* ---- spec ---------------------------------------------------------------- */
+
+/** Where a fragment adds keys to the topology file's schema. */
+export interface SchemaFragment {
+  top?: Record<string, z.ZodType>;
+  settings?: Record<string, z.ZodType>;
+  router?: Record<string, z.ZodType>;
+  interface?: Record<string, z.ZodType>;
+}
+
+/** What the rules of a fragment can see and report. */
+export interface RuleContext {
+  /** The part of the file that passed the schema (entries with schema issues are left out). */
+  raw: RawTopology;
+  /** Names of entries left out because of schema issues: references to them are not "unknown". */
+  invalid: ReadonlySet<string>;
+  report(path: SpecPath, message: string, at?: 'key'): void;
+}
+
+export interface SpecFragment {
+  schema?: SchemaFragment;
+  /** Cross-references, addressing and capacity, on the valid part of the file. */
+  rules?(ctx: RuleContext): void;
+  /** The module's part of the normalized model (topology.ext[module name]). */
+  normalize?(raw: RawTopology, core: Topology): unknown;
+  /** A few words for `vnf-ctl validate`, e.g. "2 firewalls". */
+  summary?(t: Topology): string | undefined;
+}
+
+/* ---- compile --------------------------------------------------------------- */
 
 /** An interface that carries a port: a lab/file container interface or an attachment. */
 export interface PortInterface {
@@ -19,32 +155,69 @@ export interface PortInterface {
   prefix: number;
   /** Lowercase MAC, or undefined when unknown (attachment without a namespace). */
   mac?: string;
-  firewall?: string;
+  /** Per-module options of this port (e.g. firewall: "web-in"), by module name. */
+  options: Record<string, string>;
 }
 
 export interface CompileContext {
   topology: Topology;
   ports: PortInterface[];
-  /** Router id (1..N by router name). */
+  ids: IdTable;
+  networkId(name: string): number;
   routerId(name: string): number;
-  /** The VNFs, in chain order (for composing chains). */
-  stages: ReadonlyArray<{ id: number; inChain?: (p: PortInterface) => boolean }>;
+  /** The chains of a port, composed from the modules that run on it. */
+  chains(port: PortInterface): { chainIn: number[]; chainOut: number[] };
 }
 
+/* ---- status ---------------------------------------------------------------- */
+
+/** What a module's status view reads: pinned maps of the topology, and names. */
+export interface StatusReader {
+  names: NameView;
+  topology: Topology | undefined;
+  /** Every entry of a pinned map ([] when it is not pinned). Per-CPU values are summed by `counter`. */
+  entries(map: string): Array<[Buffer, Buffer]>;
+  /** A per-CPU counter map's value summed over CPUs. */
+  counter(map: string, value: Buffer): { packets: bigint; bytes: bigint };
+  /** Nanoseconds on the kernel's CLOCK_MONOTONIC (bpf_ktime_get_ns). */
+  now: bigint;
+}
+
+/** A table in `vnf-ctl get`: `key` names it in -o json/yaml. */
+export interface StatusSection {
+  key: string;
+  title: string;
+  columns: string[];
+  rows: Array<Record<string, string | number | bigint | undefined>>;
+}
+
+/* ---- the module ---------------------------------------------------------- */
+
 export interface VnfModule {
-  id: number;
   name: string;
+  /** Slot in vnf_progs and counter id (VNF_ID_* of its ABI header); absent for modules without a program. */
+  id?: number;
   /** build/bpf/<object>.bpf.o */
-  object: string;
+  object?: string;
   /** Every program of the object (pinned per build). */
-  programs: string[];
+  programs?: string[];
   /** The program that fills slot `id` of vnf_progs. */
   slotProgram?: string;
-  maps: ManagedMap[];
-  /** Desired entries of this VNF's maps. */
-  entries(ctx: CompileContext): Record<string, MapEntries>;
-  /** One line describing an entry, for plan and get. */
-  describe(map: string, key: Buffer, value: Buffer | undefined): string;
-  /** Whether this VNF runs in a port's chains (before the forwarder and before delivery). */
-  inChain?(port: PortInterface): boolean;
+  spec?: SpecFragment;
+  maps: MapDecl[];
+  groups?: GroupDecl;
+  /** Desired entries of this module's config maps. */
+  entries?(ctx: CompileContext): Record<string, MapEntries>;
+  /** Desired content-addressed groups. */
+  desiredGroups?(ctx: CompileContext): DesiredGroup[];
+  /** A per-port option from the topology file (e.g. the firewall of a container interface). */
+  portOption?(t: Topology, container: string, iface: string): string | undefined;
+  /** Whether (and in what order) this VNF runs in a port's chains, before the forwarder and before delivery. */
+  chain?: { order: number; runsOn(port: PortInterface): boolean };
+  /** Sections of `vnf-ctl get NAME`. */
+  status?(r: StatusReader): StatusSection[];
+  /** Human-level changes between two topologies (e.g. rules added/removed), shown with the plan. */
+  changes?(before: Topology | undefined, after: Topology): string[];
 }
+
+export type { MapEntries, PendingIssue };

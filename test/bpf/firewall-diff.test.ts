@@ -20,7 +20,7 @@ import { ctKeyCodec } from '../../src/vnf/conntrack/codec.js';
 import { compileRuleSet, type CompiledRuleSet } from '../../src/vnf/firewall/classifier.js';
 import { referenceClassify, ruleMatches } from '../../src/vnf/firewall/reference.js';
 import type { FwPacket } from '../../src/vnf/firewall/packet.js';
-import type { FirewallDirection } from '../../src/spec/model.js';
+import type { FirewallDirection } from '../../src/vnf/firewall/model.js';
 import { randomDirection, randomPackets, randomRules } from '../helpers/fw-gen.js';
 import {
   direction, firewallLab, icmpMsg, NET, TC_ACT_REDIRECT, TC_ACT_SHOT, VNF_DIR_RX, VNF_ID_FIREWALL, type FwLab, type FwPort,

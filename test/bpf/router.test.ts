@@ -11,10 +11,10 @@
  */
 import t, { type Test } from 'tap';
 import { skbContext } from '../../src/bpf/skb.js';
-import { parseMac, u32 } from '../../src/codec/struct.js';
+import { parseMac } from '../../src/codec/struct.js';
 import { REASON, VNF_DIR_TX, VNF_ID_DELIVER, sumCounters } from '../../src/vnf/common/codec.js';
 import { VNF_ID_BRIDGE, VNF_FDB_F_STATIC } from '../../src/vnf/bridge/codec.js';
-import { VNF_ID_ROUTER, VNF_NEIGH_F_LEARNED, VNF_NEIGH_F_STATIC, VNF_ROUTE_F_CONNECTED, VNF_ROUTE_F_STATIC } from '../../src/vnf/router/codec.js';
+import { routeStatsKeyCodec, VNF_ID_ROUTER, VNF_NEIGH_F_LEARNED, VNF_NEIGH_F_STATIC, VNF_ROUTE_F_CONNECTED, VNF_ROUTE_F_STATIC } from '../../src/vnf/router/codec.js';
 import { createPorts, loadDataplane, type TestPort, type TestDataplane } from '../helpers/dataplane.js';
 import {
   ETH_P_ARP, ETH_P_IP, IPPROTO_ICMP, IPPROTO_UDP, arp, eth, icmpEcho, inetChecksum, ip4, ipv4, udp,
@@ -45,7 +45,8 @@ interface Lab {
   /** Runs vnf_router as if the bridge of `network` handed it a packet from `from`. */
   run(data: Buffer, from?: TestPort, network?: number): { retval: number; data: Buffer };
   stat(reason: string, vnf?: number): bigint;
-  routeStat(routeId: number): bigint;
+  /** Packets counted on router `routerId`'s route to `to` (a.b.c.d/len). */
+  routeStat(routerId: number, to: string): bigint;
 }
 
 async function lab(t: Test): Promise<Lab> {
@@ -56,8 +57,8 @@ async function lab(t: Test): Promise<Lab> {
   }
   dp.setNetwork(1, { router_id: 1, router_ip: ip4('10.0.1.1'), router_mac: R1, router_prefix: 24, ports: [a.ifindex] });
   dp.setNetwork(2, { router_id: 1, router_ip: ip4('10.0.2.1'), router_mac: R2, router_prefix: 24, ports: [b.ifindex, c.ifindex] });
-  dp.setRoute(1, ip4('10.0.1.0'), 24, { network: 1, nexthop: 0, route_id: 1, flags: VNF_ROUTE_F_CONNECTED });
-  dp.setRoute(1, ip4('10.0.2.0'), 24, { network: 2, nexthop: 0, route_id: 2, flags: VNF_ROUTE_F_CONNECTED });
+  dp.setRoute(1, ip4('10.0.1.0'), 24, { network: 1, nexthop: 0, flags: VNF_ROUTE_F_CONNECTED });
+  dp.setRoute(1, ip4('10.0.2.0'), 24, { network: 2, nexthop: 0, flags: VNF_ROUTE_F_CONNECTED });
   const router = dp.program('vnf_router');
   return {
     dp, a, b, c,
@@ -65,9 +66,10 @@ async function lab(t: Test): Promise<Lab> {
       return router.testRun({ data, ctx: skbContext({ ifindex: from.ifindex, cb: [from.ifindex, 0, 0, network, 0] }) });
     },
     stat: (reason, vnf = VNF_ID_ROUTER) => dp.stat(vnf, REASON[reason]!).packets,
-    routeStat(routeId) {
+    routeStat(routerId, to) {
+      const [addr, len] = to.split('/');
       const m = dp.map('vnf_route_stats');
-      const v = m.lookup(u32(routeId));
+      const v = m.lookup(routeStatsKeyCodec.encode({ router_id: routerId, addr: ip4(addr!), prefixlen: Number(len) }));
       return v ? sumCounters(m.splitPerCpu(v)).packets : 0n;
     },
   };
@@ -242,8 +244,8 @@ if (requirePrivileges(t)) {
     t.equal(l.dp.portStat(l.a.ifindex, VNF_DIR_TX).packets, 0n, 'not back to the sender');
     t.equal(l.stat('routed'), 1n, 'ROUTED counted');
     t.equal(l.stat('forward', VNF_ID_BRIDGE), 1n, 'the bridge forwarded it to a known port');
-    t.equal(l.routeStat(2), 1n, 'route 10.0.2.0/24 counted');
-    t.equal(l.routeStat(1), 0n, 'other route not counted');
+    t.equal(l.routeStat(1, '10.0.2.0/24'), 1n, 'route 10.0.2.0/24 counted');
+    t.equal(l.routeStat(1, '10.0.1.0/24'), 0n, 'other route not counted');
 
     // The incremental update at the edges of one's complement arithmetic:
     // headers (found by varying the IP id) whose checksum makes the update
@@ -268,7 +270,7 @@ if (requirePrivileges(t)) {
         break;
       }
     }
-    t.equal(l.routeStat(2), BigInt(runs), 'every run counted on the route');
+    t.equal(l.routeStat(1, '10.0.2.0/24'), BigInt(runs), 'every run counted on the route');
   });
 
   t.test('routed packet with IP options keeps them', async (t) => {
@@ -365,16 +367,16 @@ if (requirePrivileges(t)) {
       l.dp.setFdb(2, m, { ifindex: l.b.ifindex, flags: VNF_FDB_F_STATIC });
     }
     // Router 2's table (a default route and a /16) is not router 1's.
-    l.dp.setRoute(2, 0, 0, { network: 2, nexthop: ip4('10.0.2.254'), route_id: 90, flags: VNF_ROUTE_F_STATIC });
-    l.dp.setRoute(2, ip4('10.5.0.0'), 16, { network: 2, nexthop: ip4('10.0.2.16'), route_id: 91, flags: VNF_ROUTE_F_STATIC });
+    l.dp.setRoute(2, 0, 0, { network: 2, nexthop: ip4('10.0.2.254'), flags: VNF_ROUTE_F_STATIC });
+    l.dp.setRoute(2, ip4('10.5.0.0'), 16, { network: 2, nexthop: ip4('10.0.2.16'), flags: VNF_ROUTE_F_STATIC });
     let r = l.run(udpPacket('10.5.1.9'));
     t.equal(r.data[34], 3, 'router 1 without a route: unreachable although router 2 has one');
-    t.equal(l.routeStat(90) + l.routeStat(91), 0n, "router 2's routes unused");
+    t.equal(l.routeStat(2, '0.0.0.0/0') + l.routeStat(2, '10.5.0.0/16'), 0n, "router 2's routes unused");
 
-    l.dp.setRoute(1, ip4('10.5.0.0'), 16, { network: 2, nexthop: ip4(gw.g16[0]), route_id: 16, flags: VNF_ROUTE_F_STATIC });
-    l.dp.setRoute(1, ip4('10.5.1.0'), 24, { network: 2, nexthop: ip4(gw.g24[0]), route_id: 24, flags: VNF_ROUTE_F_STATIC });
-    l.dp.setRoute(1, 0, 0, { network: 2, nexthop: ip4(gw.gdef[0]), route_id: 100, flags: VNF_ROUTE_F_STATIC });
-    const cases = [['10.5.1.9', gw.g24[1], 24], ['10.5.2.9', gw.g16[1], 16], ['10.6.0.1', gw.gdef[1], 100], ['10.0.1.77', null, 1]] as const;
+    l.dp.setRoute(1, ip4('10.5.0.0'), 16, { network: 2, nexthop: ip4(gw.g16[0]), flags: VNF_ROUTE_F_STATIC });
+    l.dp.setRoute(1, ip4('10.5.1.0'), 24, { network: 2, nexthop: ip4(gw.g24[0]), flags: VNF_ROUTE_F_STATIC });
+    l.dp.setRoute(1, 0, 0, { network: 2, nexthop: ip4(gw.gdef[0]), flags: VNF_ROUTE_F_STATIC });
+    const cases = [['10.5.1.9', gw.g24[1], '10.5.1.0/24'], ['10.5.2.9', gw.g16[1], '10.5.0.0/16'], ['10.6.0.1', gw.gdef[1], '0.0.0.0/0'], ['10.0.1.77', null, '10.0.1.0/24']] as const;
     for (const [dst, m, id] of cases) {
       r = l.run(udpPacket(dst));
       if (m) {
@@ -382,9 +384,9 @@ if (requirePrivileges(t)) {
         t.same(r.data.subarray(0, 6), mac(m), `${dst} -> next hop of route ${id}`);
         t.same(r.data.subarray(30, 34), ipBytes(dst), 'destination address unchanged');
       }
-      t.equal(l.routeStat(id), 1n, `${dst} counted on route ${id}`);
+      t.equal(l.routeStat(1, id), 1n, `${dst} counted on route ${id}`);
     }
-    t.equal(l.routeStat(90) + l.routeStat(91), 0n, "router 2's routes still unused");
+    t.equal(l.routeStat(2, '0.0.0.0/0') + l.routeStat(2, '10.5.0.0/16'), 0n, "router 2's routes still unused");
   });
 
   t.test('neighbour miss: broadcast ARP request for the next hop instead', async (t) => {
@@ -409,13 +411,13 @@ if (requirePrivileges(t)) {
 
     // Through a gateway: ARP for the gateway, not for the destination. A
     // long packet is trimmed to the same 60 bytes.
-    l.dp.setRoute(1, ip4('10.8.0.0'), 16, { network: 2, nexthop: ip4('10.0.2.254'), route_id: 8, flags: VNF_ROUTE_F_STATIC });
+    l.dp.setRoute(1, ip4('10.8.0.0'), 16, { network: 2, nexthop: ip4('10.0.2.254'), flags: VNF_ROUTE_F_STATIC });
     r = l.run(udpPacket('10.8.1.1', { data: Buffer.alloc(1000, 0x77) }));
     t.equal(r.data.length, 60);
     t.same(r.data.subarray(38, 42), ipBytes('10.0.2.254'), 'who-has the next hop');
     t.same(r.data.subarray(42), Buffer.alloc(18), 'zero padding');
     t.equal(l.stat('drop:neigh-miss'), 2n);
-    t.equal(l.routeStat(8), 1n, 'route counted');
+    t.equal(l.routeStat(1, '10.8.0.0/16'), 1n, 'route counted');
   });
 
   t.test('echo request to a router address: echo reply', async (t) => {
@@ -488,7 +490,7 @@ if (requirePrivileges(t)) {
     l.dp.setNetwork(3, { router_id: 0 });
     t.equal(l.run(good, l.a, 3).retval, TC_ACT_SHOT, 'network without a router port');
     t.equal(l.stat('drop:not-for-us'), 3n);
-    l.dp.setRoute(1, ip4('10.3.0.0'), 16, { network: 3, nexthop: 0, route_id: 3, flags: VNF_ROUTE_F_STATIC });
+    l.dp.setRoute(1, ip4('10.3.0.0'), 16, { network: 3, nexthop: 0, flags: VNF_ROUTE_F_STATIC });
     t.equal(l.run(udpPacket('10.3.0.1')).retval, TC_ACT_SHOT, "route into a network where router 1 has no port");
     t.equal(l.stat('drop:no-network'), 2n);
     t.equal(l.stat('routed') + l.stat('icmp-error'), 0n, 'none of them forwarded or answered');

@@ -18,9 +18,9 @@ import {
   chain, chainCodec, counterCodec, floodKeyCodec, networkCodec, portCodec, portStatsKeyCodec, statsIndex, sumCounters,
   VNF_ID_DELIVER, type Counter, type NetworkEntry, type Port,
 } from '../../src/vnf/common/codec.js';
-import { fdbEntryCodec, fdbKeyCodec, VNF_ID_BRIDGE, type FdbEntry } from '../../src/vnf/bridge/codec.js';
+import { fdbEntryCodec, fdbKeyCodec, VNF_FDB_F_STATIC, VNF_ID_BRIDGE, type FdbEntry } from '../../src/vnf/bridge/codec.js';
 import {
-  neighCodec, neighKeyCodec, routeCodec, routeKey, routeKeyCodec, VNF_ID_ROUTER, type NeighEntry, type RouteEntry,
+  neighCodec, neighKeyCodec, routeCodec, routeKey, routeKeyCodec, VNF_ID_ROUTER, VNF_NEIGH_F_STATIC, type NeighEntry, type RouteEntry,
 } from '../../src/vnf/router/codec.js';
 import { tempPinDir } from './objects.js';
 import { vnfObject } from './paths.js';
@@ -128,25 +128,39 @@ export class TestDataplane {
     this.map('vnf_networks').update(u32(id), networkCodec.encode(entry));
   }
 
+  /** A static entry (flags STATIC) goes to vnf_fdb_static, as the control plane writes it; others are "learned". */
   setFdb(network: number, mac: string, e: Partial<FdbEntry> & { ifindex: number }): void {
-    this.map('vnf_fdb').update(fdbKeyCodec.encode({ network, mac }), fdbEntryCodec.encode({ flags: 0, updated_ns: 0n, ...e }));
+    const entry = { flags: 0, updated_ns: 0n, ...e };
+    this.map(entry.flags & VNF_FDB_F_STATIC ? 'vnf_fdb_static' : 'vnf_fdb').update(fdbKeyCodec.encode({ network, mac }), fdbEntryCodec.encode(entry));
   }
 
+  /** The static entry of (network, mac), or else the learned one. */
   fdb(network: number, mac: string): FdbEntry | null {
+    const k = fdbKeyCodec.encode({ network, mac });
+    const v = this.map('vnf_fdb_static').lookup(k) ?? this.map('vnf_fdb').lookup(k);
+    return v ? fdbEntryCodec.decode(v) : null;
+  }
+
+  /** The learned entry only. */
+  learnedFdb(network: number, mac: string): FdbEntry | null {
     const v = this.map('vnf_fdb').lookup(fdbKeyCodec.encode({ network, mac }));
     return v ? fdbEntryCodec.decode(v) : null;
   }
 
-  setRoute(routerId: number, addr: number, prefix: number, r: RouteEntry): void {
-    this.map('vnf_routes').update(routeKeyCodec.encode(routeKey(routerId, addr, prefix)), routeCodec.encode(r));
+  setRoute(routerId: number, addr: number, prefix: number, r: Omit<RouteEntry, 'addr' | 'prefixlen'>): void {
+    this.map('vnf_routes').update(routeKeyCodec.encode(routeKey(routerId, addr, prefix)), routeCodec.encode({ ...r, addr, prefixlen: prefix }));
   }
 
+  /** A static neighbour (flags STATIC, the default) goes to vnf_neigh_static; others are "learned". */
   setNeigh(network: number, ip: number, n: Partial<NeighEntry> & { mac: string }): void {
-    this.map('vnf_neigh').update(neighKeyCodec.encode({ network, ip }), neighCodec.encode({ updated_ns: 0n, flags: 1, ...n }));
+    const entry = { updated_ns: 0n, flags: VNF_NEIGH_F_STATIC, ...n };
+    this.map(entry.flags & VNF_NEIGH_F_STATIC ? 'vnf_neigh_static' : 'vnf_neigh').update(neighKeyCodec.encode({ network, ip }), neighCodec.encode(entry));
   }
 
+  /** The static neighbour, or else the learned one. */
   neigh(network: number, ip: number): NeighEntry | null {
-    const v = this.map('vnf_neigh').lookup(neighKeyCodec.encode({ network, ip }));
+    const k = neighKeyCodec.encode({ network, ip });
+    const v = this.map('vnf_neigh_static').lookup(k) ?? this.map('vnf_neigh').lookup(k);
     return v ? neighCodec.decode(v) : null;
   }
 

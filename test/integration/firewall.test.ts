@@ -74,11 +74,11 @@ if (requirePrivileges(t)) {
     t.equal(ping(lab.ns('web'), '10.71.3.10', 2), 2, 'echo replies to web pass');
     const ct = JSON.parse(vnfctl(['conntrack', lab.name, '-o', 'json']).stdout) as Array<{ proto: string; dst: string; state: string }>;
     t.ok(ct.some((c) => c.proto === 'tcp' && c.dst === '10.71.1.10:80'), 'the allowed inbound connection is tracked');
-    const get = JSON.parse(vnfctl(['get', lab.name, '-o', 'json']).stdout) as { firewalls: Array<{ directions: Array<{ direction: string; rules: Array<{ hits: { packets: number } }>; defaultHits: { packets: number } }> }> };
-    const ingress = get.firewalls[0]!.directions.find((d) => d.direction === 'ingress')!;
-    t.ok(ingress.rules[0]!.hits.packets >= 1, 'rule 0 counted its hit');
-    t.ok(ingress.rules[2]!.hits.packets >= 1, 'reject rule counted');
-    t.ok(ingress.defaultHits.packets >= 2, 'default drop counted');
+    const get = JSON.parse(vnfctl(['get', lab.name, '-o', 'json']).stdout) as { firewallRules: Array<{ direction: string; '#': number | string; packets: number }> };
+    const ingress = get.firewallRules.filter((r) => r.direction === 'ingress');
+    t.ok(ingress.find((r) => r['#'] === 0)!.packets >= 1, 'rule 0 counted its hit');
+    t.ok(ingress.find((r) => r['#'] === 2)!.packets >= 1, 'reject rule counted');
+    t.ok(ingress.find((r) => r['#'] === '-')!.packets >= 2, 'default drop counted');
     const flushed = vnfctl(['conntrack', lab.name, '--flush']);
     t.match(flushed.stdout, /connections flushed/);
   });
@@ -109,22 +109,5 @@ if (requirePrivileges(t)) {
     t.equal(vnfctl(['apply', '-f', lab.file]).status, 0);
     t.equal(ping(lab.ns('db'), '10.71.1.10', 2), 0, 'ping denied right after apply');
     t.equal(connect(lab.ns('db'), '10.71.1.10', 81, 1).stderr.match(/refused/i), null, 'port 81 no longer rejected (now default drop)');
-  });
-
-  t.test('fail closed: after a failed apply, the ports meant to be firewalled drop instead of pass', async (t) => {
-    const lab = labUp(t, base(RULES), ['web', 'db', 'intruder']);
-    t.equal(ping(lab.ns('db'), '10.71.1.10', 1), 1, 'allowed before');
-    // The desired state of the same file, as apply computed it; then the failure path.
-    const { loadTopology } = await import('../../src/spec/index.js');
-    const { planTopology } = await import('../../src/ops/topology.js');
-    const { failClosed } = await import('../../src/apply/apply.js');
-    const { desired } = planTopology(loadTopology(lab.file));
-    failClosed(lab.name, desired);
-    t.equal(ping(lab.ns('db'), '10.71.1.10', 2), 0, 'web is closed: its firewall has no binding and drops');
-    t.equal(ping(lab.ns('db'), '10.71.3.10', 1), 1, 'ports without a firewall are untouched');
-    const s = JSON.parse(vnfctl(['stats', lab.name, '-o', 'json']).stdout) as { vnfs: Array<{ vnf: string; reason: string; packets: number }> };
-    t.ok(s.vnfs.some((v) => v.vnf === 'firewall' && v.reason === 'drop:no-policy' && v.packets >= 2), 'counted as drop:no-policy');
-    t.match(vnfctl(['apply', '-f', lab.file]).stdout, /to add/, 'a later apply restores the bindings');
-    t.equal(ping(lab.ns('db'), '10.71.1.10', 1), 1, 'and traffic flows again');
   });
 }

@@ -88,7 +88,7 @@ routers:
     nsExec(lab.ns('gw'), ['sysctl', '-qw', 'net.ipv4.ip_forward=1']);
     nsExec(lab.ns('ops'), ['ip', 'route', 'replace', 'default', 'via', '10.62.3.1']);
     t.equal(ping(lab.ns('web'), '10.62.3.10', 3), 3, 'web reaches ops via r1 and the static route through gw');
-    const s = JSON.parse(vnfctl(['stats', lab.name, '-o', 'json']).stdout) as { routes: Array<{ to: string; packets: number }> };
+    const s = JSON.parse(vnfctl(['get', lab.name, '-o', 'json']).stdout) as { routes: Array<{ to: string; packets: number }> };
     t.ok(s.routes.find((r) => r.to === '10.62.3.0/24')!.packets >= 3, 'static route counter');
   });
 
@@ -173,7 +173,9 @@ routers:
     t.notOk(readdirSync('/run/netns').some((n) => n.includes(lab.name)), 'namespaces removed');
     const after = sh('bpftool', ['link', 'show']).split('\n').filter((l) => /^\d+:/.test(l)).length;
     t.equal(before - after, 6, 'six links gone (ingress + egress of three ports)');
-    t.match(vnfctl(['destroy', lab.name]).stdout, /nothing to destroy/, 'destroying again is fine');
+    const again = vnfctl(['destroy', lab.name]);
+    t.equal(again.status, 2, 'destroying a topology that is gone is invalid input');
+    t.match(again.stderr, new RegExp(`no topology named ${lab.name}`), 'and says so');
   });
 
   t.test('bad input: clear error, exit 2, nothing created', async (t) => {

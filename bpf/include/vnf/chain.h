@@ -68,6 +68,11 @@ static __always_inline int vnf_forward_to_port(struct __sk_buff *skb, __u32 call
 
 	if (!p)
 		return vnf_drop(skb, caller, VNF_R_DROP_NO_PORT);
+	/* Networks meet only through a router: never deliver into a port of
+	 * another network than the one the packet is on (a stale learned entry,
+	 * a port that moved during an apply). */
+	if (p->network != md_network(skb))
+		return vnf_drop(skb, caller, VNF_R_DROP_CROSS_NETWORK);
 	md_set_out(skb, ifindex);
 	skb->cb[2] = p->chain_out;
 	vnf_count(caller, reason, skb->len);

@@ -26,11 +26,21 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } vnf_meta SEC(".maps");
 
+/* Read and written by the control plane only; declared here so that every
+ * object pins the same map. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VNF_IDS_MAX);
+	__type(key, struct vnf_id_key);
+	__type(value, struct vnf_id);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vnf_ids SEC(".maps");
+
 /* Hash maps for configuration: an update replaces the whole value at once
  * (RCU), so a packet never sees half of an old and half of a new entry. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
+	__uint(max_entries, VNF_PORTS_MAX);
 	__type(key, __u32);
 	__type(value, struct vnf_port);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
@@ -38,7 +48,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024);
+	__uint(max_entries, VNF_NETWORKS_MAX);
 	__type(key, __u32);
 	__type(value, struct vnf_network);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
@@ -46,7 +56,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 8192);
+	__uint(max_entries, VNF_CHAINS_MAX);
 	__type(key, __u32);
 	__type(value, struct vnf_chain);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
@@ -54,7 +64,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
+	__uint(max_entries, VNF_FLOOD_ENTRIES_MAX);
 	__type(key, struct vnf_flood_key);
 	__type(value, __u32);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
@@ -70,7 +80,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(max_entries, 8192);
+	__uint(max_entries, VNF_PORT_STATS_MAX);
 	__type(key, struct vnf_port_stats_key);
 	__type(value, struct vnf_counter);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);

@@ -1,8 +1,7 @@
-/** Codecs of bpf/abi/bridge.h. */
+/** Codecs of bpf/abi/bridge.h (layouts checked against BTF by test/unit/btf-layout.test.ts). */
 import { defineStruct } from '../../codec/struct.js';
 
-export const VNF_ID_BRIDGE = 2;
-export const VNF_FDB_F_STATIC = 0x1;
+export { VNF_ID_BRIDGE, VNF_FDB_F_STATIC, VNF_FDB_MAX, VNF_FDB_STATIC_MAX } from '../../abi/bridge.js';
 
 export interface FdbKey {
   network: number;

@@ -1,7 +1,12 @@
-/** The bridge VNF: static FDB entries for every port whose MAC is known. */
+/**
+ * The bridge VNF: static FDB entries for every port whose MAC is known (a plain hash the
+ * dataplane looks up first), and the FDB it learns (LRU) — kept unless its network is gone or
+ * its port left that network.
+ */
 import { put, type MapEntries } from '../../model/desired.js';
-import type { CompileContext, VnfModule } from '../types.js';
-import { fdbEntryCodec, fdbKeyCodec, VNF_FDB_F_STATIC, VNF_ID_BRIDGE } from './codec.js';
+import { VNF_MAP_FDB, VNF_MAP_FDB_STATIC } from '../../abi/bridge.js';
+import type { CompileContext, MapDecl, StatusReader, StatusSection, VnfModule } from '../types.js';
+import { fdbEntryCodec, fdbKeyCodec, VNF_FDB_F_STATIC, VNF_FDB_MAX, VNF_FDB_STATIC_MAX, VNF_ID_BRIDGE } from './codec.js';
 
 function entries(ctx: CompileContext): Record<string, MapEntries> {
   const fdb: MapEntries = new Map();
@@ -9,21 +14,50 @@ function entries(ctx: CompileContext): Record<string, MapEntries> {
     if (!p.mac) continue;
     put(fdb, fdbKeyCodec.encode({ network: p.networkId, mac: p.mac }), fdbEntryCodec.encode({ ifindex: p.ifindex, flags: VNF_FDB_F_STATIC, updated_ns: 0n }));
   }
-  return { vnf_fdb: fdb };
+  return { [VNF_MAP_FDB_STATIC]: fdb };
+}
+
+function describe(key: Buffer, value: Buffer | undefined, names: Parameters<NonNullable<MapDecl['describe']>>[2]): string {
+  const k = fdbKeyCodec.decode(key);
+  const head = `fdb ${names.network(k.network)} ${k.mac}`;
+  return value ? `${head} -> ${names.ifname(fdbEntryCodec.decode(value).ifindex)}` : head;
+}
+
+function status(r: StatusReader): StatusSection[] {
+  const rows: StatusSection['rows'] = [];
+  for (const [map, kind] of [[VNF_MAP_FDB_STATIC, 'static'], [VNF_MAP_FDB, 'learned']] as const) {
+    for (const [k, v] of r.entries(map)) {
+      const key = fdbKeyCodec.decode(k);
+      const e = fdbEntryCodec.decode(v);
+      rows.push({
+        network: r.names.network(key.network), mac: key.mac, interface: r.names.ifname(e.ifindex), kind,
+        age: kind === 'learned' ? `${Number((r.now - e.updated_ns) / 1_000_000_000n)}s` : '-',
+      });
+    }
+  }
+  rows.sort((a, b) => String(a['network']).localeCompare(String(b['network'])) || String(a['mac']).localeCompare(String(b['mac'])));
+  return [{ key: 'fdb', title: 'FDB', columns: ['network', 'mac', 'interface', 'kind', 'age'], rows }];
 }
 
 export const bridgeModule: VnfModule = {
-  id: VNF_ID_BRIDGE,
   name: 'bridge',
+  id: VNF_ID_BRIDGE,
   object: 'bridge',
   programs: ['vnf_bridge'],
   slotProgram: 'vnf_bridge',
-  maps: [{ name: 'vnf_fdb', owns: 'static', order: 10, isStatic: (v) => (fdbEntryCodec.decode(v).flags & VNF_FDB_F_STATIC) !== 0 }],
+  maps: [
+    {
+      name: VNF_MAP_FDB_STATIC, type: 'hash', keySize: fdbKeyCodec.size, valueSize: fdbEntryCodec.size,
+      maxEntries: VNF_FDB_STATIC_MAX, kind: 'config', stage: 'publish', order: 10, describe,
+    },
+    {
+      name: VNF_MAP_FDB, type: 'lru_hash', keySize: fdbKeyCodec.size, valueSize: fdbEntryCodec.size,
+      maxEntries: VNF_FDB_MAX, kind: 'learned', describe,
+      // A learned MAC means something while its port is a port of the same network.
+      keep: (key, value, live) => live.ports.get(fdbEntryCodec.decode(value).ifindex) === fdbKeyCodec.decode(key).network,
+      dependsOn: ['ports', 'networks'],
+    },
+  ],
   entries,
-  describe(_map, key, value) {
-    const k = fdbKeyCodec.decode(key);
-    if (!value) return `fdb network ${k.network} ${k.mac}`;
-    const e = fdbEntryCodec.decode(value);
-    return `fdb network ${k.network} ${k.mac} -> ifindex ${e.ifindex}${e.flags & VNF_FDB_F_STATIC ? ' (static)' : ''}`;
-  },
+  status,
 };

@@ -1,16 +1,13 @@
-/** Codecs of bpf/abi/vnf_common.h (checked against BTF by test/unit/abi-layout.test.ts). */
+/** Codecs of bpf/abi/vnf_common.h (layouts checked against BTF by test/unit/btf-layout.test.ts). */
 import { defineStruct } from '../../codec/struct.js';
+import { enum_vnf_reason, VNF_MAX_CHAIN, VNF_MAX_REASONS, VNF_R_DROP_BASE } from '../../abi/vnf_common.js';
 
-export const VNF_ABI_VERSION = 1;
-export const VNF_ID_CORE = 1;
-export const VNF_ID_DELIVER = 1;
-export const VNF_MAX_PROGS = 16;
-export const VNF_MAX_CHAIN = 15;
-export const VNF_MAX_REASONS = 64;
-export const VNF_MAX_FLOOD = 64;
-export const VNF_PORT_F_ATTACHED = 0x1;
-export const VNF_DIR_RX = 0;
-export const VNF_DIR_TX = 1;
+export {
+  VNF_ABI_VERSION, VNF_ID_CORE, VNF_ID_DELIVER, VNF_MAX_PROGS, VNF_MAX_CHAIN, VNF_MAX_REASONS, VNF_MAX_FLOOD,
+  VNF_PORT_F_ATTACHED, VNF_DIR_RX, VNF_DIR_TX, VNF_R_DROP_BASE, VNF_IDK_NEXT, VNF_IDK_NETWORK, VNF_IDK_ROUTER,
+  VNF_ID_NAME_LEN, VNF_PORTS_MAX, VNF_NETWORKS_MAX, VNF_CHAINS_MAX, VNF_FLOOD_ENTRIES_MAX, VNF_PORT_STATS_MAX,
+  VNF_IDS_MAX, VNF_STATS_ENTRIES,
+} from '../../abi/vnf_common.js';
 
 export interface Counter {
   packets: bigint;
@@ -36,10 +33,39 @@ export function sumCounters(slots: Buffer[]): Counter {
 export interface Meta {
   abi_version: number;
   flags: number;
+  generation: bigint;
 }
 export const metaCodec = defineStruct<Meta>('vnf_meta', [
   ['abi_version', 'u32'],
   ['flags', 'u32'],
+  ['generation', 'u64'],
+]);
+
+export interface IdKey {
+  kind: number;
+  name: string;
+}
+const idKeyStruct = defineStruct<{ kind: number; name: Buffer }>('vnf_id_key', [
+  ['kind', 'u32'],
+  ['name', { bytes: 16 }],
+]);
+/** vnf_id_key with the name as a string (NUL-padded in the kernel). */
+export const idKeyCodec = {
+  ...idKeyStruct,
+  encode: (k: IdKey): Buffer => idKeyStruct.encode({ kind: k.kind, name: Buffer.from(k.name, 'utf8') }),
+  decode: (b: Uint8Array, off = 0): IdKey => {
+    const r = idKeyStruct.decode(b, off);
+    const end = r.name.indexOf(0);
+    return { kind: r.kind, name: r.name.subarray(0, end < 0 ? r.name.length : end).toString('utf8') };
+  },
+};
+
+export interface IdValue {
+  id: number;
+}
+export const idCodec = defineStruct<IdValue>('vnf_id', [
+  ['id', 'u32'],
+  ['_pad', { pad: 4 }],
 ]);
 
 export interface Port {
@@ -116,47 +142,18 @@ export const portStatsKeyCodec = defineStruct<PortStatsKey>('vnf_port_stats_key'
   ['dir', 'u32'],
 ]);
 
-/** Reason codes of enum vnf_reason: never renumbered. */
-export const REASONS: Record<number, string> = {
-  0: 'pass',
-  1: 'forward',
-  2: 'flood',
-  3: 'to-router',
-  4: 'routed',
-  5: 'arp-reply',
-  6: 'icmp-error',
-  7: 'arp-request',
-  8: 'deliver',
-  9: 'arp-learn',
-  10: 'icmp-echo-reply',
-  11: 'fw-allow',
-  12: 'fw-established',
-  13: 'fw-reply',
-  14: 'fw-related',
-  15: 'fw-reject-sent',
-  16: 'fw-not-ip',
-  17: 'ct-new',
-  18: 'ct-expired',
-  19: 'ct-revalidated',
-  32: 'drop:no-port',
-  33: 'drop:no-chain',
-  34: 'drop:tail-call',
-  35: 'drop:malformed',
-  36: 'drop:ttl',
-  37: 'drop:no-route',
-  38: 'drop:neigh-miss',
-  39: 'drop:no-network',
-  40: 'drop:hairpin',
-  41: 'drop:unsupported',
-  42: 'drop:redirect',
-  43: 'drop:policy',
-  44: 'drop:not-for-us',
-  45: 'drop:loop',
-  46: 'drop:no-policy',
-  47: 'drop:ct-invalid',
-  48: 'drop:reject',
-  49: 'drop:ct-full',
-};
+/** VNF_R_FW_ALLOW -> 'fw-allow', VNF_R_DROP_NO_PORT -> 'drop:no-port'. */
+function reasonName(constant: string): string {
+  const s = constant.replace(/^VNF_R_/, '');
+  const drop = s.startsWith('DROP_');
+  const words = (drop ? s.slice(5) : s).toLowerCase().replaceAll('_', '-');
+  return drop ? `drop:${words}` : words;
+}
+
+/** Reason codes of enum vnf_reason (never renumbered), by value. */
+export const REASONS: Record<number, string> = Object.fromEntries(
+  Object.entries(enum_vnf_reason).filter(([k]) => k !== 'VNF_R_DROP_BASE').map(([k, v]) => [v, reasonName(k)]),
+);
 export const REASON = Object.fromEntries(Object.entries(REASONS).map(([k, v]) => [v, Number(k)])) as Record<string, number>;
-export const VNF_R_DROP_BASE = 32;
+export const isDrop = (reason: number): boolean => reason >= VNF_R_DROP_BASE;
 export const statsIndex = (vnfId: number, reason: number): number => vnfId * VNF_MAX_REASONS + reason;

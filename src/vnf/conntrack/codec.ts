@@ -1,6 +1,6 @@
 /** Codecs of bpf/abi/conntrack.h (shared by the firewall and NAT). */
 import { defineStruct } from '../../codec/struct.js';
-import type { ConntrackTimeouts } from '../../spec/model.js';
+import type { ConntrackTimeouts } from './model.js';
 
 export const CT_STATES = [
   'none', 'syn-sent', 'syn-recv', 'established', 'fin-wait', 'close-wait', 'last-ack', 'time-wait', 'close', 'udp', 'udp-replied', 'icmp',

@@ -1,30 +1,33 @@
 /**
- * The core: entry programs on every port, the DELIVER stage, and the shared
- * maps (ports, networks, chains, flood lists, meta).
+ * The core: entry programs on every port, the DELIVER stage, and the shared maps (ids, ports,
+ * networks, chains, flood lists, meta, counters).
  */
+import { createHash } from 'node:crypto';
 import { u32 } from '../../codec/struct.js';
 import { contentId } from '../../model/names.js';
+import { idEntries } from '../../model/ids.js';
 import { put, type MapEntries } from '../../model/desired.js';
-import { formatAddr } from '../../spec/index.js';
+import { formatAddr } from '../../spec/ipv4.js';
+import type { Topology } from '../../spec/model.js';
 import {
-  chain, chainCodec, floodKeyCodec, metaCodec, networkCodec, portCodec, VNF_ABI_VERSION, VNF_ID_CORE, VNF_ID_DELIVER,
-  VNF_PORT_F_ATTACHED,
+  VNF_MAP_CHAINS, VNF_MAP_FLOOD, VNF_MAP_IDS, VNF_MAP_META, VNF_MAP_NETWORKS, VNF_MAP_PORTS, VNF_MAP_PORT_STATS,
+  VNF_MAP_PROGS, VNF_MAP_STATS,
+} from '../../abi/vnf_common.js';
+import {
+  chain, chainCodec, counterCodec, floodKeyCodec, idCodec, idKeyCodec, metaCodec, networkCodec, portCodec,
+  portStatsKeyCodec, VNF_ABI_VERSION, VNF_CHAINS_MAX, VNF_FLOOD_ENTRIES_MAX, VNF_ID_CORE, VNF_IDS_MAX, VNF_IDK_NEXT,
+  VNF_MAX_PROGS, VNF_NETWORKS_MAX, VNF_PORT_F_ATTACHED, VNF_PORT_STATS_MAX, VNF_PORTS_MAX, VNF_STATS_ENTRIES,
 } from '../common/codec.js';
-import { VNF_ID_BRIDGE } from '../bridge/codec.js';
-import type { CompileContext, PortInterface, VnfModule } from '../types.js';
+import type { CompileContext, MapDecl, VnfModule } from '../types.js';
 
 const ZERO_MAC = '00:00:00:00:00:00';
 
-/**
- * The chains of a port: the VNFs that apply to it (firewall, NAT, ...) run
- * before the forwarder on the way in and before delivery on the way out.
- */
-export function chainsFor(port: PortInterface, stages: ReadonlyArray<{ id: number; inChain?: (p: PortInterface) => boolean }>): { chainIn: number[]; chainOut: number[] } {
-  const policy = stages.filter((s) => s.inChain?.(port)).map((s) => s.id);
-  return { chainIn: [...policy, VNF_ID_BRIDGE], chainOut: [...policy, VNF_ID_DELIVER] };
-}
-
 export const chainId = (vnfs: number[]): number => contentId(['chain', ...vnfs]);
+
+/** The generation of an applied topology: what the record of it must name to be trusted. */
+export function generationOf(t: Topology): bigint {
+  return createHash('sha256').update(JSON.stringify(t)).digest().readBigUInt64LE(0);
+}
 
 function coreEntries(ctx: CompileContext): Record<string, MapEntries> {
   const ports: MapEntries = new Map();
@@ -32,10 +35,11 @@ function coreEntries(ctx: CompileContext): Record<string, MapEntries> {
   const networks: MapEntries = new Map();
   const flood: MapEntries = new Map();
   const meta: MapEntries = new Map();
-  put(meta, u32(0), metaCodec.encode({ abi_version: VNF_ABI_VERSION, flags: 0 }));
+  put(meta, u32(0), metaCodec.encode({ abi_version: VNF_ABI_VERSION, flags: 0, generation: generationOf(ctx.topology) }));
 
+  const members = new Map<number, number[]>();
   for (const p of ctx.ports) {
-    const { chainIn, chainOut } = chainsFor(p, ctx.stages);
+    const { chainIn, chainOut } = ctx.chains(p);
     for (const c of [chainIn, chainOut]) put(chains, u32(chainId(c)), chainCodec.encode(chain(c)));
     put(ports, u32(p.ifindex), portCodec.encode({
       network: p.networkId,
@@ -46,71 +50,106 @@ function coreEntries(ctx: CompileContext): Record<string, MapEntries> {
       mac: p.mac ?? ZERO_MAC,
       prefix: p.prefix,
     }));
+    const list = members.get(p.networkId) ?? [];
+    list.push(p.ifindex);
+    members.set(p.networkId, list);
   }
 
+  const gateways = new Map<string, { router: string; ip: number; mac: string; prefix: number }>();
+  for (const r of ctx.topology.routers) for (const rp of r.ports) gateways.set(rp.network, { router: r.name, ...rp });
   for (const n of ctx.topology.networks) {
-    const members = ctx.ports.filter((p) => p.networkId === n.id).map((p) => p.ifindex).sort((a, b) => a - b);
-    const version = contentId(['flood', n.id, ...members]);
-    members.forEach((ifindex, index) => put(flood, floodKeyCodec.encode({ network: n.id, version, index }), u32(ifindex)));
-    const router = ctx.topology.routers.find((r) => r.ports.some((rp) => rp.networkId === n.id));
-    const rp = router?.ports.find((x) => x.networkId === n.id);
-    put(networks, u32(n.id), networkCodec.encode({
+    const id = ctx.networkId(n.name);
+    const list = (members.get(id) ?? []).sort((a, b) => a - b);
+    const version = contentId(['flood', id, ...list]);
+    list.forEach((ifindex, index) => put(flood, floodKeyCodec.encode({ network: id, version, index }), u32(ifindex)));
+    const gw = gateways.get(n.name);
+    put(networks, u32(id), networkCodec.encode({
       fdb_aging_sec: n.fdbAgingSeconds,
       flood_version: version,
-      flood_count: members.length,
-      router_id: router ? ctx.routerId(router.name) : 0,
-      router_ip: rp?.ip ?? 0,
-      router_mac: rp?.mac ?? ZERO_MAC,
-      router_prefix: rp?.prefix ?? 0,
+      flood_count: list.length,
+      router_id: gw ? ctx.routerId(gw.router) : 0,
+      router_ip: gw?.ip ?? 0,
+      router_mac: gw?.mac ?? ZERO_MAC,
+      router_prefix: gw?.prefix ?? 0,
     }));
   }
-  return { vnf_ports: ports, vnf_chains: chains, vnf_networks: networks, vnf_flood: flood, vnf_meta: meta };
+  const ids = idEntries(ctx.ids);
+  return {
+    [VNF_MAP_IDS]: ids, [VNF_MAP_PORTS]: ports, [VNF_MAP_CHAINS]: chains, [VNF_MAP_NETWORKS]: networks,
+    [VNF_MAP_FLOOD]: flood, [VNF_MAP_META]: meta,
+  };
 }
 
-function describe(map: string, key: Buffer, value: Buffer | undefined): string {
-  switch (map) {
-    case 'vnf_ports': {
-      const ifindex = key.readUInt32LE(0);
-      if (!value) return `port ifindex ${ifindex}`;
-      const p = portCodec.decode(value);
-      return `port ifindex ${ifindex}: network ${p.network}, ${p.ip ? `${formatAddr(p.ip)}/${p.prefix}` : 'no ip'}, mac ${p.mac}, chains ${p.chain_in}/${p.chain_out}${p.flags & VNF_PORT_F_ATTACHED ? ' (attached)' : ''}`;
-    }
-    case 'vnf_networks': {
-      const id = key.readUInt32LE(0);
-      if (!value) return `network ${id}`;
-      const n = networkCodec.decode(value);
-      return `network ${id}: ${n.flood_count} ports (flood list ${n.flood_version}), aging ${n.fdb_aging_sec}s${n.router_id ? `, router ${n.router_id} at ${formatAddr(n.router_ip)} ${n.router_mac}` : ''}`;
-    }
-    case 'vnf_chains': {
-      const id = key.readUInt32LE(0);
-      if (!value) return `chain ${id}`;
+const ifKey = (key: Buffer): number => key.readUInt32LE(0);
+
+export const coreMaps: MapDecl[] = [
+  { name: VNF_MAP_PROGS, type: 'prog_array', keySize: 4, valueSize: 4, maxEntries: VNF_MAX_PROGS, kind: 'kernel' },
+  {
+    name: VNF_MAP_IDS, type: 'hash', keySize: idKeyCodec.size, valueSize: idCodec.size, maxEntries: VNF_IDS_MAX,
+    kind: 'config', stage: 'define', order: 0,
+    describe(key, value) {
+      const k = idKeyCodec.decode(key);
+      const id = value ? ` = ${idCodec.decode(value).id}` : '';
+      return k.kind === VNF_IDK_NEXT ? `id counter${id}` : `id of ${k.kind === 1 ? 'network' : 'router'} ${k.name}${id}`;
+    },
+  },
+  {
+    name: VNF_MAP_CHAINS, type: 'hash', keySize: 4, valueSize: chainCodec.size, maxEntries: VNF_CHAINS_MAX,
+    kind: 'config', stage: 'define', order: 10,
+    describe(key, value) {
+      if (!value) return `chain ${ifKey(key)}`;
       const c = chainCodec.decode(value);
-      return `chain ${id}: [${c.vnf.slice(0, c.len).join(', ')}]`;
-    }
-    case 'vnf_flood': {
+      return `chain ${ifKey(key)}: [${c.vnf.slice(0, c.len).join(', ')}]`;
+    },
+  },
+  {
+    name: VNF_MAP_FLOOD, type: 'hash', keySize: floodKeyCodec.size, valueSize: 4, maxEntries: VNF_FLOOD_ENTRIES_MAX,
+    kind: 'config', stage: 'define', order: 20,
+    describe(key, value, names) {
       const k = floodKeyCodec.decode(key);
-      return `flood network ${k.network} list ${k.version} #${k.index}${value ? ` -> ifindex ${value.readUInt32LE(0)}` : ''}`;
-    }
-    case 'vnf_meta':
-      return value ? `meta: abi ${metaCodec.decode(value).abi_version}` : 'meta';
-    default:
-      return `${map} ${key.toString('hex')}`;
-  }
-}
+      return `flood ${names.network(k.network)} list ${k.version} #${k.index}${value ? ` -> ${names.ifname(value.readUInt32LE(0))}` : ''}`;
+    },
+  },
+  {
+    name: VNF_MAP_PORTS, type: 'hash', keySize: 4, valueSize: portCodec.size, maxEntries: VNF_PORTS_MAX,
+    kind: 'config', stage: 'bind', order: 0,
+    describe(key, value, names) {
+      const ifname = names.ifname(ifKey(key));
+      if (!value) return `port ${ifname}`;
+      const p = portCodec.decode(value);
+      return `port ${ifname}: network ${names.network(p.network)}, ${p.ip ? `${formatAddr(p.ip)}/${p.prefix}` : 'no ip'}, mac ${p.mac}, chains ${p.chain_in}/${p.chain_out}${p.flags & VNF_PORT_F_ATTACHED ? ' (attached)' : ''}`;
+    },
+  },
+  {
+    name: VNF_MAP_NETWORKS, type: 'hash', keySize: 4, valueSize: networkCodec.size, maxEntries: VNF_NETWORKS_MAX,
+    kind: 'config', stage: 'publish', order: 0,
+    describe(key, value, names) {
+      const id = ifKey(key);
+      if (!value) return `network ${names.network(id)}`;
+      const n = networkCodec.decode(value);
+      return `network ${names.network(id)} (id ${id}): ${n.flood_count} ports (flood list ${n.flood_version}), aging ${n.fdb_aging_sec}s${n.router_id ? `, router ${names.router(n.router_id)} at ${formatAddr(n.router_ip)} ${n.router_mac}` : ''}`;
+    },
+  },
+  {
+    name: VNF_MAP_META, type: 'array', keySize: 4, valueSize: metaCodec.size, maxEntries: 1,
+    kind: 'config', stage: 'commit', order: 0,
+    describe: (_k, value) => (value ? `meta: layout v${metaCodec.decode(value).abi_version}, generation ${metaCodec.decode(value).generation.toString(16)}` : 'meta'),
+  },
+  { name: VNF_MAP_STATS, type: 'percpu_array', keySize: 4, valueSize: counterCodec.size, maxEntries: VNF_STATS_ENTRIES, kind: 'kernel' },
+  {
+    name: VNF_MAP_PORT_STATS, type: 'percpu_hash', keySize: portStatsKeyCodec.size, valueSize: counterCodec.size,
+    maxEntries: VNF_PORT_STATS_MAX, kind: 'stats',
+    keep: (key, _v, live) => live.ports.has(portStatsKeyCodec.decode(key).ifindex),
+    dependsOn: ['ports'],
+  },
+];
 
 export const coreModule: VnfModule = {
-  id: VNF_ID_CORE,
   name: 'core',
+  id: VNF_ID_CORE,
   object: 'entry',
   programs: ['vnf_entry_in', 'vnf_entry_out', 'vnf_deliver'],
   slotProgram: 'vnf_deliver',
-  maps: [
-    { name: 'vnf_meta', owns: 'all', order: 0 },
-    { name: 'vnf_chains', owns: 'all', order: 1 },
-    { name: 'vnf_flood', owns: 'all', order: 2 },
-    { name: 'vnf_ports', owns: 'all', order: 3 },
-    { name: 'vnf_networks', owns: 'all', order: 4 },
-  ],
+  maps: coreMaps,
   entries: coreEntries,
-  describe,
 };

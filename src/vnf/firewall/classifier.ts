@@ -6,7 +6,7 @@
  * matching rule. Pure.
  */
 import { contentId } from '../../model/names.js';
-import type { FirewallDirection, FirewallRule } from '../../spec/model.js';
+import type { FirewallDirection, FirewallRule } from './model.js';
 import {
   FW_ACTION, PCLASS, PCLASSES, pclassOf, VNF_FW_DEFAULT_RULE, VNF_FW_MAX_TUPLES, VNF_FW_PORT_NONE, VNF_FW_T_DPORT_ANY,
   VNF_FW_T_SPORT_ANY, type FwClsKey, type FwPortKey, type FwSet, type FwTuple,

@@ -1,10 +1,17 @@
 /** Codecs of bpf/abi/firewall.h. */
 import { defineStruct } from '../../codec/struct.js';
 
-export const VNF_ID_FIREWALL = 4;
-export const VNF_FW_MAX_TUPLES = 256;
-export const VNF_FW_DEFAULT_RULE = 0xffffffff;
-export const FW_ACTION = { allow: 0, drop: 1, reject: 2 } as const;
+import {
+  VNF_FW_ALLOW, VNF_FW_DROP, VNF_FW_REJECT, VNF_FW_PC_ICMP, VNF_FW_PC_OTHER, VNF_FW_PC_TCP, VNF_FW_PC_UDP,
+} from '../../abi/firewall.js';
+
+export {
+  VNF_ID_FIREWALL, VNF_FW_MAX_TUPLES, VNF_FW_DEFAULT_RULE, VNF_FW_T_SPORT_ANY, VNF_FW_T_DPORT_ANY, VNF_FW_PORT_NONE,
+  VNF_FW_PCLASSES as PCLASSES, VNF_FW_CLS_MAX, VNF_FW_RULES_MAX, VNF_FW_SET_F_INCOMPLETE, VNF_FW_BIND_MAX,
+  VNF_FW_PORTS_MAX, VNF_FW_SETS_MAX, VNF_FW_STATS_MAX, VNF_FW_TUPLES_MAX,
+} from '../../abi/firewall.js';
+
+export const FW_ACTION = { allow: VNF_FW_ALLOW, drop: VNF_FW_DROP, reject: VNF_FW_REJECT } as const;
 export type FwAction = keyof typeof FW_ACTION;
 export const FW_ACTION_NAME: Record<number, FwAction> = { 0: 'allow', 1: 'drop', 2: 'reject' };
 
@@ -20,8 +27,7 @@ export interface FwBind {
 }
 export const fwBindCodec = defineStruct<FwBind>('vnf_fw_bind', [['ruleset', 'u32'], ['flags', 'u32']]);
 
-export const PCLASS = { other: 0, icmp: 1, tcp: 2, udp: 3 } as const;
-export const PCLASSES = 4;
+export const PCLASS = { other: VNF_FW_PC_OTHER, icmp: VNF_FW_PC_ICMP, tcp: VNF_FW_PC_TCP, udp: VNF_FW_PC_UDP } as const;
 export const pclassOf = (proto: number): number => (proto === 1 ? PCLASS.icmp : proto === 6 ? PCLASS.tcp : proto === 17 ? PCLASS.udp : PCLASS.other);
 
 export interface FwSet {
@@ -29,13 +35,15 @@ export interface FwSet {
   nrules: number;
   default_counter: number;
   default_action: number;
+  flags?: number;
 }
 export const fwSetCodec = defineStruct<FwSet>('vnf_fw_set', [
   ['ntuples', { array: 'u32', length: 4 }],
   ['nrules', 'u32'],
   ['default_counter', 'u32'],
   ['default_action', 'u8'],
-  ['_pad', { pad: 3 }],
+  ['flags', 'u8'],
+  ['_pad', { pad: 2 }],
 ]);
 
 export interface FwTupleKey {
@@ -45,9 +53,6 @@ export interface FwTupleKey {
 }
 export const fwTupleKeyCodec = defineStruct<FwTupleKey>('vnf_fw_tuple_key', [['ruleset', 'u32'], ['pclass', 'u16'], ['index', 'u16']]);
 
-export const VNF_FW_T_SPORT_ANY = 0x1;
-export const VNF_FW_T_DPORT_ANY = 0x2;
-export const VNF_FW_PORT_NONE = 0xffff;
 
 export interface FwTuple {
   min_rule: number;

@@ -1,6 +1,7 @@
 /** Firewall rules as text, and rule-level differences between two versions of a topology. */
-import { formatAddr } from '../../spec/index.js';
-import type { FirewallDirection, FirewallRule, Topology } from '../../spec/model.js';
+import { formatAddr } from '../../spec/ipv4.js';
+import type { Topology } from '../../spec/model.js';
+import { firewallsOf, type FirewallDirection, type FirewallRule } from './model.js';
 
 const cidr = (p: { addr: number; prefix: number }): string => `${formatAddr(p.addr)}/${p.prefix}`;
 const ranges = (rs: ReadonlyArray<readonly [number, number]>): string => rs.map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)).join(',');
@@ -39,11 +40,12 @@ function diffDirection(label: string, a: FirewallDirection | undefined, b: Firew
 
 /** Rule-level changes per firewall between the applied topology and a new one. */
 export function firewallRuleDiff(before: Topology | undefined, after: Topology): string[] {
-  const names = new Set([...(before?.firewalls ?? []), ...after.firewalls].map((f) => f.name));
+  const was = new Map(firewallsOf(before).map((f) => [f.name, f]));
+  const now = new Map(firewallsOf(after).map((f) => [f.name, f]));
   const out: string[] = [];
-  for (const name of [...names].sort()) {
-    const a = before?.firewalls.find((f) => f.name === name);
-    const b = after.firewalls.find((f) => f.name === name);
+  for (const name of [...new Set([...was.keys(), ...now.keys()])].sort()) {
+    const a = was.get(name);
+    const b = now.get(name);
     const lines = [...diffDirection('ingress', a?.ingress, b?.ingress), ...diffDirection('egress', a?.egress, b?.egress)];
     if (!a) out.push(`firewall ${name}: new (${b!.ingress.rules.length} ingress, ${b!.egress.rules.length} egress rules)`);
     else if (!b) out.push(`firewall ${name}: removed`);

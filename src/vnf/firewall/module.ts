@@ -1,100 +1,190 @@
 /**
- * The firewall VNF: compiled rule sets (content-addressed, written beside the
- * old ones), one binding per (port, direction) — the pointer that flips —
- * and the conntrack timeouts.
+ * The firewall VNF: compiled rule sets (content-addressed groups, written beside the old ones),
+ * one binding per (port, direction) — the pointer that flips — and per-rule counters.
  */
 import { u32 } from '../../codec/struct.js';
-import { put, type MapEntries } from '../../model/desired.js';
-import type { CompileContext, PortInterface, VnfModule } from '../types.js';
-import { VNF_DIR_RX, VNF_DIR_TX } from '../common/codec.js';
-import { ctCfgCodec, timeoutTable } from '../conntrack/codec.js';
+import { put, unhex, type MapEntries } from '../../model/desired.js';
+import type { Topology } from '../../spec/model.js';
+import {
+  VNF_MAP_FW_BIND, VNF_MAP_FW_CLS, VNF_MAP_FW_PORTS, VNF_MAP_FW_RULES, VNF_MAP_FW_SETS, VNF_MAP_FW_STATS,
+  VNF_MAP_FW_TUPLES,
+} from '../../abi/firewall.js';
+import { counterCodec, VNF_DIR_RX, VNF_DIR_TX } from '../common/codec.js';
+import type { CompileContext, DesiredGroup, GroupDecl, Live, MapDecl, PortInterface, StatusReader, StatusSection, VnfModule } from '../types.js';
 import { compileRuleSet, type CompiledRuleSet } from './classifier.js';
 import {
-  fwBindCodec, fwBindKeyCodec, fwClsKeyCodec, fwPortKeyCodec, fwRuleKeyCodec, fwSetCodec, fwTupleKeyCodec, VNF_ID_FIREWALL,
+  FW_ACTION_NAME, fwBindCodec, fwBindKeyCodec, fwClsKeyCodec, fwPortKeyCodec, fwRuleCodec, fwRuleKeyCodec, fwSetCodec,
+  fwTupleCodec, fwTupleKeyCodec, VNF_FW_BIND_MAX, VNF_FW_CLS_MAX, VNF_FW_PORTS_MAX, VNF_FW_RULES_MAX,
+  VNF_FW_SET_F_INCOMPLETE, VNF_FW_SETS_MAX, VNF_FW_STATS_MAX, VNF_FW_TUPLES_MAX, VNF_ID_FIREWALL,
 } from './codec.js';
-import { emptyRuleSetEntries, ruleSetEntries } from './entries.js';
+import { firewallRuleDiff, formatRule } from './describe.js';
+import { ruleSetEntries } from './entries.js';
+import { firewallsOf, type Firewall } from './model.js';
+import { firewallSpec } from './spec.js';
+
+export type CompiledFirewall = { ingress: CompiledRuleSet; egress: CompiledRuleSet };
 
 /** Compiled rule sets by firewall name, cached per topology object (compile is pure but costly at 100k rules). */
-const cache = new WeakMap<object, Map<string, { ingress: CompiledRuleSet; egress: CompiledRuleSet }>>();
+const cache = new WeakMap<object, Map<string, CompiledFirewall>>();
 
-export function compiledFirewalls(ctx: CompileContext): Map<string, { ingress: CompiledRuleSet; egress: CompiledRuleSet }> {
-  let m = cache.get(ctx.topology);
+export function compiledFirewalls(t: Topology): Map<string, CompiledFirewall> {
+  let m = cache.get(t);
   if (!m) {
     m = new Map();
-    for (const f of ctx.topology.firewalls) {
+    for (const f of firewallsOf(t)) {
       m.set(f.name, { ingress: compileRuleSet(f.name, 'ingress', f.ingress), egress: compileRuleSet(f.name, 'egress', f.egress) });
     }
-    cache.set(ctx.topology, m);
+    cache.set(t, m);
   }
   return m;
 }
 
+/** Firewall by container interface ("c/i"), per topology object. */
+const attachIndex = new WeakMap<object, Map<string, string>>();
+
+function firewallOfInterface(t: Topology, container: string, iface: string): string | undefined {
+  let m = attachIndex.get(t);
+  if (!m) {
+    m = new Map();
+    for (const f of firewallsOf(t)) for (const a of f.attach) m.set(`${a.container}/${a.interface}`, f.name);
+    attachIndex.set(t, m);
+  }
+  return m.get(`${container}/${iface}`);
+}
+
+/** The firewalls that ports use (a firewall attached to nothing costs nothing in the kernel). */
+function usedFirewalls(ctx: CompileContext): Firewall[] {
+  const names = new Set(ctx.ports.flatMap((p) => (p.options['firewall'] ? [p.options['firewall']] : [])));
+  return firewallsOf(ctx.topology).filter((f) => names.has(f.name));
+}
+
 function entries(ctx: CompileContext): Record<string, MapEntries> {
-  const cfg: MapEntries = new Map();
-  put(cfg, u32(0), ctCfgCodec.encode({ timeout: timeoutTable(ctx.topology.settings.conntrackTimeouts) }));
   const bind: MapEntries = new Map();
-  const sets = emptyRuleSetEntries();
-  const fws = compiledFirewalls(ctx);
-  const used = new Set<string>();
+  const fws = compiledFirewalls(ctx.topology);
   for (const p of ctx.ports) {
-    if (!p.firewall) continue;
-    const fw = fws.get(p.firewall);
-    if (!fw) continue; // validated by the spec; an attachment may name a firewall that left the file
+    const fw = p.options['firewall'] ? fws.get(p.options['firewall']) : undefined;
+    // An attachment may name a firewall that left the file: its chains still run the firewall,
+    // which finds no binding and drops everything (fail closed).
+    if (!fw) continue;
     // RX = traffic from the container = the firewall's egress rules; TX = ingress rules.
     put(bind, fwBindKeyCodec.encode({ ifindex: p.ifindex, dir: VNF_DIR_RX }), fwBindCodec.encode({ ruleset: fw.egress.id, flags: 0 }));
     put(bind, fwBindKeyCodec.encode({ ifindex: p.ifindex, dir: VNF_DIR_TX }), fwBindCodec.encode({ ruleset: fw.ingress.id, flags: 0 }));
-    used.add(p.firewall);
   }
-  for (const name of used) {
-    const fw = fws.get(name)!;
-    ruleSetEntries(fw.ingress, sets);
-    ruleSetEntries(fw.egress, sets);
-  }
-  return { vnf_ct_cfg: cfg, vnf_fw_bind: bind, ...sets };
+  return { [VNF_MAP_FW_BIND]: bind };
 }
 
-function describe(map: string, key: Buffer, value: Buffer | undefined): string {
-  switch (map) {
-    case 'vnf_fw_bind': {
-      const k = fwBindKeyCodec.decode(key);
-      return `firewall binding ifindex ${k.ifindex} ${k.dir === VNF_DIR_RX ? 'egress' : 'ingress'}${value ? ` -> rule set ${fwBindCodec.decode(value).ruleset}` : ''}`;
+const pairs = (m: MapEntries): Array<readonly [Buffer, Buffer]> => [...m].map(([k, v]) => [unhex(k), v] as const);
+
+function desiredGroups(ctx: CompileContext): DesiredGroup[] {
+  const fws = compiledFirewalls(ctx.topology);
+  const out = new Map<number, DesiredGroup>();
+  for (const f of usedFirewalls(ctx)) {
+    for (const dir of ['ingress', 'egress'] as const) {
+      const c = fws.get(f.name)![dir];
+      if (out.has(c.id)) continue;
+      const e = ruleSetEntries(c);
+      out.set(c.id, {
+        id: c.id,
+        root: { key: u32(c.id), value: fwSetCodec.encode(c.set) },
+        leaves: {
+          [VNF_MAP_FW_RULES]: pairs(e.vnf_fw_rules), [VNF_MAP_FW_PORTS]: pairs(e.vnf_fw_ports),
+          [VNF_MAP_FW_CLS]: pairs(e.vnf_fw_cls), [VNF_MAP_FW_TUPLES]: pairs(e.vnf_fw_tuples),
+        },
+        label: `rule set ${c.id}: firewall ${f.name} ${dir} (${c.rules.length} rules, ${c.cls.length} classifier entries)`,
+      });
     }
-    case 'vnf_fw_sets': {
-      const id = key.readUInt32LE(0);
-      if (!value) return `rule set ${id}`;
-      const s = fwSetCodec.decode(value);
-      return `rule set ${id}: ${s.nrules} rules, ${s.ntuples.join('/')} shapes, default ${s.default_action === 0 ? 'allow' : 'drop'}`;
-    }
-    case 'vnf_fw_tuples': return `rule set ${fwTupleKeyCodec.decode(key).ruleset} shape`;
-    case 'vnf_fw_cls': return `rule set ${fwClsKeyCodec.decode(key).ruleset} classifier entry`;
-    case 'vnf_fw_ports': return `rule set ${fwPortKeyCodec.decode(key).ruleset} port class`;
-    case 'vnf_fw_rules': {
-      const k = fwRuleKeyCodec.decode(key);
-      return `rule set ${k.ruleset} rule ${k.index}`;
-    }
-    case 'vnf_ct_cfg': return 'conntrack timeouts';
-    default: return `${map} ${key.toString('hex')}`;
   }
+  return [...out.values()];
+}
+
+const groups: GroupDecl = {
+  root: VNF_MAP_FW_SETS,
+  leaves: [VNF_MAP_FW_RULES, VNF_MAP_FW_PORTS, VNF_MAP_FW_CLS, VNF_MAP_FW_TUPLES],
+  // Every key starts with the rule set id, but the LPM key (prefixlen first, the id big-endian).
+  groupOf: (map, key) => (map === VNF_MAP_FW_PORTS ? key.readUInt32BE(4) : key.readUInt32LE(0)),
+  incomplete(root) {
+    const v = Buffer.from(root);
+    const s = fwSetCodec.decode(v);
+    return fwSetCodec.encode({ ...s, flags: (s.flags ?? 0) | VNF_FW_SET_F_INCOMPLETE });
+  },
+  isIncomplete: (root) => ((fwSetCodec.decode(root).flags ?? 0) & VNF_FW_SET_F_INCOMPLETE) !== 0,
+};
+
+/** Counter ids of the desired rule sets, per Live object. */
+const counters = new WeakMap<Live, Set<number>>();
+function liveCounters(live: Live): Set<number> {
+  let s = counters.get(live);
+  if (!s) {
+    s = new Set();
+    for (const g of live.groups) {
+      if (!g.leaves[VNF_MAP_FW_RULES]) continue;
+      s.add(fwSetCodec.decode(g.root.value).default_counter);
+      for (const [, v] of g.leaves[VNF_MAP_FW_RULES]) s.add(fwRuleCodec.decode(v).counter);
+    }
+    counters.set(live, s);
+  }
+  return s;
+}
+
+const leaf = (name: string, type: MapDecl['type'], keySize: number, valueSize: number, maxEntries: number): MapDecl => ({
+  name, type, keySize, valueSize, maxEntries, kind: 'group',
+});
+
+function status(r: StatusReader): StatusSection[] {
+  const hits = new Map<number, { packets: bigint; bytes: bigint }>();
+  for (const [k, v] of r.entries(VNF_MAP_FW_STATS)) hits.set(k.readUInt32LE(0), r.counter(VNF_MAP_FW_STATS, v));
+  const zero = { packets: 0n, bytes: 0n };
+  const fws = r.topology ? compiledFirewalls(r.topology) : new Map<string, CompiledFirewall>();
+  const rows: StatusSection['rows'] = [];
+  for (const f of firewallsOf(r.topology)) {
+    for (const dir of ['ingress', 'egress'] as const) {
+      const c = fws.get(f.name)![dir];
+      f[dir].rules.forEach((rule, i) => {
+        const h = hits.get(c.rules[i]!.counter) ?? zero;
+        rows.push({ firewall: f.name, direction: dir, '#': rule.index, rule: formatRule(rule), packets: h.packets, bytes: h.bytes });
+      });
+      const h = hits.get(c.defaultCounter) ?? zero;
+      rows.push({ firewall: f.name, direction: dir, '#': '-', rule: `default ${f[dir].default}`, packets: h.packets, bytes: h.bytes });
+    }
+  }
+  return [{ key: 'firewallRules', title: 'FIREWALL RULES', columns: ['firewall', 'direction', '#', 'rule', 'packets', 'bytes'], rows }];
 }
 
 export const firewallModule: VnfModule = {
-  id: VNF_ID_FIREWALL,
   name: 'firewall',
+  id: VNF_ID_FIREWALL,
   object: 'firewall',
   programs: ['vnf_firewall'],
   slotProgram: 'vnf_firewall',
-  // Rule sets and bindings are written before the ports whose chains use
-  // them, and deleted after (deletes run in reverse order).
+  spec: firewallSpec,
   maps: [
-    { name: 'vnf_ct_cfg', owns: 'all', order: -20 },
-    { name: 'vnf_fw_rules', owns: 'all', order: -19 },
-    { name: 'vnf_fw_ports', owns: 'all', order: -18 },
-    { name: 'vnf_fw_cls', owns: 'all', order: -17 },
-    { name: 'vnf_fw_tuples', owns: 'all', order: -16 },
-    { name: 'vnf_fw_sets', owns: 'all', order: -15 },
-    { name: 'vnf_fw_bind', owns: 'all', order: -14 },
+    leaf(VNF_MAP_FW_SETS, 'hash', 4, fwSetCodec.size, VNF_FW_SETS_MAX),
+    leaf(VNF_MAP_FW_TUPLES, 'hash', fwTupleKeyCodec.size, fwTupleCodec.size, VNF_FW_TUPLES_MAX),
+    leaf(VNF_MAP_FW_CLS, 'hash', fwClsKeyCodec.size, 4, VNF_FW_CLS_MAX),
+    leaf(VNF_MAP_FW_PORTS, 'lpm_trie', fwPortKeyCodec.size, 4, VNF_FW_PORTS_MAX),
+    leaf(VNF_MAP_FW_RULES, 'hash', fwRuleKeyCodec.size, fwRuleCodec.size, VNF_FW_RULES_MAX),
+    {
+      name: VNF_MAP_FW_BIND, type: 'hash', keySize: fwBindKeyCodec.size, valueSize: fwBindCodec.size, maxEntries: VNF_FW_BIND_MAX,
+      kind: 'config', stage: 'define', order: 60,
+      describe(key, value, names) {
+        const k = fwBindKeyCodec.decode(key);
+        return `firewall binding ${names.ifname(k.ifindex)} ${k.dir === VNF_DIR_RX ? 'egress' : 'ingress'}${value ? ` -> rule set ${fwBindCodec.decode(value).ruleset}` : ''}`;
+      },
+    },
+    {
+      name: VNF_MAP_FW_STATS, type: 'percpu_hash', keySize: 4, valueSize: counterCodec.size, maxEntries: VNF_FW_STATS_MAX,
+      kind: 'stats',
+      keep: (key, _v, live) => liveCounters(live).has(key.readUInt32LE(0)),
+      dependsOn: ['groups'],
+    },
   ],
+  groups,
   entries,
-  describe,
-  inChain: (p: PortInterface) => p.firewall !== undefined,
+  desiredGroups,
+  portOption: (t, container, iface) => firewallOfInterface(t, container, iface),
+  chain: { order: 10, runsOn: (p: PortInterface) => p.options['firewall'] !== undefined },
+  status,
+  changes: firewallRuleDiff,
 };
+
+export { FW_ACTION_NAME };

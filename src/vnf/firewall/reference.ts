@@ -3,7 +3,8 @@
  * normalized rules, written to be obviously right. Tests check the kernel's
  * tuple-space classifier against it packet by packet.
  */
-import type { FirewallDirection, FirewallRule, Ipv4Prefix } from '../../spec/model.js';
+import type { Ipv4Prefix } from '../../spec/model.js';
+import type { FirewallDirection, FirewallRule } from './model.js';
 import { PROTO, type FwPacket } from './packet.js';
 import { addrMask } from './ports.js';
 

@@ -1,11 +1,10 @@
-/** Codecs of bpf/abi/router.h. */
+/** Codecs of bpf/abi/router.h (layouts checked against BTF by test/unit/btf-layout.test.ts). */
 import { defineStruct } from '../../codec/struct.js';
 
-export const VNF_ID_ROUTER = 3;
-export const VNF_ROUTE_F_CONNECTED = 0x1;
-export const VNF_ROUTE_F_STATIC = 0x2;
-export const VNF_NEIGH_F_STATIC = 0x1;
-export const VNF_NEIGH_F_LEARNED = 0x2;
+export {
+  VNF_ID_ROUTER, VNF_ROUTE_F_CONNECTED, VNF_ROUTE_F_STATIC, VNF_NEIGH_F_STATIC, VNF_NEIGH_F_LEARNED, VNF_ROUTES_MAX,
+  VNF_NEIGH_MAX, VNF_NEIGH_STATIC_MAX,
+} from '../../abi/router.js';
 
 export interface RouteKey {
   /** 32 (router id bits) + the route's prefix length. */
@@ -26,14 +25,29 @@ export function routeKey(routerId: number, addr: number, prefix: number): RouteK
 export interface RouteEntry {
   network: number;
   nexthop: number;
-  route_id: number;
+  /** The route's own prefix: the LPM lookup returns only the value. */
+  addr: number;
+  prefixlen: number;
   flags: number;
 }
 export const routeCodec = defineStruct<RouteEntry>('vnf_route', [
   ['network', 'u32'],
   ['nexthop', 'ipv4'],
-  ['route_id', 'u32'],
-  ['flags', 'u32'],
+  ['addr', 'ipv4'],
+  ['prefixlen', 'u8'],
+  ['flags', 'u8'],
+  ['_pad', { pad: 2 }],
+]);
+
+export interface RouteStatsKey {
+  router_id: number;
+  addr: number;
+  prefixlen: number;
+}
+export const routeStatsKeyCodec = defineStruct<RouteStatsKey>('vnf_route_stats_key', [
+  ['router_id', 'u32'],
+  ['addr', 'ipv4'],
+  ['prefixlen', 'u32'],
 ]);
 
 export interface NeighKey {

@@ -36,7 +36,7 @@ t.test('demo.yaml has what the docs promise', async (t) => {
 });
 
 t.test('firewall.yaml has the documented firewall', async (t) => {
-  const fw = loadTopology(join(dir, 'firewall.yaml')).firewalls.find((f) => f.name === 'web-in');
+  const fw = loadTopology(join(dir, 'firewall.yaml')).ext.firewall?.firewalls.find((f) => f.name === 'web-in');
   t.equal(fw?.ingress.default, 'drop');
   t.equal(fw?.ingress.rules.length, 5);
   t.equal(fw?.egress.rules.length, 2);

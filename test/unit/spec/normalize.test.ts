@@ -14,16 +14,17 @@ const FULL = edit(
   '  back: { subnet: 10.2.0.0/24, fdbAgingSeconds: 30 }\n  aaa: { subnet: 192.168.0.0/16 }\n',
 );
 
-t.test('networks: ids by name, numeric subnets, aging defaults', async (t) => {
+t.test('networks: sorted by name, numeric subnets, aging defaults; no ids (those are the control plane\'s)', async (t) => {
   const topo = topologyOf(FULL);
   t.same(
-    topo.networks.map((n) => [n.id, n.name, formatCidr(n.subnet), n.fdbAgingSeconds]),
+    topo.networks.map((n) => [n.name, formatCidr(n.subnet), n.fdbAgingSeconds]),
     [
-      [1, 'aaa', '192.168.0.0/16', 120],
-      [2, 'back', '10.2.0.0/24', 30],
-      [3, 'front', '10.1.0.0/24', 120],
+      ['aaa', '192.168.0.0/16', 120],
+      ['back', '10.2.0.0/24', 30],
+      ['front', '10.1.0.0/24', 120],
     ],
   );
+  t.notOk(topo.networks.some((n) => 'id' in n), 'ids are not derived from the file');
   t.equal(topo.networks[0]?.subnet.addr, 0xc0a80000);
   t.equal(topo.settings.fdbAgingSeconds, 120);
   t.equal(topologyOf(BASE).settings.fdbAgingSeconds, 300, 'default 300');
@@ -34,15 +35,14 @@ t.test('networks: ids by name, numeric subnets, aging defaults', async (t) => {
   t.equal(topo.networks.find((n) => n.name === 'aaa')?.gateway, undefined, 'no router, no gateway');
 });
 
-t.test('interfaces: address, prefix, network id, gateway, firewall', async (t) => {
+t.test('interfaces: address, prefix, network, gateway', async (t) => {
   const topo = topologyOf(edit(FULL, 'ip: 10.1.0.10/24', 'ip: 10.1.0.10'));
   t.same(topo.containers.map((c) => c.name), ['db', 'web'], 'sorted by name');
   const web = topo.containers.find((c) => c.name === 'web')?.interfaces[0];
-  t.match(web, { container: 'web', name: 'eth0', network: 'front', networkId: 3, prefix: 24, firewall: 'web-in' });
+  t.match(web, { container: 'web', name: 'eth0', network: 'front', prefix: 24 });
   t.equal(formatAddr(web?.ip ?? 0), '10.1.0.10', 'a bare address takes the network prefix');
   t.equal(formatAddr(web?.gateway ?? 0), '10.1.0.1');
   const db = topo.containers.find((c) => c.name === 'db')?.interfaces[0];
-  t.equal(db?.firewall, undefined);
   t.equal(db?.mac, '02:00:00:00:02:0a');
 });
 
@@ -50,19 +50,19 @@ t.test('routers: ports, connected and static routes', async (t) => {
   const topo = topologyOf(edit(BASE, '      - { to: 10.9.0.0/16, via: 10.2.0.254 }\n', '      - { to: 10.9.0.0/16, via: 10.2.0.254 }\n      - { to: 0.0.0.0/0, via: 10.1.0.254 }\n'));
   const r1 = topo.routers[0];
   t.same(
-    r1?.ports.map((p) => [p.network, p.networkId, formatAddr(p.ip), p.prefix]),
+    r1?.ports.map((p) => [p.network, formatAddr(p.ip), p.prefix]),
     [
-      ['back', 1, '10.2.0.1', 24],
-      ['front', 2, '10.1.0.1', 24],
+      ['back', '10.2.0.1', 24],
+      ['front', '10.1.0.1', 24],
     ],
   );
   t.same(
-    r1?.routes.map((r) => [r.kind, formatCidr(r.to), r.via === undefined ? undefined : formatAddr(r.via), r.network, r.networkId]),
+    r1?.routes.map((r) => [r.kind, formatCidr(r.to), r.via === undefined ? undefined : formatAddr(r.via), r.network]),
     [
-      ['connected', '10.2.0.0/24', undefined, 'back', 1],
-      ['connected', '10.1.0.0/24', undefined, 'front', 2],
-      ['static', '10.9.0.0/16', '10.2.0.254', 'back', 1],
-      ['static', '0.0.0.0/0', '10.1.0.254', 'front', 2],
+      ['connected', '10.2.0.0/24', undefined, 'back'],
+      ['connected', '10.1.0.0/24', undefined, 'front'],
+      ['static', '10.9.0.0/16', '10.2.0.254', 'back'],
+      ['static', '0.0.0.0/0', '10.1.0.254', 'front'],
     ],
   );
   t.notOk(r1 && 'via' in (r1.routes[0] ?? {}), 'connected routes have no via key');
@@ -78,7 +78,7 @@ t.test('firewall rules: defaults and normalized ranges', async (t) => {
         - { action: drop, proto: icmp, icmp-type: 3 }
 `,
   );
-  const fw = topologyOf(src).firewalls[0];
+  const fw = topologyOf(src).ext.firewall?.firewalls[0];
   t.equal(fw?.name, 'web-in');
   t.same(fw?.attach, [{ container: 'web', interface: 'eth0' }]);
   t.equal(fw?.ingress.default, 'drop');

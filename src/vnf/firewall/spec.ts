@@ -1,0 +1,226 @@
+/**
+ * The firewall's part of the topology file: the `firewalls:` section (schema, cross-references,
+ * what the kernel classifier can hold) and its normalized model (topology.ext.firewall).
+ */
+import * as z from 'zod';
+import { checkedString, namedBy, networkCidr, PortList } from '../../spec/atoms.js';
+import type { SpecPath } from '../../spec/errors.js';
+import { ICMP_TYPE_NAMES, icmpTypeNumber } from '../../spec/icmp.js';
+import { parseCidr } from '../../spec/ipv4.js';
+import { ANY_PORT, mergeRanges, parsePortSpec, type PortRange } from '../../spec/ports.js';
+import { compare, must, own, sortedEntries } from '../../spec/util.js';
+import type { RawTopology } from '../../spec/schema.js';
+import { didYouMean } from '../../spec/suggest.js';
+import type { RuleContext, SpecFragment } from '../types.js';
+import { compileRuleSet, FirewallTooComplexError } from './classifier.js';
+import { VNF_FW_CLS_MAX, VNF_FW_RULES_MAX } from './codec.js';
+import type { AttachPoint, Firewall, FirewallDirection, FirewallModel, FirewallRule } from './model.js';
+
+const IcmpType = z.union([
+  z.enum(ICMP_TYPE_NAMES, {
+    error: (iss) =>
+      `unknown ICMP type ${JSON.stringify(iss.input)}; use a number 0-255 or one of: ${ICMP_TYPE_NAMES.join(', ')}`,
+  }),
+  z
+    .int({ error: (iss) => `ICMP type ${String(iss.input)} is not a whole number` })
+    .min(0, { error: (iss) => `ICMP type ${String(iss.input)} is out of range 0-255` })
+    .max(255, { error: (iss) => `ICMP type ${String(iss.input)} is out of range 0-255` }),
+]);
+
+const PROTOS: readonly unknown[] = ['tcp', 'udp', 'icmp', 'any'];
+const PORT_PROTOS: readonly unknown[] = ['tcp', 'udp'];
+
+export const RuleSchema = z
+  .strictObject({
+    action: z.enum(['allow', 'drop', 'reject']),
+    proto: z.optional(z.enum(['tcp', 'udp', 'icmp', 'any']).meta({ default: 'any' })),
+    from: z.optional(networkCidr({ bareAddressIsHost: true }).meta({ description: 'source prefix; any when omitted' })),
+    to: z.optional(networkCidr({ bareAddressIsHost: true }).meta({ description: 'destination prefix; any when omitted' })),
+    ports: z.optional(PortList('ports').meta({ description: 'destination ports (tcp/udp only): 80 or "5000-5100"' })),
+    'src-ports': z.optional(PortList('src-ports').meta({ description: 'source ports (tcp/udp only)' })),
+    'icmp-type': z.optional(IcmpType.meta({ description: 'ICMP type name or number (icmp only)' })),
+    name: z.optional(z.string()),
+    comment: z.optional(z.string()),
+  })
+  .superRefine(
+    (rule: unknown, ctx) => {
+      if (typeof rule !== 'object' || rule === null) return;
+      const r = rule as Record<string, unknown>;
+      const proto = r['proto'] ?? 'any';
+      // An invalid proto is reported by its own schema; don't pile consequences on top of it.
+      if (!PROTOS.includes(proto)) return;
+      for (const key of ['ports', 'src-ports']) {
+        if (r[key] !== undefined && !PORT_PROTOS.includes(proto)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [key],
+            params: { at: 'key' },
+            message: `only tcp and udp rules can match ${key} (this rule's proto is ${String(proto)})`,
+          });
+        }
+      }
+      if (r['icmp-type'] !== undefined && proto !== 'icmp') {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['icmp-type'],
+          params: { at: 'key' },
+          message: `only icmp rules can match icmp-type (this rule's proto is ${String(proto)})`,
+        });
+      }
+    },
+    { when: () => true },
+  )
+  .meta({ description: 'first matching rule wins, in file order' });
+
+export const DirectionSchema = z.strictObject({
+  default: z.optional(z.enum(['allow', 'drop']).meta({ default: 'allow', description: 'verdict when no rule matches' })),
+  rules: z.optional(z.array(RuleSchema)),
+});
+
+export const FirewallSchema = z
+  .strictObject({
+    attach: z.optional(
+      z
+        .array(
+          checkedString(
+            (s) => (/^[^/]+\/[^/]+$/.test(s) ? undefined : `expected "container/interface", e.g. "web/eth0", got "${s}"`),
+            { pattern: '^[^/]+/[^/]+$' },
+          ),
+        )
+        .meta({ description: 'container/interface pairs to protect; may be empty' }),
+    ),
+    ingress: z.optional(DirectionSchema.meta({ description: 'traffic going into the container' })),
+    egress: z.optional(DirectionSchema.meta({ description: 'traffic leaving the container' })),
+  })
+  .meta({ description: 'a stateful firewall: replies of allowed connections pass' });
+
+export type RawRule = z.infer<typeof RuleSchema>;
+export type RawDirection = z.infer<typeof DirectionSchema>;
+export type RawFirewall = z.infer<typeof FirewallSchema>;
+
+const rawFirewalls = (raw: RawTopology): Record<string, RawFirewall> => (raw['firewalls'] as Record<string, RawFirewall> | undefined) ?? {};
+
+/* ---- normalize ------------------------------------------------------------- */
+
+function parseAttach(ref: string): AttachPoint {
+  const [container = '', iface = ''] = ref.split('/');
+  return { container, interface: iface };
+}
+
+function portRanges(specs: (number | string)[] | undefined): PortRange[] {
+  if (specs === undefined) return [[...ANY_PORT]];
+  return mergeRanges(specs.map((spec) => must(parsePortSpec(spec))));
+}
+
+const ANY_ADDRESS = { addr: 0, prefix: 0 };
+
+export function normalizeDirection(spec: RawDirection | undefined): FirewallDirection {
+  return {
+    default: spec?.default ?? 'allow',
+    rules: (spec?.rules ?? []).map((rule, index): FirewallRule => {
+      const out: FirewallRule = {
+        index,
+        action: rule.action,
+        proto: rule.proto ?? 'any',
+        src: rule.from !== undefined ? must(parseCidr(rule.from, { defaultPrefix: 32 })) : { ...ANY_ADDRESS },
+        dst: rule.to !== undefined ? must(parseCidr(rule.to, { defaultPrefix: 32 })) : { ...ANY_ADDRESS },
+        dports: portRanges(rule.ports),
+        sports: portRanges(rule['src-ports']),
+      };
+      if (rule['icmp-type'] !== undefined) out.icmpType = icmpTypeNumber(rule['icmp-type']);
+      if (rule.name !== undefined) out.name = rule.name;
+      if (rule.comment !== undefined) out.comment = rule.comment;
+      return out;
+    }),
+  };
+}
+
+function normalizeFirewall(name: string, spec: RawFirewall): Firewall {
+  return {
+    name,
+    attach: (spec.attach ?? [])
+      .map(parseAttach)
+      .sort((a, b) => compare(a.container, b.container) || compare(a.interface, b.interface)),
+    ingress: normalizeDirection(spec.ingress),
+    egress: normalizeDirection(spec.egress),
+  };
+}
+
+/* ---- rules ------------------------------------------------------------------- */
+
+function checkAttach(ctx: RuleContext): void {
+  const containers = ctx.raw.containers ?? {};
+  const attached = new Map<string, string>();
+  for (const [name, firewall] of Object.entries(rawFirewalls(ctx.raw))) {
+    for (const [index, ref] of (firewall.attach ?? []).entries()) {
+      const path: SpecPath = ['firewalls', name, 'attach', index];
+      const [containerName = '', iface = ''] = ref.split('/');
+      const container = own(containers, containerName);
+      if (!container) {
+        if (!ctx.invalid.has(`containers/${containerName}`)) {
+          ctx.report(path, `unknown container "${containerName}"${didYouMean(containerName, Object.keys(containers))}`);
+        }
+        continue;
+      }
+      const ifaces = Object.keys(container.interfaces);
+      if (!Object.hasOwn(container.interfaces, iface)) {
+        const has = ifaces.length > 0 ? ` (it has ${ifaces.join(', ')})` : '';
+        ctx.report(path, `container "${containerName}" has no interface "${iface}"${didYouMean(iface, ifaces) || has}`);
+        continue;
+      }
+      const other = attached.get(ref);
+      if (other === name) {
+        ctx.report(path, `${ref} is listed twice`);
+      } else if (other !== undefined) {
+        ctx.report(path, `${ref} is already attached to firewall "${other}"; an interface takes at most one firewall`);
+      } else {
+        attached.set(ref, name);
+      }
+    }
+  }
+}
+
+/**
+ * What the classifier can hold: at most VNF_FW_MAX_TUPLES match shapes per protocol class, and
+ * every rule set twice (a changed set is written beside the old one) within the maps.
+ */
+function checkCapacity(ctx: RuleContext): void {
+  let cls = 0;
+  let rules = 0;
+  const over: Array<{ path: SpecPath; what: string }> = [];
+  for (const [name, spec] of sortedEntries(rawFirewalls(ctx.raw))) {
+    for (const dir of ['ingress', 'egress'] as const) {
+      try {
+        const c = compileRuleSet(name, dir, normalizeDirection(spec[dir]));
+        cls += c.cls.length;
+        rules += c.rules.length;
+        over.push({ path: ['firewalls', name, dir], what: `${name} ${dir}` });
+      } catch (e) {
+        if (!(e instanceof FirewallTooComplexError)) throw e;
+        ctx.report(['firewalls', name, dir], e.message, 'key');
+      }
+    }
+  }
+  const last = over[over.length - 1];
+  if (last && cls * 2 > VNF_FW_CLS_MAX) {
+    ctx.report(last.path, `the firewalls need ${cls} classifier entries; a change writes a new rule set beside the old one, so at most ${VNF_FW_CLS_MAX / 2} fit (vnf_fw_cls holds ${VNF_FW_CLS_MAX})`, 'key');
+  }
+  if (last && rules * 2 > VNF_FW_RULES_MAX) {
+    ctx.report(last.path, `the firewalls have ${rules} rules; a change writes a new rule set beside the old one, so at most ${VNF_FW_RULES_MAX / 2} fit (vnf_fw_rules holds ${VNF_FW_RULES_MAX})`, 'key');
+  }
+}
+
+export const firewallSpec: SpecFragment = {
+  schema: { top: { firewalls: z.optional(namedBy('firewall name', FirewallSchema)) } },
+  rules(ctx) {
+    checkAttach(ctx);
+    checkCapacity(ctx);
+  },
+  normalize(raw): FirewallModel {
+    return { firewalls: sortedEntries(rawFirewalls(raw)).map(([name, spec]) => normalizeFirewall(name, spec)) };
+  },
+  summary: (t) => {
+    const n = t.ext.firewall?.firewalls.length ?? 0;
+    return `${n} firewall${n === 1 ? '' : 's'}`;
+  },
+};
