@@ -49,5 +49,5 @@ step "db -> web:22 falls to the default drop: no answer"
 step "ping db -> web (echo-request allowed; replies pass statefully)"
 "${VNF[@]}" lab exec -t demo-fw db -- ping -c 2 -i 0.2 10.1.0.10
 step "rules with hit counters, and the tracked connections"
-"${VNF[@]}" get demo-fw | sed -n '/FIREWALL/,/NEIGHBOURS/p' | sed '$d'
+"${VNF[@]}" get demo-fw --only firewallRules
 "${VNF[@]}" conntrack demo-fw

@@ -102,8 +102,20 @@ export class BpfMap {
     for (const [k, v] of entries) this.handle.update(k, v, flags);
   }
 
-  /** Deletes many keys; keys already gone are not an error. Returns how many were deleted. */
+  /**
+   * Deletes many keys; keys already gone are not an error. One BPF_MAP_DELETE_BATCH syscall where
+   * the kernel has it for this map type; key by key when it has not, or when a key of the batch
+   * was already gone (the batch stops at it). Returns how many were deleted.
+   */
   deleteMany(keys: ReadonlyArray<Uint8Array>): number {
+    if (keys.length === 0) return 0;
+    if (keys.length > 1) {
+      try {
+        return this.handle.deleteBatch(Buffer.concat(keys), keys.length);
+      } catch (e) {
+        if (!(e instanceof BpfError) || !(batchUnsupported(e) || e.code === 'ENOENT')) throw e;
+      }
+    }
     let n = 0;
     for (const k of keys) if (this.handle.delete(k)) n++;
     return n;

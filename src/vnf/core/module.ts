@@ -18,7 +18,7 @@ import {
   portStatsKeyCodec, VNF_ABI_VERSION, VNF_CHAINS_MAX, VNF_FLOOD_ENTRIES_MAX, VNF_ID_CORE, VNF_IDS_MAX, VNF_IDK_NEXT,
   VNF_MAX_PROGS, VNF_NETWORKS_MAX, VNF_PORT_F_ATTACHED, VNF_PORT_STATS_MAX, VNF_PORTS_MAX, VNF_STATS_ENTRIES,
 } from '../common/codec.js';
-import type { CompileContext, MapDecl, VnfModule } from '../types.js';
+import type { CompileContext, MapDecl, StatusReader, StatusSection, VnfModule } from '../types.js';
 
 const ZERO_MAC = '00:00:00:00:00:00';
 
@@ -144,6 +144,22 @@ export const coreMaps: MapDecl[] = [
   },
 ];
 
+function status(r: StatusReader): StatusSection[] {
+  const subnets = new Map((r.topology?.networks ?? []).map((n) => [n.name, `${formatAddr(n.subnet.addr)}/${n.subnet.prefix}`]));
+  const rows: StatusSection['rows'] = r.entries(VNF_MAP_NETWORKS).map(([k, v]) => {
+    const id = k.readUInt32LE(0);
+    const n = networkCodec.decode(v);
+    const name = r.names.network(id);
+    return {
+      network: name, id, subnet: subnets.get(name) ?? '-', ports: n.flood_count,
+      router: n.router_id ? r.names.router(n.router_id) : '-', gateway: n.router_id ? formatAddr(n.router_ip) : '-',
+      aging: `${n.fdb_aging_sec}s`,
+    };
+  });
+  rows.sort((a, b) => String(a['network']).localeCompare(String(b['network'])));
+  return [{ key: 'networks', title: 'NETWORKS', columns: ['network', 'id', 'subnet', 'ports', 'router', 'gateway', 'aging'], rows }];
+}
+
 export const coreModule: VnfModule = {
   name: 'core',
   id: VNF_ID_CORE,
@@ -152,4 +168,5 @@ export const coreModule: VnfModule = {
   slotProgram: 'vnf_deliver',
   maps: coreMaps,
   entries: coreEntries,
+  status,
 };
