@@ -11,7 +11,8 @@
         "native/program.cc",
         "native/link.cc",
         "native/tc.cc",
-        "native/btf.cc"
+        "native/btf.cc",
+        "native/faults.cc"
       ],
       "include_dirs": ["<!@(node -p \"require('node-addon-api').include\")"],
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],

@@ -64,6 +64,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitLink(env, exports);
   InitTc(env, exports);
   InitBtf(env, exports);
+  InitFaults(env, exports);
   exports.Set("setErrorClass", Napi::Function::New(env, SetErrorClass, "setErrorClass"));
   exports.Set("ifindex", Napi::Function::New(env, Ifindex, "ifindex"));
   exports.Set("libbpfVersion", Napi::String::New(env, std::to_string(LIBBPF_MAJOR_VERSION) + "." +

@@ -90,6 +90,12 @@ std::string OptString(Napi::Object opts, const char *key);
 Napi::Buffer<uint8_t> CopyBuffer(Napi::Env env, const void *data, size_t len);
 std::vector<uint8_t> BufferArg(Napi::Env env, Napi::Value v, const char *what);
 
+// faults.cc (test-only fault injection, see there) -----------------------------
+enum class Fault : unsigned { kWrap = 1, kNetnsRestore = 2, kNetnsUnwind = 4 };
+bool FaultFires(Fault f);              // true once after the site was armed
+void FaultPoint(Napi::Env env, Fault f);  // throws an injected error once armed
+void InitFaults(Napi::Env env, Napi::Object exports);
+
 // Class registration ------------------------------------------------------------
 void InitObject(Napi::Env env, Napi::Object exports);
 void InitMap(Napi::Env env, Napi::Object exports);

@@ -135,6 +135,7 @@ Napi::Value OpenPinnedLink(const Napi::CallbackInfo &info) {
 }  // namespace
 
 Napi::Object NewLink(Napi::Env env, int fd) {
+  FaultPoint(env, Fault::kWrap);
   Napi::Object o = Data(env).linkCtor.New({});
   LinkWrap::Unwrap(o)->Init(fd);
   return o;

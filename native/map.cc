@@ -294,6 +294,7 @@ Napi::Value OpenPinnedMap(const Napi::CallbackInfo &info) {
 }  // namespace
 
 Napi::Object NewMap(Napi::Env env, int fd, bool ownsFd, ObjectStatePtr owner, const std::string &name) {
+  FaultPoint(env, Fault::kWrap);
   Napi::Object o = Data(env).mapCtor.New({});
   MapWrap *w = MapWrap::Unwrap(o);
   try {

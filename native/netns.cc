@@ -35,7 +35,7 @@ NetnsGuard::NetnsGuard(Napi::Env env, const std::string &path) {
 NetnsGuard::~NetnsGuard() {
   if (orig_ < 0) return;
   // Cannot fail for a namespace we were in a moment ago.
-  (void)setns(orig_, CLONE_NEWNET);
+  if (!FaultFires(Fault::kNetnsRestore)) (void)setns(orig_, CLONE_NEWNET);
   close(orig_);
 }
 
@@ -55,6 +55,7 @@ int ResolveIfindex(Napi::Env env, Napi::Value iface, const std::string &netns) {
   if (!iface.IsString()) ThrowUsage(env, "interface must be a name or an ifindex");
   std::string name = iface.As<Napi::String>().Utf8Value();
   NetnsGuard guard(env, netns);
+  FaultPoint(env, Fault::kNetnsUnwind);
   unsigned idx = if_nametoindex(name.c_str());
   if (idx == 0) {
     ErrorExtra extra;

@@ -201,6 +201,7 @@ Napi::Value OpenPinnedProgram(const Napi::CallbackInfo &info) {
 
 Napi::Object NewProgram(Napi::Env env, int fd, bool ownsFd, ObjectStatePtr owner, const std::string &name,
                         const std::string &section) {
+  FaultPoint(env, Fault::kWrap);
   Napi::Object o = Data(env).programCtor.New({});
   ProgramWrap::Unwrap(o)->Init(fd, ownsFd, std::move(owner), name, section);
   return o;
