@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "fd.h"
+
 struct bpf_object;
 
 namespace vnf {
@@ -104,13 +106,12 @@ void InitLink(Napi::Env env, Napi::Object exports);
 void InitTc(Napi::Env env, Napi::Object exports);
 void InitBtf(Napi::Env env, Napi::Object exports);
 
-// Factories used across files.
-Napi::Object NewMap(Napi::Env env, int fd, bool ownsFd, ObjectStatePtr owner,
-                    const std::string &name);
-Napi::Object NewProgram(Napi::Env env, int fd, bool ownsFd,
-                        ObjectStatePtr owner, const std::string &name,
+// Factories used across files. Each takes the fd over only once its wrapper
+// exists; if making the wrapper fails, `fd` closes it (when owned).
+Napi::Object NewMap(Napi::Env env, Fd fd, ObjectStatePtr owner, const std::string &name);
+Napi::Object NewProgram(Napi::Env env, Fd fd, ObjectStatePtr owner, const std::string &name,
                         const std::string &section);
-Napi::Object NewLink(Napi::Env env, int fd);
+Napi::Object NewLink(Napi::Env env, Fd fd);
 int ProgramFd(Napi::Env env, Napi::Value v);
 
 }  // namespace vnf

@@ -23,7 +23,7 @@ class LinkWrap : public Napi::ObjectWrap<LinkWrap> {
                            InstanceMethod<&LinkWrap::Detach>("detach"),
                            InstanceMethod<&LinkWrap::Info>("info"),
                            InstanceMethod<&LinkWrap::Close>("close"),
-                           InstanceAccessor<&LinkWrap::Fd>("fd"),
+                           InstanceAccessor<&LinkWrap::FdValue>("fd"),
                            InstanceAccessor<&LinkWrap::Closed>("closed"),
                        });
   }
@@ -31,7 +31,7 @@ class LinkWrap : public Napi::ObjectWrap<LinkWrap> {
     Tag(info.This().As<Napi::Object>(), kLinkTag);
   }
   ~LinkWrap() override { Release(); }
-  void Init(int fd) { fd_ = fd; }
+  void Init(Fd fd) { fd_ = fd.Release(); }
 
  private:
   void Release() {
@@ -117,7 +117,7 @@ class LinkWrap : public Napi::ObjectWrap<LinkWrap> {
     Release();
     return info.Env().Undefined();
   }
-  Napi::Value Fd(const Napi::CallbackInfo &info) { return Napi::Number::New(info.Env(), Live(info.Env())); }
+  Napi::Value FdValue(const Napi::CallbackInfo &info) { return Napi::Number::New(info.Env(), Live(info.Env())); }
   Napi::Value Closed(const Napi::CallbackInfo &info) { return Napi::Boolean::New(info.Env(), fd_ < 0); }
 
   int fd_ = -1;
@@ -127,17 +127,17 @@ Napi::Value OpenPinnedLink(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   if (!info[0].IsString()) ThrowUsage(env, "openPinnedLink(path)");
   std::string path = info[0].As<Napi::String>().Utf8Value();
-  int fd = bpf_obj_get(path.c_str());
-  if (fd < 0) ThrowErrno(env, "bpf_obj_get", errno, {"", "", path});
-  return NewLink(env, fd);
+  Fd fd = Fd::Owned(bpf_obj_get(path.c_str()));
+  if (fd.get() < 0) ThrowErrno(env, "bpf_obj_get", errno, {"", "", path});
+  return NewLink(env, std::move(fd));
 }
 
 }  // namespace
 
-Napi::Object NewLink(Napi::Env env, int fd) {
+Napi::Object NewLink(Napi::Env env, Fd fd) {
   FaultPoint(env, Fault::kWrap);
   Napi::Object o = Data(env).linkCtor.New({});
-  LinkWrap::Unwrap(o)->Init(fd);
+  LinkWrap::Unwrap(o)->Init(std::move(fd));
   return o;
 }
 

@@ -36,7 +36,7 @@ class MapWrap : public Napi::ObjectWrap<MapWrap> {
                            InstanceMethod<&MapWrap::Info>("info"),
                            InstanceMethod<&MapWrap::Pin>("pin"),
                            InstanceMethod<&MapWrap::Close>("close"),
-                           InstanceAccessor<&MapWrap::Fd>("fd"),
+                           InstanceAccessor<&MapWrap::FdValue>("fd"),
                            InstanceAccessor<&MapWrap::Name>("name"),
                            InstanceAccessor<&MapWrap::Closed>("closed"),
                        });
@@ -47,14 +47,12 @@ class MapWrap : public Napi::ObjectWrap<MapWrap> {
   }
   ~MapWrap() override { Release(); }
 
-  void Init(Napi::Env env, int fd, bool ownsFd, ObjectStatePtr owner, const std::string &name) {
+  // Takes `fd` over once the map's info is read; if that fails, `fd` closes itself.
+  void Init(Napi::Env env, Fd fd, ObjectStatePtr owner, const std::string &name) {
     struct bpf_map_info mi;
     memset(&mi, 0, sizeof(mi));
     __u32 len = sizeof(mi);
-    if (bpf_obj_get_info_by_fd(fd, &mi, &len) != 0) ThrowErrno(env, "bpf_obj_get_info_by_fd(map)", errno);
-    fd_ = fd;
-    ownsFd_ = ownsFd;
-    owner_ = std::move(owner);
+    if (bpf_obj_get_info_by_fd(fd.get(), &mi, &len) != 0) ThrowErrno(env, "bpf_obj_get_info_by_fd(map)", errno);
     name_ = name;
     type_ = mi.type;
     keySize_ = mi.key_size;
@@ -65,6 +63,9 @@ class MapWrap : public Napi::ObjectWrap<MapWrap> {
     if (name_.empty()) name_ = mi.name;
     // Per-CPU maps exchange one 8-byte-aligned slot per possible CPU.
     valueBufSize_ = IsPerCpu(type_) ? ((valueSize_ + 7) / 8 * 8) * libbpf_num_possible_cpus() : valueSize_;
+    ownsFd_ = fd.owned();
+    fd_ = fd.Release();
+    owner_ = std::move(owner);
   }
 
  private:
@@ -268,7 +269,7 @@ class MapWrap : public Napi::ObjectWrap<MapWrap> {
     return info.Env().Undefined();
   }
 
-  Napi::Value Fd(const Napi::CallbackInfo &info) { return Napi::Number::New(info.Env(), Live(info.Env())); }
+  Napi::Value FdValue(const Napi::CallbackInfo &info) { return Napi::Number::New(info.Env(), Live(info.Env())); }
   Napi::Value Name(const Napi::CallbackInfo &info) { return Napi::String::New(info.Env(), name_); }
   Napi::Value Closed(const Napi::CallbackInfo &info) {
     return Napi::Boolean::New(info.Env(), fd_ < 0 || (owner_ && owner_->obj == nullptr));
@@ -286,23 +287,17 @@ Napi::Value OpenPinnedMap(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   if (!info[0].IsString()) ThrowUsage(env, "openPinnedMap(path)");
   std::string path = info[0].As<Napi::String>().Utf8Value();
-  int fd = bpf_obj_get(path.c_str());
-  if (fd < 0) ThrowErrno(env, "bpf_obj_get", errno, {"", "", path});
-  return NewMap(env, fd, true, nullptr, "");
+  Fd fd = Fd::Owned(bpf_obj_get(path.c_str()));
+  if (fd.get() < 0) ThrowErrno(env, "bpf_obj_get", errno, {"", "", path});
+  return NewMap(env, std::move(fd), nullptr, "");
 }
 
 }  // namespace
 
-Napi::Object NewMap(Napi::Env env, int fd, bool ownsFd, ObjectStatePtr owner, const std::string &name) {
+Napi::Object NewMap(Napi::Env env, Fd fd, ObjectStatePtr owner, const std::string &name) {
   FaultPoint(env, Fault::kWrap);
   Napi::Object o = Data(env).mapCtor.New({});
-  MapWrap *w = MapWrap::Unwrap(o);
-  try {
-    w->Init(env, fd, ownsFd, std::move(owner), name);
-  } catch (...) {
-    if (ownsFd) close(fd);
-    throw;
-  }
+  MapWrap::Unwrap(o)->Init(env, std::move(fd), std::move(owner), name);
   return o;
 }
 

@@ -152,7 +152,7 @@ class ObjectWrap : public Napi::ObjectWrap<ObjectWrap> {
     uint32_t i = 0;
     bpf_program *p;
     bpf_object__for_each_program(p, obj) {
-      out.Set(i++, NewProgram(env, bpf_program__fd(p), false, state_, bpf_program__name(p),
+      out.Set(i++, NewProgram(env, Fd::Borrowed(bpf_program__fd(p)), state_, bpf_program__name(p),
                               bpf_program__section_name(p)));
     }
     return out;
@@ -166,7 +166,7 @@ class ObjectWrap : public Napi::ObjectWrap<ObjectWrap> {
     uint32_t i = 0;
     bpf_map *m;
     bpf_object__for_each_map(m, obj) {
-      out.Set(i++, NewMap(env, bpf_map__fd(m), false, state_, bpf_map__name(m)));
+      out.Set(i++, NewMap(env, Fd::Borrowed(bpf_map__fd(m)), state_, bpf_map__name(m)));
     }
     return out;
   }

@@ -30,7 +30,7 @@ class ProgramWrap : public Napi::ObjectWrap<ProgramWrap> {
                            InstanceMethod<&ProgramWrap::Info>("info"),
                            InstanceMethod<&ProgramWrap::Pin>("pin"),
                            InstanceMethod<&ProgramWrap::Close>("close"),
-                           InstanceAccessor<&ProgramWrap::Fd>("fd"),
+                           InstanceAccessor<&ProgramWrap::FdValue>("fd"),
                            InstanceAccessor<&ProgramWrap::Name>("name"),
                            InstanceAccessor<&ProgramWrap::Section>("section"),
                            InstanceAccessor<&ProgramWrap::Closed>("closed"),
@@ -42,9 +42,9 @@ class ProgramWrap : public Napi::ObjectWrap<ProgramWrap> {
   }
   ~ProgramWrap() override { Release(); }
 
-  void Init(int fd, bool ownsFd, ObjectStatePtr owner, const std::string &name, const std::string &section) {
-    fd_ = fd;
-    ownsFd_ = ownsFd;
+  void Init(Fd fd, ObjectStatePtr owner, const std::string &name, const std::string &section) {
+    ownsFd_ = fd.owned();
+    fd_ = fd.Release();
     owner_ = std::move(owner);
     name_ = name;
     section_ = section;
@@ -111,11 +111,16 @@ class ProgramWrap : public Napi::ObjectWrap<ProgramWrap> {
     std::string dir = info[1].As<Napi::String>().Utf8Value();
     if (dir != "ingress" && dir != "egress") ThrowUsage(env, "attachTcx: direction must be 'ingress' or 'egress'");
     int ifindex = ResolveIfindex(env, info[0], netns);
-    NetnsGuard guard(env, netns);
     int type = dir == "ingress" ? kBpfTcxIngress : kBpfTcxEgress;
-    int lfd = bpf_link_create(fd, ifindex, static_cast<bpf_attach_type>(type), nullptr);
-    if (lfd < 0) ThrowErrno(env, "bpf_link_create(tcx " + dir + ")", errno, {"", "", "ifindex " + std::to_string(ifindex)});
-    return NewLink(env, lfd);
+    Fd lfd;
+    int err;
+    {
+      NetnsGuard guard(env, netns);
+      lfd = Fd::Owned(bpf_link_create(fd, ifindex, static_cast<bpf_attach_type>(type), nullptr));
+      err = errno;
+    }
+    if (lfd.get() < 0) ThrowErrno(env, "bpf_link_create(tcx " + dir + ")", err, {"", "", "ifindex " + std::to_string(ifindex)});
+    return NewLink(env, std::move(lfd));
   }
 
   // attachXdp(iface, { mode?: 'native'|'generic', netns? }) -> BpfLink
@@ -130,10 +135,15 @@ class ProgramWrap : public Napi::ObjectWrap<ProgramWrap> {
     if (mode == "generic") lopts.flags = XDP_FLAGS_SKB_MODE;
     else if (mode == "native") lopts.flags = XDP_FLAGS_DRV_MODE;
     else if (!mode.empty()) ThrowUsage(env, "attachXdp: mode must be 'native' or 'generic'");
-    NetnsGuard guard(env, netns);
-    int lfd = bpf_link_create(fd, ifindex, BPF_XDP, &lopts);
-    if (lfd < 0) ThrowErrno(env, "bpf_link_create(xdp)", errno, {"", "", "ifindex " + std::to_string(ifindex)});
-    return NewLink(env, lfd);
+    Fd lfd;
+    int err;
+    {
+      NetnsGuard guard(env, netns);
+      lfd = Fd::Owned(bpf_link_create(fd, ifindex, BPF_XDP, &lopts));
+      err = errno;
+    }
+    if (lfd.get() < 0) ThrowErrno(env, "bpf_link_create(xdp)", err, {"", "", "ifindex " + std::to_string(ifindex)});
+    return NewLink(env, std::move(lfd));
   }
 
   Napi::Value Info(const Napi::CallbackInfo &info) {
@@ -167,7 +177,7 @@ class ProgramWrap : public Napi::ObjectWrap<ProgramWrap> {
     Release();
     return info.Env().Undefined();
   }
-  Napi::Value Fd(const Napi::CallbackInfo &info) { return Napi::Number::New(info.Env(), Live(info.Env())); }
+  Napi::Value FdValue(const Napi::CallbackInfo &info) { return Napi::Number::New(info.Env(), Live(info.Env())); }
   Napi::Value Name(const Napi::CallbackInfo &info) { return Napi::String::New(info.Env(), name_); }
   Napi::Value Section(const Napi::CallbackInfo &info) { return Napi::String::New(info.Env(), section_); }
   Napi::Value Closed(const Napi::CallbackInfo &info) {
@@ -184,26 +194,23 @@ Napi::Value OpenPinnedProgram(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   if (!info[0].IsString()) ThrowUsage(env, "openPinnedProgram(path)");
   std::string path = info[0].As<Napi::String>().Utf8Value();
-  int fd = bpf_obj_get(path.c_str());
-  if (fd < 0) ThrowErrno(env, "bpf_obj_get", errno, {"", "", path});
+  Fd fd = Fd::Owned(bpf_obj_get(path.c_str()));
+  if (fd.get() < 0) ThrowErrno(env, "bpf_obj_get", errno, {"", "", path});
   struct bpf_prog_info pi;
   memset(&pi, 0, sizeof(pi));
   __u32 len = sizeof(pi);
-  if (bpf_obj_get_info_by_fd(fd, &pi, &len) != 0) {
-    int err = errno;
-    close(fd);
-    ThrowErrno(env, "bpf_obj_get_info_by_fd(prog)", err, {"", "", path});
-  }
-  return NewProgram(env, fd, true, nullptr, pi.name, "");
+  if (bpf_obj_get_info_by_fd(fd.get(), &pi, &len) != 0)
+    ThrowErrno(env, "bpf_obj_get_info_by_fd(prog)", errno, {"", "", path});
+  return NewProgram(env, std::move(fd), nullptr, pi.name, "");
 }
 
 }  // namespace
 
-Napi::Object NewProgram(Napi::Env env, int fd, bool ownsFd, ObjectStatePtr owner, const std::string &name,
+Napi::Object NewProgram(Napi::Env env, Fd fd, ObjectStatePtr owner, const std::string &name,
                         const std::string &section) {
   FaultPoint(env, Fault::kWrap);
   Napi::Object o = Data(env).programCtor.New({});
-  ProgramWrap::Unwrap(o)->Init(fd, ownsFd, std::move(owner), name, section);
+  ProgramWrap::Unwrap(o)->Init(std::move(fd), std::move(owner), name, section);
   return o;
 }
 
