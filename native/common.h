@@ -48,6 +48,7 @@ struct ErrorExtra {
   std::string log;      // verifier log, when the kernel rejected a program
   std::string details;  // libbpf's own messages captured during the call
   std::string path;     // file or pin path involved
+  std::string hint;     // overrides the TS-side hint for this failure
 };
 [[noreturn]] void ThrowErrno(Napi::Env env, const std::string &call, int err,
                              const ErrorExtra &extra = {});
@@ -72,18 +73,26 @@ class LibbpfCapture {
 void InstallLibbpfPrint();
 
 // netns.cc ------------------------------------------------------------------
-// Enters the network namespace at `path` for the lifetime of the guard, on the
-// calling thread only; an empty path means "stay where we are".
+// Enters the network namespace at `path` on the calling thread only; an empty
+// path means "stay where we are". Callers call Restore() before returning or
+// throwing what the kernel said: it comes back, or throws (and the thread
+// refuses later calls, see CheckNetnsHome). The destructor is the fallback for
+// an exception that skipped Restore(): it comes back or aborts the process.
 class NetnsGuard {
  public:
   NetnsGuard(Napi::Env env, const std::string &path);
   ~NetnsGuard();
+  void Restore();
   NetnsGuard(const NetnsGuard &) = delete;
   NetnsGuard &operator=(const NetnsGuard &) = delete;
 
  private:
+  Napi::Env env_;
+  std::string path_;
   int orig_ = -1;
 };
+// Throws if an earlier return from a namespace failed on this thread.
+void CheckNetnsHome(Napi::Env env);
 // Resolves an interface given by name or index in the given netns.
 int ResolveIfindex(Napi::Env env, Napi::Value iface, const std::string &netns);
 std::string OptString(Napi::Object opts, const char *key);

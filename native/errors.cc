@@ -59,11 +59,12 @@ Napi::Object MakeErrno(Napi::Env env, const std::string &call, int err,
   if (!extra.path.empty()) props.Set("path", Napi::String::New(env, extra.path));
   if (!extra.log.empty()) props.Set("log", Napi::String::New(env, extra.log));
   if (!extra.details.empty()) props.Set("details", Napi::String::New(env, extra.details));
+  if (!extra.hint.empty()) props.Set("hint", Napi::String::New(env, extra.hint));
   InstanceData &d = Data(env);
   if (d.errorCtor.IsEmpty()) {
     Napi::Error e = Napi::Error::New(env, message);
     Napi::Object o = e.Value();
-    for (const auto &k : {"errno", "code", "call", "path", "log", "details"})
+    for (const auto &k : {"errno", "code", "call", "path", "log", "details", "hint"})
       if (props.Has(k)) o.Set(k, props.Get(k));
     return o;
   }

@@ -112,13 +112,10 @@ class ProgramWrap : public Napi::ObjectWrap<ProgramWrap> {
     if (dir != "ingress" && dir != "egress") ThrowUsage(env, "attachTcx: direction must be 'ingress' or 'egress'");
     int ifindex = ResolveIfindex(env, info[0], netns);
     int type = dir == "ingress" ? kBpfTcxIngress : kBpfTcxEgress;
-    Fd lfd;
-    int err;
-    {
-      NetnsGuard guard(env, netns);
-      lfd = Fd::Owned(bpf_link_create(fd, ifindex, static_cast<bpf_attach_type>(type), nullptr));
-      err = errno;
-    }
+    NetnsGuard guard(env, netns);
+    Fd lfd = Fd::Owned(bpf_link_create(fd, ifindex, static_cast<bpf_attach_type>(type), nullptr));
+    int err = errno;
+    guard.Restore();  // if this throws, lfd closes the link: nothing stays attached
     if (lfd.get() < 0) ThrowErrno(env, "bpf_link_create(tcx " + dir + ")", err, {"", "", "ifindex " + std::to_string(ifindex)});
     return NewLink(env, std::move(lfd));
   }
@@ -135,13 +132,10 @@ class ProgramWrap : public Napi::ObjectWrap<ProgramWrap> {
     if (mode == "generic") lopts.flags = XDP_FLAGS_SKB_MODE;
     else if (mode == "native") lopts.flags = XDP_FLAGS_DRV_MODE;
     else if (!mode.empty()) ThrowUsage(env, "attachXdp: mode must be 'native' or 'generic'");
-    Fd lfd;
-    int err;
-    {
-      NetnsGuard guard(env, netns);
-      lfd = Fd::Owned(bpf_link_create(fd, ifindex, BPF_XDP, &lopts));
-      err = errno;
-    }
+    NetnsGuard guard(env, netns);
+    Fd lfd = Fd::Owned(bpf_link_create(fd, ifindex, BPF_XDP, &lopts));
+    int err = errno;
+    guard.Restore();  // if this throws, lfd closes the link: nothing stays attached
     if (lfd.get() < 0) ThrowErrno(env, "bpf_link_create(xdp)", err, {"", "", "ifindex " + std::to_string(ifindex)});
     return NewLink(env, std::move(lfd));
   }
