@@ -12,10 +12,11 @@
         "native/link.cc",
         "native/tc.cc",
         "native/btf.cc",
-        "native/faults.cc"
+        "native/faults.cc",
+        "native/boundary.cc"
       ],
       "include_dirs": ["<!@(node -p \"require('node-addon-api').include\")"],
-      "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
+      "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except_all"],
       "cflags": ["<!@(pkg-config --cflags libbpf)", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "cflags_cc": ["-std=c++17", "-fexceptions", "-Wno-missing-field-initializers"],
       "libraries": ["<!@(pkg-config --libs libbpf)"],

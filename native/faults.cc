@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "boundary.h"
 #include "common.h"
 
 namespace vnf {
@@ -64,7 +65,7 @@ void InitFaults(Napi::Env env, Napi::Object exports) {
   const char *v = getenv("VNF_NATIVE_FAULTS");
   if (v == nullptr || *v == '\0') return;
   g_enabled = true;
-  exports.Set("__armFault", Napi::Function::New(env, ArmFault, "__armFault"));
+  Export<ArmFault>(exports, "__armFault");
 }
 
 }  // namespace vnf

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "common.h"
+#include "handle.h"
 
 namespace vnf {
 namespace {
@@ -20,32 +21,28 @@ bool IsPerCpu(uint32_t type) {
          type == BPF_MAP_TYPE_LRU_PERCPU_HASH || type == BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE;
 }
 
-class MapWrap : public Napi::ObjectWrap<MapWrap> {
+class MapWrap : public FdHandle<MapWrap> {
  public:
+  static constexpr const char *kClassName = "BpfMap";
+  static constexpr const char *kPinCall = "bpf_obj_pin";
+  static const napi_type_tag &TypeTag() { return kMapTag; }
+
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "BpfMap",
-                       {
-                           InstanceMethod<&MapWrap::Lookup>("lookup"),
-                           InstanceMethod<&MapWrap::Update>("update"),
-                           InstanceMethod<&MapWrap::Delete>("delete"),
-                           InstanceMethod<&MapWrap::NextKey>("nextKey"),
-                           InstanceMethod<&MapWrap::Keys>("keys"),
-                           InstanceMethod<&MapWrap::UpdateBatch>("updateBatch"),
-                           InstanceMethod<&MapWrap::DeleteBatch>("deleteBatch"),
-                           InstanceMethod<&MapWrap::LookupBatch>("lookupBatch"),
-                           InstanceMethod<&MapWrap::Info>("info"),
-                           InstanceMethod<&MapWrap::Pin>("pin"),
-                           InstanceMethod<&MapWrap::Close>("close"),
-                           InstanceAccessor<&MapWrap::FdValue>("fd"),
-                           InstanceAccessor<&MapWrap::Name>("name"),
-                           InstanceAccessor<&MapWrap::Closed>("closed"),
-                       });
+    return DefineHandle(env, {
+                                 Method<&MapWrap::Lookup>("lookup"),
+                                 Method<&MapWrap::Update>("update"),
+                                 Method<&MapWrap::Delete>("delete"),
+                                 Method<&MapWrap::NextKey>("nextKey"),
+                                 Method<&MapWrap::Keys>("keys"),
+                                 Method<&MapWrap::UpdateBatch>("updateBatch"),
+                                 Method<&MapWrap::DeleteBatch>("deleteBatch"),
+                                 Method<&MapWrap::LookupBatch>("lookupBatch"),
+                                 Method<&MapWrap::Info>("info"),
+                                 Getter<&MapWrap::Name>("name"),
+                             });
   }
 
-  explicit MapWrap(const Napi::CallbackInfo &info) : Napi::ObjectWrap<MapWrap>(info) {
-    Tag(info.This().As<Napi::Object>(), kMapTag);
-  }
-  ~MapWrap() override { Release(); }
+  using FdHandle::FdHandle;
 
   // Takes `fd` over once the map's info is read; if that fails, `fd` closes itself.
   void Init(Napi::Env env, Fd fd, ObjectStatePtr owner, const std::string &name) {
@@ -63,23 +60,10 @@ class MapWrap : public Napi::ObjectWrap<MapWrap> {
     if (name_.empty()) name_ = mi.name;
     // Per-CPU maps exchange one 8-byte-aligned slot per possible CPU.
     valueBufSize_ = IsPerCpu(type_) ? ((valueSize_ + 7) / 8 * 8) * libbpf_num_possible_cpus() : valueSize_;
-    ownsFd_ = fd.owned();
-    fd_ = fd.Release();
-    owner_ = std::move(owner);
+    Adopt(std::move(fd), std::move(owner));
   }
 
  private:
-  void Release() {
-    if (ownsFd_ && fd_ >= 0) close(fd_);
-    fd_ = -1;
-    owner_.reset();
-  }
-
-  int Live(Napi::Env env) {
-    if (fd_ < 0 || (owner_ && owner_->obj == nullptr)) ThrowClosed(env, "BpfMap");
-    return fd_;
-  }
-
   std::vector<uint8_t> Key(Napi::Env env, Napi::Value v) {
     std::vector<uint8_t> k = BufferArg(env, v, "key");
     if (k.size() != keySize_)
@@ -255,29 +239,8 @@ class MapWrap : public Napi::ObjectWrap<MapWrap> {
     return o;
   }
 
-  Napi::Value Pin(const Napi::CallbackInfo &info) {
-    Napi::Env env = info.Env();
-    int fd = Live(env);
-    if (!info[0].IsString()) ThrowUsage(env, "pin(path)");
-    std::string path = info[0].As<Napi::String>().Utf8Value();
-    if (bpf_obj_pin(fd, path.c_str()) != 0) ThrowErrno(env, "bpf_obj_pin", errno, {"", "", path});
-    return env.Undefined();
-  }
-
-  Napi::Value Close(const Napi::CallbackInfo &info) {
-    Release();
-    return info.Env().Undefined();
-  }
-
-  Napi::Value FdValue(const Napi::CallbackInfo &info) { return Napi::Number::New(info.Env(), Live(info.Env())); }
   Napi::Value Name(const Napi::CallbackInfo &info) { return Napi::String::New(info.Env(), name_); }
-  Napi::Value Closed(const Napi::CallbackInfo &info) {
-    return Napi::Boolean::New(info.Env(), fd_ < 0 || (owner_ && owner_->obj == nullptr));
-  }
 
-  int fd_ = -1;
-  bool ownsFd_ = false;
-  ObjectStatePtr owner_;
   std::string name_;
   uint32_t type_ = 0, keySize_ = 0, valueSize_ = 0, valueBufSize_ = 0, maxEntries_ = 0, flags_ = 0, id_ = 0;
 };
@@ -304,7 +267,7 @@ Napi::Object NewMap(Napi::Env env, Fd fd, ObjectStatePtr owner, const std::strin
 void InitMap(Napi::Env env, Napi::Object exports) {
   Napi::Function ctor = MapWrap::Define(env);
   Data(env).mapCtor = Napi::Persistent(ctor);
-  exports.Set("openPinnedMap", Napi::Function::New(env, OpenPinnedMap, "openPinnedMap"));
+  Export<OpenPinnedMap>(exports, "openPinnedMap");
 }
 
 }  // namespace vnf

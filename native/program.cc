@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "common.h"
+#include "handle.h"
 
 namespace vnf {
 
@@ -19,49 +20,32 @@ constexpr int kBpfTcxEgress = 47;
 
 namespace {
 
-class ProgramWrap : public Napi::ObjectWrap<ProgramWrap> {
+class ProgramWrap : public FdHandle<ProgramWrap> {
  public:
+  static constexpr const char *kClassName = "BpfProgram";
+  static constexpr const char *kPinCall = "bpf_obj_pin";
+  static const napi_type_tag &TypeTag() { return kProgramTag; }
+
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "BpfProgram",
-                       {
-                           InstanceMethod<&ProgramWrap::TestRun>("testRun"),
-                           InstanceMethod<&ProgramWrap::AttachTcx>("attachTcx"),
-                           InstanceMethod<&ProgramWrap::AttachXdp>("attachXdp"),
-                           InstanceMethod<&ProgramWrap::Info>("info"),
-                           InstanceMethod<&ProgramWrap::Pin>("pin"),
-                           InstanceMethod<&ProgramWrap::Close>("close"),
-                           InstanceAccessor<&ProgramWrap::FdValue>("fd"),
-                           InstanceAccessor<&ProgramWrap::Name>("name"),
-                           InstanceAccessor<&ProgramWrap::Section>("section"),
-                           InstanceAccessor<&ProgramWrap::Closed>("closed"),
-                       });
+    return DefineHandle(env, {
+                                 Method<&ProgramWrap::TestRun>("testRun"),
+                                 Method<&ProgramWrap::AttachTcx>("attachTcx"),
+                                 Method<&ProgramWrap::AttachXdp>("attachXdp"),
+                                 Method<&ProgramWrap::Info>("info"),
+                                 Getter<&ProgramWrap::Name>("name"),
+                                 Getter<&ProgramWrap::Section>("section"),
+                             });
   }
 
-  explicit ProgramWrap(const Napi::CallbackInfo &info) : Napi::ObjectWrap<ProgramWrap>(info) {
-    Tag(info.This().As<Napi::Object>(), kProgramTag);
-  }
-  ~ProgramWrap() override { Release(); }
+  using FdHandle::FdHandle;
 
   void Init(Fd fd, ObjectStatePtr owner, const std::string &name, const std::string &section) {
-    ownsFd_ = fd.owned();
-    fd_ = fd.Release();
-    owner_ = std::move(owner);
     name_ = name;
     section_ = section;
-  }
-
-  int Live(Napi::Env env) {
-    if (fd_ < 0 || (owner_ && owner_->obj == nullptr)) ThrowClosed(env, "BpfProgram");
-    return fd_;
+    Adopt(std::move(fd), std::move(owner));
   }
 
  private:
-  void Release() {
-    if (ownsFd_ && fd_ >= 0) close(fd_);
-    fd_ = -1;
-    owner_.reset();
-  }
-
   // testRun({ data: Buffer, ctx?: Buffer, repeat?: number, dataOutSize?: number })
   //   -> { retval, data: Buffer, ctx?: Buffer, duration }
   Napi::Value TestRun(const Napi::CallbackInfo &info) {
@@ -158,29 +142,9 @@ class ProgramWrap : public Napi::ObjectWrap<ProgramWrap> {
     return o;
   }
 
-  Napi::Value Pin(const Napi::CallbackInfo &info) {
-    Napi::Env env = info.Env();
-    int fd = Live(env);
-    if (!info[0].IsString()) ThrowUsage(env, "pin(path)");
-    std::string path = info[0].As<Napi::String>().Utf8Value();
-    if (bpf_obj_pin(fd, path.c_str()) != 0) ThrowErrno(env, "bpf_obj_pin", errno, {"", "", path});
-    return env.Undefined();
-  }
-
-  Napi::Value Close(const Napi::CallbackInfo &info) {
-    Release();
-    return info.Env().Undefined();
-  }
-  Napi::Value FdValue(const Napi::CallbackInfo &info) { return Napi::Number::New(info.Env(), Live(info.Env())); }
   Napi::Value Name(const Napi::CallbackInfo &info) { return Napi::String::New(info.Env(), name_); }
   Napi::Value Section(const Napi::CallbackInfo &info) { return Napi::String::New(info.Env(), section_); }
-  Napi::Value Closed(const Napi::CallbackInfo &info) {
-    return Napi::Boolean::New(info.Env(), fd_ < 0 || (owner_ && owner_->obj == nullptr));
-  }
 
-  int fd_ = -1;
-  bool ownsFd_ = false;
-  ObjectStatePtr owner_;
   std::string name_, section_;
 };
 
@@ -216,7 +180,7 @@ int ProgramFd(Napi::Env env, Napi::Value v) {
 void InitProgram(Napi::Env env, Napi::Object exports) {
   Napi::Function ctor = ProgramWrap::Define(env);
   Data(env).programCtor = Napi::Persistent(ctor);
-  exports.Set("openPinnedProgram", Napi::Function::New(env, OpenPinnedProgram, "openPinnedProgram"));
+  Export<OpenPinnedProgram>(exports, "openPinnedProgram");
 }
 
 }  // namespace vnf

@@ -5,6 +5,7 @@
 
 #include <cerrno>
 
+#include "boundary.h"
 #include "common.h"
 
 namespace vnf {
@@ -117,10 +118,10 @@ Napi::Value TcDestroyHook(const Napi::CallbackInfo &info) {
 }  // namespace
 
 void InitTc(Napi::Env env, Napi::Object exports) {
-  exports.Set("tcAttach", Napi::Function::New(env, TcAttach, "tcAttach"));
-  exports.Set("tcDetach", Napi::Function::New(env, TcDetach, "tcDetach"));
-  exports.Set("tcQuery", Napi::Function::New(env, TcQuery, "tcQuery"));
-  exports.Set("tcDestroyHook", Napi::Function::New(env, TcDestroyHook, "tcDestroyHook"));
+  Export<TcAttach>(exports, "tcAttach");
+  Export<TcDetach>(exports, "tcDetach");
+  Export<TcQuery>(exports, "tcQuery");
+  Export<TcDestroyHook>(exports, "tcDestroyHook");
 }
 
 }  // namespace vnf
