@@ -8,6 +8,7 @@
         "native/netns.cc",
         "native/object.cc",
         "native/map.cc",
+        "native/map_keys.cc",
         "native/program.cc",
         "native/link.cc",
         "native/tc.cc",

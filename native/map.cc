@@ -12,6 +12,7 @@
 
 #include "common.h"
 #include "handle.h"
+#include "map_keys.h"
 
 namespace vnf {
 namespace {
@@ -138,25 +139,22 @@ class MapWrap : public FdHandle<MapWrap> {
     return CopyBuffer(env, next.data(), next.size());
   }
 
-  // keys() -> Buffer[]: all keys, by get_next_key.
+  // keys() -> Buffer[]: all keys, by get_next_key, each once; every key
+  // present (and not re-inserted) for the whole call is among them. A map
+  // that changes too fast to finish is EAGAIN, never a short list (map_keys.h).
   Napi::Value Keys(const Napi::CallbackInfo &info) {
     Napi::Env env = info.Env();
-    int fd = Live(env);
-    Napi::Array out = Napi::Array::New(env);
-    std::vector<uint8_t> cur(keySize_), next(keySize_);
-    bool first = true;
-    uint32_t n = 0;
-    for (;;) {
-      int rc = bpf_map_get_next_key(fd, first ? nullptr : cur.data(), next.data());
-      if (rc != 0) {
-        if (errno == ENOENT) break;
-        ThrowErrno(env, "bpf_map_get_next_key", errno, Where());
-      }
-      out.Set(n++, CopyBuffer(env, next.data(), next.size()));
-      cur.swap(next);
-      first = false;
-      if (n > maxEntries_ + 1024u) break;  // guard against a map changing under us
+    KeyWalk w = WalkKeys(Live(env), keySize_, valueBufSize_, maxEntries_);
+    if (w.err != 0) {
+      ErrorExtra extra = Where();
+      if (w.err == EAGAIN)
+        extra.hint = "the map changed too fast for keys() to finish (" + std::to_string(w.restarts) +
+                     " restarts in " + std::to_string(w.calls) + " syscalls): retry, or read it by batch (entries())";
+      ThrowErrno(env, w.call, w.err, extra);
     }
+    Napi::Array out = Napi::Array::New(env, w.keys.size());
+    uint32_t i = 0;
+    for (const std::string &k : w.keys) out.Set(i++, CopyBuffer(env, k.data(), k.size()));
     return out;
   }
 

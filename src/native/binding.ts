@@ -33,6 +33,12 @@ export interface NativeMap {
   update(key: Uint8Array, value: Uint8Array, flags?: number): void;
   delete(key: Uint8Array): boolean;
   nextKey(key: Uint8Array | null): Buffer | null;
+  /**
+   * Every key, each once: all keys present (and not re-inserted) for the whole
+   * call are returned; keys inserted or deleted meanwhile may or may not be.
+   * A map changing too fast for the walk to finish throws BpfError EAGAIN
+   * rather than returning a partial list.
+   */
   keys(): Buffer[];
   updateBatch(keys: Uint8Array, values: Uint8Array, count: number, flags?: number): number;
   deleteBatch(keys: Uint8Array, count: number): number;
