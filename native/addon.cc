@@ -5,6 +5,7 @@
 
 #include <cerrno>
 
+#include "boundary.h"
 #include "common.h"
 
 namespace vnf {
@@ -65,8 +66,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitTc(env, exports);
   InitBtf(env, exports);
   InitLock(env, exports);
-  exports.Set("setErrorClass", Napi::Function::New(env, SetErrorClass, "setErrorClass"));
-  exports.Set("ifindex", Napi::Function::New(env, Ifindex, "ifindex"));
+  InitFaults(env, exports);
+  Export<SetErrorClass>(exports, "setErrorClass");
+  Export<Ifindex>(exports, "ifindex");
   exports.Set("libbpfVersion", Napi::String::New(env, std::to_string(LIBBPF_MAJOR_VERSION) + "." +
                                                           std::to_string(LIBBPF_MINOR_VERSION)));
   exports.Set("numPossibleCpus", Napi::Number::New(env, libbpf_num_possible_cpus()));

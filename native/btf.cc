@@ -5,6 +5,7 @@
 
 #include <cerrno>
 
+#include "boundary.h"
 #include "common.h"
 
 namespace vnf {
@@ -66,7 +67,7 @@ Napi::Value BtfStructLayout(const Napi::CallbackInfo &info) {
 }  // namespace
 
 void InitBtf(Napi::Env env, Napi::Object exports) {
-  exports.Set("btfStructLayout", Napi::Function::New(env, BtfStructLayout, "btfStructLayout"));
+  Export<BtfStructLayout>(exports, "btfStructLayout");
 }
 
 }  // namespace vnf

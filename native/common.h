@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "fd.h"
+
 struct bpf_object;
 
 namespace vnf {
@@ -46,6 +48,7 @@ struct ErrorExtra {
   std::string log;      // verifier log, when the kernel rejected a program
   std::string details;  // libbpf's own messages captured during the call
   std::string path;     // file or pin path involved
+  std::string hint;     // overrides the TS-side hint for this failure
 };
 [[noreturn]] void ThrowErrno(Napi::Env env, const std::string &call, int err,
                              const ErrorExtra &extra = {});
@@ -70,18 +73,26 @@ class LibbpfCapture {
 void InstallLibbpfPrint();
 
 // netns.cc ------------------------------------------------------------------
-// Enters the network namespace at `path` for the lifetime of the guard, on the
-// calling thread only; an empty path means "stay where we are".
+// Enters the network namespace at `path` on the calling thread only; an empty
+// path means "stay where we are". Callers call Restore() before returning or
+// throwing what the kernel said: it comes back, or throws (and the thread
+// refuses later calls, see CheckNetnsHome). The destructor is the fallback for
+// an exception that skipped Restore(): it comes back or aborts the process.
 class NetnsGuard {
  public:
   NetnsGuard(Napi::Env env, const std::string &path);
   ~NetnsGuard();
+  void Restore();
   NetnsGuard(const NetnsGuard &) = delete;
   NetnsGuard &operator=(const NetnsGuard &) = delete;
 
  private:
+  Napi::Env env_;
+  std::string path_;
   int orig_ = -1;
 };
+// Throws if an earlier return from a namespace failed on this thread.
+void CheckNetnsHome(Napi::Env env);
 // Resolves an interface given by name or index in the given netns.
 int ResolveIfindex(Napi::Env env, Napi::Value iface, const std::string &netns);
 std::string OptString(Napi::Object opts, const char *key);
@@ -89,6 +100,12 @@ std::string OptString(Napi::Object opts, const char *key);
 // Buffers ----------------------------------------------------------------------
 Napi::Buffer<uint8_t> CopyBuffer(Napi::Env env, const void *data, size_t len);
 std::vector<uint8_t> BufferArg(Napi::Env env, Napi::Value v, const char *what);
+
+// faults.cc (test-only fault injection, see there) -----------------------------
+enum class Fault : unsigned { kWrap = 1, kNetnsRestore = 2, kNetnsUnwind = 4 };
+bool FaultFires(Fault f);              // true once after the site was armed
+void FaultPoint(Napi::Env env, Fault f);  // throws an injected error once armed
+void InitFaults(Napi::Env env, Napi::Object exports);
 
 // Class registration ------------------------------------------------------------
 void InitObject(Napi::Env env, Napi::Object exports);
@@ -99,13 +116,12 @@ void InitTc(Napi::Env env, Napi::Object exports);
 void InitBtf(Napi::Env env, Napi::Object exports);
 void InitLock(Napi::Env env, Napi::Object exports);
 
-// Factories used across files.
-Napi::Object NewMap(Napi::Env env, int fd, bool ownsFd, ObjectStatePtr owner,
-                    const std::string &name);
-Napi::Object NewProgram(Napi::Env env, int fd, bool ownsFd,
-                        ObjectStatePtr owner, const std::string &name,
+// Factories used across files. Each takes the fd over only once its wrapper
+// exists; if making the wrapper fails, `fd` closes it (when owned).
+Napi::Object NewMap(Napi::Env env, Fd fd, ObjectStatePtr owner, const std::string &name);
+Napi::Object NewProgram(Napi::Env env, Fd fd, ObjectStatePtr owner, const std::string &name,
                         const std::string &section);
-Napi::Object NewLink(Napi::Env env, int fd);
+Napi::Object NewLink(Napi::Env env, Fd fd);
 int ProgramFd(Napi::Env env, Napi::Value v);
 
 }  // namespace vnf

@@ -14,8 +14,10 @@ namespace vnf {
 
 static thread_local std::string *g_capture = nullptr;
 
+// Called from C (libbpf): nothing may throw out of it. Out of memory, the
+// message is lost and the call goes on.
 static int PrintToCapture(enum libbpf_print_level level, const char *fmt,
-                          va_list args) {
+                          va_list args) noexcept {
   if (g_capture == nullptr) return 0;
   char line[1024];
   va_list copy;
@@ -23,13 +25,17 @@ static int PrintToCapture(enum libbpf_print_level level, const char *fmt,
   int n = vsnprintf(line, sizeof(line), fmt, copy);
   va_end(copy);
   if (n < 0) return 0;
-  if (static_cast<size_t>(n) < sizeof(line)) {
-    g_capture->append(line, n);
-  } else {
-    std::string big(static_cast<size_t>(n) + 1, '\0');
-    vsnprintf(&big[0], big.size(), fmt, args);
-    big.resize(n);
-    g_capture->append(big);
+  try {
+    if (static_cast<size_t>(n) < sizeof(line)) {
+      g_capture->append(line, n);
+    } else {
+      std::string big(static_cast<size_t>(n) + 1, '\0');
+      vsnprintf(&big[0], big.size(), fmt, args);
+      big.resize(n);
+      g_capture->append(big);
+    }
+  } catch (...) {
+    return 0;
   }
   return n;
 }
@@ -59,11 +65,12 @@ Napi::Object MakeErrno(Napi::Env env, const std::string &call, int err,
   if (!extra.path.empty()) props.Set("path", Napi::String::New(env, extra.path));
   if (!extra.log.empty()) props.Set("log", Napi::String::New(env, extra.log));
   if (!extra.details.empty()) props.Set("details", Napi::String::New(env, extra.details));
+  if (!extra.hint.empty()) props.Set("hint", Napi::String::New(env, extra.hint));
   InstanceData &d = Data(env);
   if (d.errorCtor.IsEmpty()) {
     Napi::Error e = Napi::Error::New(env, message);
     Napi::Object o = e.Value();
-    for (const auto &k : {"errno", "code", "call", "path", "log", "details"})
+    for (const auto &k : {"errno", "code", "call", "path", "log", "details", "hint"})
       if (props.Has(k)) o.Set(k, props.Get(k));
     return o;
   }

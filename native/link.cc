@@ -9,49 +9,31 @@
 #include <cstring>
 
 #include "common.h"
+#include "handle.h"
 
 namespace vnf {
 namespace {
 
-class LinkWrap : public Napi::ObjectWrap<LinkWrap> {
+class LinkWrap : public FdHandle<LinkWrap> {
  public:
+  static constexpr const char *kClassName = "BpfLink";
+  static constexpr const char *kPinCall = "bpf_obj_pin(link)";
+  static const napi_type_tag &TypeTag() { return kLinkTag; }
+
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "BpfLink",
-                       {
-                           InstanceMethod<&LinkWrap::Pin>("pin"),
-                           InstanceMethod<&LinkWrap::Update>("update"),
-                           InstanceMethod<&LinkWrap::Detach>("detach"),
-                           InstanceMethod<&LinkWrap::Info>("info"),
-                           InstanceMethod<&LinkWrap::Close>("close"),
-                           InstanceAccessor<&LinkWrap::Fd>("fd"),
-                           InstanceAccessor<&LinkWrap::Closed>("closed"),
-                       });
+    return DefineHandle(env, {
+                                 Method<&LinkWrap::Update>("update"),
+                                 Method<&LinkWrap::Detach>("detach"),
+                                 Method<&LinkWrap::Info>("info"),
+                             });
   }
-  explicit LinkWrap(const Napi::CallbackInfo &info) : Napi::ObjectWrap<LinkWrap>(info) {
-    Tag(info.This().As<Napi::Object>(), kLinkTag);
-  }
-  ~LinkWrap() override { Release(); }
-  void Init(int fd) { fd_ = fd; }
+
+  using FdHandle::FdHandle;
+
+  // A link is always owned by its handle: closing it detaches an unpinned link.
+  void Init(Fd fd) { Adopt(std::move(fd), nullptr); }
 
  private:
-  void Release() {
-    if (fd_ >= 0) close(fd_);
-    fd_ = -1;
-  }
-  int Live(Napi::Env env) {
-    if (fd_ < 0) ThrowClosed(env, "BpfLink");
-    return fd_;
-  }
-
-  Napi::Value Pin(const Napi::CallbackInfo &info) {
-    Napi::Env env = info.Env();
-    int fd = Live(env);
-    if (!info[0].IsString()) ThrowUsage(env, "pin(path)");
-    std::string path = info[0].As<Napi::String>().Utf8Value();
-    if (bpf_obj_pin(fd, path.c_str()) != 0) ThrowErrno(env, "bpf_obj_pin(link)", errno, {"", "", path});
-    return env.Undefined();
-  }
-
   // update(program, { expected?: program }): atomically swaps the program the
   // link runs; with `expected`, only if that is still the one attached.
   Napi::Value Update(const Napi::CallbackInfo &info) {
@@ -112,38 +94,30 @@ class LinkWrap : public Napi::ObjectWrap<LinkWrap> {
     }
     return o;
   }
-
-  Napi::Value Close(const Napi::CallbackInfo &info) {
-    Release();
-    return info.Env().Undefined();
-  }
-  Napi::Value Fd(const Napi::CallbackInfo &info) { return Napi::Number::New(info.Env(), Live(info.Env())); }
-  Napi::Value Closed(const Napi::CallbackInfo &info) { return Napi::Boolean::New(info.Env(), fd_ < 0); }
-
-  int fd_ = -1;
 };
 
 Napi::Value OpenPinnedLink(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   if (!info[0].IsString()) ThrowUsage(env, "openPinnedLink(path)");
   std::string path = info[0].As<Napi::String>().Utf8Value();
-  int fd = bpf_obj_get(path.c_str());
-  if (fd < 0) ThrowErrno(env, "bpf_obj_get", errno, {"", "", path});
-  return NewLink(env, fd);
+  Fd fd = Fd::Owned(bpf_obj_get(path.c_str()));
+  if (fd.get() < 0) ThrowErrno(env, "bpf_obj_get", errno, {"", "", path});
+  return NewLink(env, std::move(fd));
 }
 
 }  // namespace
 
-Napi::Object NewLink(Napi::Env env, int fd) {
+Napi::Object NewLink(Napi::Env env, Fd fd) {
+  FaultPoint(env, Fault::kWrap);
   Napi::Object o = Data(env).linkCtor.New({});
-  LinkWrap::Unwrap(o)->Init(fd);
+  LinkWrap::Unwrap(o)->Init(std::move(fd));
   return o;
 }
 
 void InitLink(Napi::Env env, Napi::Object exports) {
   Napi::Function ctor = LinkWrap::Define(env);
   Data(env).linkCtor = Napi::Persistent(ctor);
-  exports.Set("openPinnedLink", Napi::Function::New(env, OpenPinnedLink, "openPinnedLink"));
+  Export<OpenPinnedLink>(exports, "openPinnedLink");
 }
 
 }  // namespace vnf

@@ -4,6 +4,7 @@
 
 #include <cerrno>
 
+#include "boundary.h"
 #include "common.h"
 
 namespace vnf {
@@ -34,8 +35,8 @@ Napi::Value FlockRelease(const Napi::CallbackInfo &info) {
 }  // namespace
 
 void InitLock(Napi::Env env, Napi::Object exports) {
-  exports.Set("flock", Napi::Function::New(env, Flock, "flock"));
-  exports.Set("flockRelease", Napi::Function::New(env, FlockRelease, "flockRelease"));
+  Export<Flock>(exports, "flock");
+  Export<FlockRelease>(exports, "flockRelease");
 }
 
 }  // namespace vnf

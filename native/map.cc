@@ -11,6 +11,8 @@
 #include <cstring>
 
 #include "common.h"
+#include "handle.h"
+#include "map_keys.h"
 
 namespace vnf {
 namespace {
@@ -20,41 +22,35 @@ bool IsPerCpu(uint32_t type) {
          type == BPF_MAP_TYPE_LRU_PERCPU_HASH || type == BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE;
 }
 
-class MapWrap : public Napi::ObjectWrap<MapWrap> {
+class MapWrap : public FdHandle<MapWrap> {
  public:
+  static constexpr const char *kClassName = "BpfMap";
+  static constexpr const char *kPinCall = "bpf_obj_pin";
+  static const napi_type_tag &TypeTag() { return kMapTag; }
+
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "BpfMap",
-                       {
-                           InstanceMethod<&MapWrap::Lookup>("lookup"),
-                           InstanceMethod<&MapWrap::Update>("update"),
-                           InstanceMethod<&MapWrap::Delete>("delete"),
-                           InstanceMethod<&MapWrap::NextKey>("nextKey"),
-                           InstanceMethod<&MapWrap::Keys>("keys"),
-                           InstanceMethod<&MapWrap::UpdateBatch>("updateBatch"),
-                           InstanceMethod<&MapWrap::DeleteBatch>("deleteBatch"),
-                           InstanceMethod<&MapWrap::LookupBatch>("lookupBatch"),
-                           InstanceMethod<&MapWrap::Info>("info"),
-                           InstanceMethod<&MapWrap::Pin>("pin"),
-                           InstanceMethod<&MapWrap::Close>("close"),
-                           InstanceAccessor<&MapWrap::Fd>("fd"),
-                           InstanceAccessor<&MapWrap::Name>("name"),
-                           InstanceAccessor<&MapWrap::Closed>("closed"),
-                       });
+    return DefineHandle(env, {
+                                 Method<&MapWrap::Lookup>("lookup"),
+                                 Method<&MapWrap::Update>("update"),
+                                 Method<&MapWrap::Delete>("delete"),
+                                 Method<&MapWrap::NextKey>("nextKey"),
+                                 Method<&MapWrap::Keys>("keys"),
+                                 Method<&MapWrap::UpdateBatch>("updateBatch"),
+                                 Method<&MapWrap::DeleteBatch>("deleteBatch"),
+                                 Method<&MapWrap::LookupBatch>("lookupBatch"),
+                                 Method<&MapWrap::Info>("info"),
+                                 Getter<&MapWrap::Name>("name"),
+                             });
   }
 
-  explicit MapWrap(const Napi::CallbackInfo &info) : Napi::ObjectWrap<MapWrap>(info) {
-    Tag(info.This().As<Napi::Object>(), kMapTag);
-  }
-  ~MapWrap() override { Release(); }
+  using FdHandle::FdHandle;
 
-  void Init(Napi::Env env, int fd, bool ownsFd, ObjectStatePtr owner, const std::string &name) {
+  // Takes `fd` over once the map's info is read; if that fails, `fd` closes itself.
+  void Init(Napi::Env env, Fd fd, ObjectStatePtr owner, const std::string &name) {
     struct bpf_map_info mi;
     memset(&mi, 0, sizeof(mi));
     __u32 len = sizeof(mi);
-    if (bpf_obj_get_info_by_fd(fd, &mi, &len) != 0) ThrowErrno(env, "bpf_obj_get_info_by_fd(map)", errno);
-    fd_ = fd;
-    ownsFd_ = ownsFd;
-    owner_ = std::move(owner);
+    if (bpf_obj_get_info_by_fd(fd.get(), &mi, &len) != 0) ThrowErrno(env, "bpf_obj_get_info_by_fd(map)", errno);
     name_ = name;
     type_ = mi.type;
     keySize_ = mi.key_size;
@@ -65,20 +61,10 @@ class MapWrap : public Napi::ObjectWrap<MapWrap> {
     if (name_.empty()) name_ = mi.name;
     // Per-CPU maps exchange one 8-byte-aligned slot per possible CPU.
     valueBufSize_ = IsPerCpu(type_) ? ((valueSize_ + 7) / 8 * 8) * libbpf_num_possible_cpus() : valueSize_;
+    Adopt(std::move(fd), std::move(owner));
   }
 
  private:
-  void Release() {
-    if (ownsFd_ && fd_ >= 0) close(fd_);
-    fd_ = -1;
-    owner_.reset();
-  }
-
-  int Live(Napi::Env env) {
-    if (fd_ < 0 || (owner_ && owner_->obj == nullptr)) ThrowClosed(env, "BpfMap");
-    return fd_;
-  }
-
   std::vector<uint8_t> Key(Napi::Env env, Napi::Value v) {
     std::vector<uint8_t> k = BufferArg(env, v, "key");
     if (k.size() != keySize_)
@@ -153,25 +139,22 @@ class MapWrap : public Napi::ObjectWrap<MapWrap> {
     return CopyBuffer(env, next.data(), next.size());
   }
 
-  // keys() -> Buffer[]: all keys, by get_next_key.
+  // keys() -> Buffer[]: all keys, by get_next_key, each once; every key
+  // present (and not re-inserted) for the whole call is among them. A map
+  // that changes too fast to finish is EAGAIN, never a short list (map_keys.h).
   Napi::Value Keys(const Napi::CallbackInfo &info) {
     Napi::Env env = info.Env();
-    int fd = Live(env);
-    Napi::Array out = Napi::Array::New(env);
-    std::vector<uint8_t> cur(keySize_), next(keySize_);
-    bool first = true;
-    uint32_t n = 0;
-    for (;;) {
-      int rc = bpf_map_get_next_key(fd, first ? nullptr : cur.data(), next.data());
-      if (rc != 0) {
-        if (errno == ENOENT) break;
-        ThrowErrno(env, "bpf_map_get_next_key", errno, Where());
-      }
-      out.Set(n++, CopyBuffer(env, next.data(), next.size()));
-      cur.swap(next);
-      first = false;
-      if (n > maxEntries_ + 1024u) break;  // guard against a map changing under us
+    KeyWalk w = WalkKeys(Live(env), keySize_, valueBufSize_, maxEntries_);
+    if (w.err != 0) {
+      ErrorExtra extra = Where();
+      if (w.err == EAGAIN)
+        extra.hint = "the map changed too fast for keys() to finish (" + std::to_string(w.restarts) +
+                     " restarts in " + std::to_string(w.calls) + " syscalls): retry, or read it by batch (entries())";
+      ThrowErrno(env, w.call, w.err, extra);
     }
+    Napi::Array out = Napi::Array::New(env, w.keys.size());
+    uint32_t i = 0;
+    for (const std::string &k : w.keys) out.Set(i++, CopyBuffer(env, k.data(), k.size()));
     return out;
   }
 
@@ -254,29 +237,8 @@ class MapWrap : public Napi::ObjectWrap<MapWrap> {
     return o;
   }
 
-  Napi::Value Pin(const Napi::CallbackInfo &info) {
-    Napi::Env env = info.Env();
-    int fd = Live(env);
-    if (!info[0].IsString()) ThrowUsage(env, "pin(path)");
-    std::string path = info[0].As<Napi::String>().Utf8Value();
-    if (bpf_obj_pin(fd, path.c_str()) != 0) ThrowErrno(env, "bpf_obj_pin", errno, {"", "", path});
-    return env.Undefined();
-  }
-
-  Napi::Value Close(const Napi::CallbackInfo &info) {
-    Release();
-    return info.Env().Undefined();
-  }
-
-  Napi::Value Fd(const Napi::CallbackInfo &info) { return Napi::Number::New(info.Env(), Live(info.Env())); }
   Napi::Value Name(const Napi::CallbackInfo &info) { return Napi::String::New(info.Env(), name_); }
-  Napi::Value Closed(const Napi::CallbackInfo &info) {
-    return Napi::Boolean::New(info.Env(), fd_ < 0 || (owner_ && owner_->obj == nullptr));
-  }
 
-  int fd_ = -1;
-  bool ownsFd_ = false;
-  ObjectStatePtr owner_;
   std::string name_;
   uint32_t type_ = 0, keySize_ = 0, valueSize_ = 0, valueBufSize_ = 0, maxEntries_ = 0, flags_ = 0, id_ = 0;
 };
@@ -286,29 +248,24 @@ Napi::Value OpenPinnedMap(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   if (!info[0].IsString()) ThrowUsage(env, "openPinnedMap(path)");
   std::string path = info[0].As<Napi::String>().Utf8Value();
-  int fd = bpf_obj_get(path.c_str());
-  if (fd < 0) ThrowErrno(env, "bpf_obj_get", errno, {"", "", path});
-  return NewMap(env, fd, true, nullptr, "");
+  Fd fd = Fd::Owned(bpf_obj_get(path.c_str()));
+  if (fd.get() < 0) ThrowErrno(env, "bpf_obj_get", errno, {"", "", path});
+  return NewMap(env, std::move(fd), nullptr, "");
 }
 
 }  // namespace
 
-Napi::Object NewMap(Napi::Env env, int fd, bool ownsFd, ObjectStatePtr owner, const std::string &name) {
+Napi::Object NewMap(Napi::Env env, Fd fd, ObjectStatePtr owner, const std::string &name) {
+  FaultPoint(env, Fault::kWrap);
   Napi::Object o = Data(env).mapCtor.New({});
-  MapWrap *w = MapWrap::Unwrap(o);
-  try {
-    w->Init(env, fd, ownsFd, std::move(owner), name);
-  } catch (...) {
-    if (ownsFd) close(fd);
-    throw;
-  }
+  MapWrap::Unwrap(o)->Init(env, std::move(fd), std::move(owner), name);
   return o;
 }
 
 void InitMap(Napi::Env env, Napi::Object exports) {
   Napi::Function ctor = MapWrap::Define(env);
   Data(env).mapCtor = Napi::Persistent(ctor);
-  exports.Set("openPinnedMap", Napi::Function::New(env, OpenPinnedMap, "openPinnedMap"));
+  Export<OpenPinnedMap>(exports, "openPinnedMap");
 }
 
 }  // namespace vnf

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "boundary.h"
 #include "common.h"
 
 namespace vnf {
@@ -48,16 +49,33 @@ class LoadWorker : public Napi::AsyncWorker {
   }
   Napi::Promise Promise() { return deferred_.Promise(); }
 
+  // On a worker thread: nothing here may throw into libuv.
   void Execute() override {
-    LibbpfCapture cap;
-    err_ = bpf_object__load(st_->obj);
-    if (err_ != 0 && errno != 0 && err_ == -1) err_ = -errno;
-    captured_ = cap.Take();
+    try {
+      LibbpfCapture cap;
+      err_ = bpf_object__load(st_->obj);
+      if (err_ != 0 && errno != 0 && err_ == -1) err_ = -errno;
+      captured_ = cap.Take();
+    } catch (const std::bad_alloc &) {
+      err_ = -ENOMEM;
+    } catch (...) {
+      err_ = -EIO;
+    }
   }
 
+  // Back on the JS thread: settles the promise, whatever happens.
   void OnOK() override {
     Napi::Env env = Env();
     st_->loading = false;
+    try {
+      Settle(env);
+    } catch (...) {
+      deferred_.Reject(ExceptionToJs(env, "BpfObject", "load"));
+    }
+  }
+
+ private:
+  void Settle(Napi::Env env) {
     if (err_ == 0) {
       st_->loaded = true;
       deferred_.Resolve(env.Undefined());
@@ -70,7 +88,6 @@ class LoadWorker : public Napi::AsyncWorker {
     deferred_.Reject(MakeErrno(env, "bpf_object__load", err_, extra));
   }
 
- private:
   ObjectStatePtr st_;
   Napi::Promise::Deferred deferred_;
   Napi::ObjectReference self_;
@@ -78,27 +95,37 @@ class LoadWorker : public Napi::AsyncWorker {
   std::string captured_;
 };
 
-class ObjectWrap : public Napi::ObjectWrap<ObjectWrap> {
+class ObjectWrap : public Wrapped<ObjectWrap> {
  public:
+  static constexpr const char *kClassName = "BpfObject";
+  static const napi_type_tag &TypeTag() { return kObjectTag; }
+
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "BpfObject",
+    return DefineClass(env, kClassName,
                        {
-                           InstanceMethod<&ObjectWrap::Load>("load"),
-                           InstanceMethod<&ObjectWrap::Close>("close"),
-                           InstanceMethod<&ObjectWrap::Programs>("programs"),
-                           InstanceMethod<&ObjectWrap::Maps>("maps"),
-                           InstanceMethod<&ObjectWrap::SetGlobal>("setGlobal"),
-                           InstanceMethod<&ObjectWrap::ResizeMap>("resizeMap"),
-                           InstanceAccessor<&ObjectWrap::Path>("path"),
-                           InstanceAccessor<&ObjectWrap::Loaded>("loaded"),
-                           InstanceAccessor<&ObjectWrap::Closed>("closed"),
+                           Method<&ObjectWrap::Load>("load"),
+                           Method<&ObjectWrap::Close>("close"),
+                           Method<&ObjectWrap::Programs>("programs"),
+                           Method<&ObjectWrap::Maps>("maps"),
+                           Method<&ObjectWrap::SetGlobal>("setGlobal"),
+                           Method<&ObjectWrap::ResizeMap>("resizeMap"),
+                           Getter<&ObjectWrap::Path>("path"),
+                           Getter<&ObjectWrap::Loaded>("loaded"),
+                           Getter<&ObjectWrap::Closed>("closed"),
                        });
   }
 
   // new BpfObject(path, { pinRoot?: string })
-  explicit ObjectWrap(const Napi::CallbackInfo &info) : Napi::ObjectWrap<ObjectWrap>(info) {
+  explicit ObjectWrap(const Napi::CallbackInfo &info) : Wrapped<ObjectWrap>(info) {
+    AtBoundary(info.Env(), nullptr, "new BpfObject", [&] {
+      Open(info);
+      return Napi::Value();
+    });
+  }
+
+ private:
+  void Open(const Napi::CallbackInfo &info) {
     Napi::Env env = info.Env();
-    Tag(info.This().As<Napi::Object>(), kObjectTag);
     if (!info[0].IsString()) ThrowUsage(env, "BpfObject: path must be a string");
     std::string path = info[0].As<Napi::String>().Utf8Value();
     std::string pinRoot;
@@ -115,12 +142,13 @@ class ObjectWrap : public Napi::ObjectWrap<ObjectWrap> {
       extra.details = cap.Take();
       ThrowErrno(env, "bpf_object__open_file", err, extra);
     }
+    // A throw from here on must not leak the object.
+    std::unique_ptr<bpf_object, void (*)(bpf_object *)> guard(obj, bpf_object__close);
     state_ = std::make_shared<ObjectState>();
-    state_->obj = obj;
+    state_->obj = guard.release();
     state_->path = path;
   }
 
- private:
   bpf_object *Live(Napi::Env env) {
     if (state_->obj == nullptr) ThrowClosed(env, "BpfObject");
     if (state_->loading) ThrowErrno(env, "BpfObject: load() in progress", EBUSY);
@@ -152,7 +180,7 @@ class ObjectWrap : public Napi::ObjectWrap<ObjectWrap> {
     uint32_t i = 0;
     bpf_program *p;
     bpf_object__for_each_program(p, obj) {
-      out.Set(i++, NewProgram(env, bpf_program__fd(p), false, state_, bpf_program__name(p),
+      out.Set(i++, NewProgram(env, Fd::Borrowed(bpf_program__fd(p)), state_, bpf_program__name(p),
                               bpf_program__section_name(p)));
     }
     return out;
@@ -166,7 +194,7 @@ class ObjectWrap : public Napi::ObjectWrap<ObjectWrap> {
     uint32_t i = 0;
     bpf_map *m;
     bpf_object__for_each_map(m, obj) {
-      out.Set(i++, NewMap(env, bpf_map__fd(m), false, state_, bpf_map__name(m)));
+      out.Set(i++, NewMap(env, Fd::Borrowed(bpf_map__fd(m)), state_, bpf_map__name(m)));
     }
     return out;
   }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common.h"
+#include "handle.h"
 
 namespace vnf {
 
@@ -21,49 +22,32 @@ constexpr int kBpfTcxEgress = 47;
 
 namespace {
 
-class ProgramWrap : public Napi::ObjectWrap<ProgramWrap> {
+class ProgramWrap : public FdHandle<ProgramWrap> {
  public:
+  static constexpr const char *kClassName = "BpfProgram";
+  static constexpr const char *kPinCall = "bpf_obj_pin";
+  static const napi_type_tag &TypeTag() { return kProgramTag; }
+
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "BpfProgram",
-                       {
-                           InstanceMethod<&ProgramWrap::TestRun>("testRun"),
-                           InstanceMethod<&ProgramWrap::AttachTcx>("attachTcx"),
-                           InstanceMethod<&ProgramWrap::AttachXdp>("attachXdp"),
-                           InstanceMethod<&ProgramWrap::Info>("info"),
-                           InstanceMethod<&ProgramWrap::Pin>("pin"),
-                           InstanceMethod<&ProgramWrap::Close>("close"),
-                           InstanceAccessor<&ProgramWrap::Fd>("fd"),
-                           InstanceAccessor<&ProgramWrap::Name>("name"),
-                           InstanceAccessor<&ProgramWrap::Section>("section"),
-                           InstanceAccessor<&ProgramWrap::Closed>("closed"),
-                       });
+    return DefineHandle(env, {
+                                 Method<&ProgramWrap::TestRun>("testRun"),
+                                 Method<&ProgramWrap::AttachTcx>("attachTcx"),
+                                 Method<&ProgramWrap::AttachXdp>("attachXdp"),
+                                 Method<&ProgramWrap::Info>("info"),
+                                 Getter<&ProgramWrap::Name>("name"),
+                                 Getter<&ProgramWrap::Section>("section"),
+                             });
   }
 
-  explicit ProgramWrap(const Napi::CallbackInfo &info) : Napi::ObjectWrap<ProgramWrap>(info) {
-    Tag(info.This().As<Napi::Object>(), kProgramTag);
-  }
-  ~ProgramWrap() override { Release(); }
+  using FdHandle::FdHandle;
 
-  void Init(int fd, bool ownsFd, ObjectStatePtr owner, const std::string &name, const std::string &section) {
-    fd_ = fd;
-    ownsFd_ = ownsFd;
-    owner_ = std::move(owner);
+  void Init(Fd fd, ObjectStatePtr owner, const std::string &name, const std::string &section) {
     name_ = name;
     section_ = section;
-  }
-
-  int Live(Napi::Env env) {
-    if (fd_ < 0 || (owner_ && owner_->obj == nullptr)) ThrowClosed(env, "BpfProgram");
-    return fd_;
+    Adopt(std::move(fd), std::move(owner));
   }
 
  private:
-  void Release() {
-    if (ownsFd_ && fd_ >= 0) close(fd_);
-    fd_ = -1;
-    owner_.reset();
-  }
-
   // testRun({ data: Buffer, ctx?: Buffer, repeat?: number, dataOutSize?: number })
   //   -> { retval, data: Buffer, ctx?: Buffer, duration }
   Napi::Value TestRun(const Napi::CallbackInfo &info) {
@@ -113,11 +97,13 @@ class ProgramWrap : public Napi::ObjectWrap<ProgramWrap> {
     std::string dir = info[1].As<Napi::String>().Utf8Value();
     if (dir != "ingress" && dir != "egress") ThrowUsage(env, "attachTcx: direction must be 'ingress' or 'egress'");
     int ifindex = ResolveIfindex(env, info[0], netns);
-    NetnsGuard guard(env, netns);
     int type = dir == "ingress" ? kBpfTcxIngress : kBpfTcxEgress;
-    int lfd = bpf_link_create(fd, ifindex, static_cast<bpf_attach_type>(type), nullptr);
-    if (lfd < 0) ThrowErrno(env, "bpf_link_create(tcx " + dir + ")", errno, {"", "", "ifindex " + std::to_string(ifindex)});
-    return NewLink(env, lfd);
+    NetnsGuard guard(env, netns);
+    Fd lfd = Fd::Owned(bpf_link_create(fd, ifindex, static_cast<bpf_attach_type>(type), nullptr));
+    int err = errno;
+    guard.Restore();  // if this throws, lfd closes the link: nothing stays attached
+    if (lfd.get() < 0) ThrowErrno(env, "bpf_link_create(tcx " + dir + ")", err, {"", "", "ifindex " + std::to_string(ifindex)});
+    return NewLink(env, std::move(lfd));
   }
 
   // attachXdp(iface, { mode?: 'native'|'generic', netns? }) -> BpfLink
@@ -133,9 +119,11 @@ class ProgramWrap : public Napi::ObjectWrap<ProgramWrap> {
     else if (mode == "native") lopts.flags = XDP_FLAGS_DRV_MODE;
     else if (!mode.empty()) ThrowUsage(env, "attachXdp: mode must be 'native' or 'generic'");
     NetnsGuard guard(env, netns);
-    int lfd = bpf_link_create(fd, ifindex, BPF_XDP, &lopts);
-    if (lfd < 0) ThrowErrno(env, "bpf_link_create(xdp)", errno, {"", "", "ifindex " + std::to_string(ifindex)});
-    return NewLink(env, lfd);
+    Fd lfd = Fd::Owned(bpf_link_create(fd, ifindex, BPF_XDP, &lopts));
+    int err = errno;
+    guard.Restore();  // if this throws, lfd closes the link: nothing stays attached
+    if (lfd.get() < 0) ThrowErrno(env, "bpf_link_create(xdp)", err, {"", "", "ifindex " + std::to_string(ifindex)});
+    return NewLink(env, std::move(lfd));
   }
 
   Napi::Value Info(const Napi::CallbackInfo &info) {
@@ -185,29 +173,9 @@ class ProgramWrap : public Napi::ObjectWrap<ProgramWrap> {
     return out;
   }
 
-  Napi::Value Pin(const Napi::CallbackInfo &info) {
-    Napi::Env env = info.Env();
-    int fd = Live(env);
-    if (!info[0].IsString()) ThrowUsage(env, "pin(path)");
-    std::string path = info[0].As<Napi::String>().Utf8Value();
-    if (bpf_obj_pin(fd, path.c_str()) != 0) ThrowErrno(env, "bpf_obj_pin", errno, {"", "", path});
-    return env.Undefined();
-  }
-
-  Napi::Value Close(const Napi::CallbackInfo &info) {
-    Release();
-    return info.Env().Undefined();
-  }
-  Napi::Value Fd(const Napi::CallbackInfo &info) { return Napi::Number::New(info.Env(), Live(info.Env())); }
   Napi::Value Name(const Napi::CallbackInfo &info) { return Napi::String::New(info.Env(), name_); }
   Napi::Value Section(const Napi::CallbackInfo &info) { return Napi::String::New(info.Env(), section_); }
-  Napi::Value Closed(const Napi::CallbackInfo &info) {
-    return Napi::Boolean::New(info.Env(), fd_ < 0 || (owner_ && owner_->obj == nullptr));
-  }
 
-  int fd_ = -1;
-  bool ownsFd_ = false;
-  ObjectStatePtr owner_;
   std::string name_, section_;
 };
 
@@ -215,25 +183,23 @@ Napi::Value OpenPinnedProgram(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   if (!info[0].IsString()) ThrowUsage(env, "openPinnedProgram(path)");
   std::string path = info[0].As<Napi::String>().Utf8Value();
-  int fd = bpf_obj_get(path.c_str());
-  if (fd < 0) ThrowErrno(env, "bpf_obj_get", errno, {"", "", path});
+  Fd fd = Fd::Owned(bpf_obj_get(path.c_str()));
+  if (fd.get() < 0) ThrowErrno(env, "bpf_obj_get", errno, {"", "", path});
   struct bpf_prog_info pi;
   memset(&pi, 0, sizeof(pi));
   __u32 len = sizeof(pi);
-  if (bpf_obj_get_info_by_fd(fd, &pi, &len) != 0) {
-    int err = errno;
-    close(fd);
-    ThrowErrno(env, "bpf_obj_get_info_by_fd(prog)", err, {"", "", path});
-  }
-  return NewProgram(env, fd, true, nullptr, pi.name, "");
+  if (bpf_obj_get_info_by_fd(fd.get(), &pi, &len) != 0)
+    ThrowErrno(env, "bpf_obj_get_info_by_fd(prog)", errno, {"", "", path});
+  return NewProgram(env, std::move(fd), nullptr, pi.name, "");
 }
 
 }  // namespace
 
-Napi::Object NewProgram(Napi::Env env, int fd, bool ownsFd, ObjectStatePtr owner, const std::string &name,
+Napi::Object NewProgram(Napi::Env env, Fd fd, ObjectStatePtr owner, const std::string &name,
                         const std::string &section) {
+  FaultPoint(env, Fault::kWrap);
   Napi::Object o = Data(env).programCtor.New({});
-  ProgramWrap::Unwrap(o)->Init(fd, ownsFd, std::move(owner), name, section);
+  ProgramWrap::Unwrap(o)->Init(std::move(fd), std::move(owner), name, section);
   return o;
 }
 
@@ -245,7 +211,7 @@ int ProgramFd(Napi::Env env, Napi::Value v) {
 void InitProgram(Napi::Env env, Napi::Object exports) {
   Napi::Function ctor = ProgramWrap::Define(env);
   Data(env).programCtor = Napi::Persistent(ctor);
-  exports.Set("openPinnedProgram", Napi::Function::New(env, OpenPinnedProgram, "openPinnedProgram"));
+  Export<OpenPinnedProgram>(exports, "openPinnedProgram");
 }
 
 }  // namespace vnf

@@ -5,6 +5,7 @@
 
 #include <cerrno>
 
+#include "boundary.h"
 #include "common.h"
 
 namespace vnf {
@@ -47,17 +48,21 @@ Napi::Value TcAttach(const Napi::CallbackInfo &info) {
   Napi::Object opts = info[2].As<Napi::Object>();
   int progFd = ProgramFd(env, opts.Get("program"));
   bool replace = opts.Get("replace").ToBoolean();
-  NetnsGuard guard(env, t.netns);
   LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = t.ifindex, .attach_point = t.point);
-  int err = bpf_tc_hook_create(&hook);
-  if (err && err != -EEXIST) ThrowErrno(env, "bpf_tc_hook_create(clsact)", err, Where(t));
   LIBBPF_OPTS(bpf_tc_opts, o);
   o.prog_fd = progFd;
   o.flags = replace ? static_cast<__u32>(BPF_TC_F_REPLACE) : 0u;
   o.handle = t.handle;
   o.priority = t.priority;
-  err = bpf_tc_attach(&hook, &o);
-  if (err) ThrowErrno(env, "bpf_tc_attach", err, Where(t));
+  NetnsGuard guard(env, t.netns);
+  const char *failed = "bpf_tc_hook_create(clsact)";
+  int err = bpf_tc_hook_create(&hook);
+  if (err == 0 || err == -EEXIST) {
+    failed = "bpf_tc_attach";
+    err = bpf_tc_attach(&hook, &o);
+  }
+  guard.Restore();
+  if (err) ThrowErrno(env, failed, err, Where(t));
   Napi::Object r = Napi::Object::New(env);
   r.Set("ifindex", Napi::Number::New(env, t.ifindex));
   r.Set("handle", Napi::Number::New(env, o.handle));
@@ -70,10 +75,11 @@ Napi::Value TcAttach(const Napi::CallbackInfo &info) {
 Napi::Value TcDetach(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   TcTarget t = ParseTarget(info);
-  NetnsGuard guard(env, t.netns);
   LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = t.ifindex, .attach_point = t.point);
   LIBBPF_OPTS(bpf_tc_opts, o, .handle = t.handle, .priority = t.priority);
+  NetnsGuard guard(env, t.netns);
   int err = bpf_tc_detach(&hook, &o);
+  guard.Restore();
   if (err == -ENOENT || err == -EINVAL) return Napi::Boolean::New(env, false);
   if (err) ThrowErrno(env, "bpf_tc_detach", err, Where(t));
   return Napi::Boolean::New(env, true);
@@ -83,10 +89,11 @@ Napi::Value TcDetach(const Napi::CallbackInfo &info) {
 Napi::Value TcQuery(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   TcTarget t = ParseTarget(info);
-  NetnsGuard guard(env, t.netns);
   LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = t.ifindex, .attach_point = t.point);
   LIBBPF_OPTS(bpf_tc_opts, o, .handle = t.handle, .priority = t.priority);
+  NetnsGuard guard(env, t.netns);
   int err = bpf_tc_query(&hook, &o);
+  guard.Restore();
   if (err == -ENOENT || err == -EINVAL) return env.Null();
   if (err) ThrowErrno(env, "bpf_tc_query", err, Where(t));
   return Napi::Number::New(env, o.prog_id);
@@ -98,10 +105,11 @@ Napi::Value TcDestroyHook(const Napi::CallbackInfo &info) {
   Napi::Object opts = info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
   std::string netns = OptString(opts, "netns");
   int ifindex = ResolveIfindex(env, info[0], netns);
-  NetnsGuard guard(env, netns);
   LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
               .attach_point = static_cast<bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS));
+  NetnsGuard guard(env, netns);
   int err = bpf_tc_hook_destroy(&hook);
+  guard.Restore();
   if (err == -ENOENT || err == -EINVAL) return Napi::Boolean::New(env, false);
   if (err) ThrowErrno(env, "bpf_tc_hook_destroy", err);
   return Napi::Boolean::New(env, true);
@@ -110,10 +118,10 @@ Napi::Value TcDestroyHook(const Napi::CallbackInfo &info) {
 }  // namespace
 
 void InitTc(Napi::Env env, Napi::Object exports) {
-  exports.Set("tcAttach", Napi::Function::New(env, TcAttach, "tcAttach"));
-  exports.Set("tcDetach", Napi::Function::New(env, TcDetach, "tcDetach"));
-  exports.Set("tcQuery", Napi::Function::New(env, TcQuery, "tcQuery"));
-  exports.Set("tcDestroyHook", Napi::Function::New(env, TcDestroyHook, "tcDestroyHook"));
+  Export<TcAttach>(exports, "tcAttach");
+  Export<TcDetach>(exports, "tcDetach");
+  Export<TcQuery>(exports, "tcQuery");
+  Export<TcDestroyHook>(exports, "tcDestroyHook");
 }
 
 }  // namespace vnf

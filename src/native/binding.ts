@@ -1,6 +1,9 @@
 /**
  * The only module that loads the native addon (build/Release/vnf_native.node).
  * It declares the native surface with types; src/bpf wraps it for callers.
+ *
+ * Loading is lazy: importing this module (or anything above it) neither needs
+ * the compiled addon nor pays for loading it; the first use of `native.*` does.
  */
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
@@ -30,6 +33,12 @@ export interface NativeMap {
   update(key: Uint8Array, value: Uint8Array, flags?: number): void;
   delete(key: Uint8Array): boolean;
   nextKey(key: Uint8Array | null): Buffer | null;
+  /**
+   * Every key, each once: all keys present (and not re-inserted) for the whole
+   * call are returned; keys inserted or deleted meanwhile may or may not be.
+   * A map changing too fast for the walk to finish throws BpfError EAGAIN
+   * rather than returning a partial list.
+   */
   keys(): Buffer[];
   updateBatch(keys: Uint8Array, values: Uint8Array, count: number, flags?: number): number;
   deleteBatch(keys: Uint8Array, count: number): number;
@@ -176,4 +185,41 @@ function load(): NativeBinding {
   return b;
 }
 
-export const native: NativeBinding = load();
+let loaded: NativeBinding | undefined;
+
+function binding(): NativeBinding {
+  return (loaded ??= load());
+}
+
+/**
+ * The native addon, loaded on first use: `native.x` is forwarded to the addon,
+ * loading it then (and throwing "native addon not built" if it is missing).
+ * Read-only; `then` is never forwarded, so awaiting or resolving a promise
+ * with it does not load the addon either.
+ */
+export const native: NativeBinding = new Proxy(Object.create(null) as NativeBinding, {
+  get(_target, prop) {
+    if (typeof prop === 'symbol' || prop === 'then') return undefined;
+    return Reflect.get(binding(), prop);
+  },
+  has(_target, prop) {
+    return Reflect.has(binding(), prop);
+  },
+  ownKeys() {
+    return Reflect.ownKeys(binding());
+  },
+  getOwnPropertyDescriptor(_target, prop) {
+    const d = Reflect.getOwnPropertyDescriptor(binding(), prop);
+    // The target stays empty, so the proxy may only report configurable properties.
+    return d && { ...d, configurable: true };
+  },
+  set() {
+    throw new TypeError('vnf: the native binding is read-only');
+  },
+  defineProperty() {
+    throw new TypeError('vnf: the native binding is read-only');
+  },
+  deleteProperty() {
+    throw new TypeError('vnf: the native binding is read-only');
+  },
+});
