@@ -9,6 +9,7 @@ import { requirePrivileges } from '../helpers/privilege.js';
 import { vnfctl } from '../helpers/cli.js';
 import { labUp } from '../helpers/lab.js';
 import { ping, tcpTransfer } from '../helpers/netns.js';
+import { background } from '../helpers/background.js';
 
 const base = (ingressRules: string): string => `
 apiVersion: vnf/v1
@@ -44,10 +45,9 @@ function connect(ns: string, ip: string, port: number, timeoutS = 2): { status: 
   return { status: r.status ?? -1, ms: Date.now() - t0, stderr: r.stderr ?? '' };
 }
 
-/** A listener that accepts connections on a port for a while (background). */
-function listen(t: Test, ns: string, port: number, seconds = 20): void {
-  const p = spawn('ip', ['netns', 'exec', ns, 'timeout', String(seconds), 'sh', '-c', `while true; do nc -l ${port} >/dev/null; done`], { stdio: 'ignore' });
-  t.teardown(() => { p.kill('SIGKILL'); });
+/** A listener that accepts connections on a port until the test ends (background). */
+function listen(t: Test, ns: string, port: number): void {
+  background(t, ns, `while true; do nc -l ${port} >/dev/null; done`);
 }
 
 if (requirePrivileges(t)) {

@@ -4,8 +4,10 @@
  * routing in the path.
  */
 import t from 'tap';
+import { join } from 'node:path';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { requirePrivileges } from '../helpers/privilege.js';
+import { readableCopy } from '../helpers/readable-copy.js';
 import { vnfctl } from '../helpers/cli.js';
 import { labUp, labFile, TWO_NETS } from '../helpers/lab.js';
 import { nsExec, nsRun, ping, tcpTransfer } from '../helpers/netns.js';
@@ -195,7 +197,9 @@ routers:
 
   t.test('without privileges: one clear message, exit 1, nothing changed', async (t) => {
     const lab = labFile(t, TWO_NETS, ['a', 'b', 'c']);
-    const r = run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath, 'dist/cli/main.js', 'lab', 'up', '-f', lab.file]);
+    // Run from a world-readable copy: the checkout may live in a folder nobody else can read.
+    const copy = readableCopy(t);
+    const r = run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath, join(copy, 'dist', 'cli', 'main.js'), 'lab', 'up', '-f', lab.file]);
     t.equal(r.status, 1);
     t.match(r.stderr, /not privileged/);
     t.equal(existsSync(pinDir(lab.name)), false);

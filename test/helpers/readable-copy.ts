@@ -1,0 +1,30 @@
+/**
+ * A copy of what the built CLI needs to run (dist, package.json, the addon, the runtime npm
+ * packages) in a world-readable temporary folder: a test that runs vnf-ctl as another user must
+ * not depend on where the checkout lives (a clone under /root or a mkdtemp folder is 0700).
+ */
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import type { Test } from 'tap';
+import { ROOT } from './paths.js';
+
+/** The runtime npm packages (no dev dependencies), as paths relative to the project root. */
+function runtimePackages(): string[] {
+  const r = spawnSync('npm', ['ls', '--omit=dev', '--parseable', '--all'], { cwd: ROOT, encoding: 'utf8' });
+  return r.stdout.split('\n').map((l) => l.trim()).filter((l) => l && l !== ROOT).map((l) => relative(ROOT, l));
+}
+
+/** Returns the folder holding the copy (dist/cli/main.js runs from it); removed at teardown. */
+export function readableCopy(t: Test): string {
+  const dir = mkdtempSync(join(tmpdir(), 'vnf-ro-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  for (const p of ['dist', 'package.json', 'binding.gyp', join('build', 'Release', 'vnf_native.node'), ...runtimePackages()]) {
+    mkdirSync(dirname(join(dir, p)), { recursive: true });
+    cpSync(join(ROOT, p), join(dir, p), { recursive: true });
+  }
+  chmodSync(dir, 0o755);
+  spawnSync('chmod', ['-R', 'a+rX', dir]);
+  return dir;
+}
