@@ -5,6 +5,7 @@
  * JSON syntax by checkJsonSyntax. Syntax errors stop here: the first one is reported (later ones
  * are usually its echoes), except duplicate keys, which are independent and all reported.
  */
+import jsyaml from 'js-yaml';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Pair } from 'yaml';
 import type { SpecIssue, SpecPath } from './errors.js';
 import { checkJsonSyntax } from './json-syntax.js';
@@ -36,7 +37,57 @@ export function isJsonFile(file: string | undefined): boolean {
   return file !== undefined && file.toLowerCase().endsWith('.json');
 }
 
+/** Nodes a document may expand to through aliases, per byte of text, before it is refused. */
+const EXPANSION_PER_BYTE = 4;
+
+/** Whether walking `data` (aliases are shared references) visits more than `budget` nodes. */
+function expandsBeyond(data: unknown, budget: number): boolean {
+  let left = budget;
+  const stack: unknown[] = [data];
+  while (stack.length) {
+    const v = stack.pop();
+    if (--left < 0) return true;
+    if (Array.isArray(v)) for (const x of v) stack.push(x);
+    else if (typeof v === 'object' && v !== null) for (const k of Object.getOwnPropertyNames(v)) stack.push((v as Record<string, unknown>)[k]);
+  }
+  return false;
+}
+
+/**
+ * The document as data, the fast way (JSON.parse, js-yaml's YAML 1.2 core schema): undefined
+ * when anything about it is unusual (a syntax error, a duplicate key, an explicit complex key,
+ * aliases that expand too much), which the thorough parser then reports with positions.
+ */
+function fastData(text: string, file: string | undefined): { data: unknown } | undefined {
+  try {
+    // JSON is YAML: js-yaml also refuses duplicate keys, which JSON.parse silently merges.
+    if (isJsonFile(file) && checkJsonSyntax(text)) return undefined;
+    if (/^\s*\?(\s|$)/m.test(text)) return undefined; // explicit keys: possibly not plain strings
+    const data = jsyaml.load(text, { schema: jsyaml.CORE_SCHEMA });
+    return expandsBeyond(data, EXPANSION_PER_BYTE * text.length + 64) ? undefined : { data };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Topology text -> data, and positions for issues. The data comes from a fast parser; the
+ * positions (and the diagnostics of anything unusual) from the thorough one, which is run only
+ * when needed: on a 100,000-rule file it takes tens of seconds, js-yaml about one.
+ */
 export function parseSource(text: string, file?: string): SourceResult {
+  const fast = fastData(text, file);
+  if (!fast) return parseSourceThorough(text, file);
+  let thorough: SourceResult | undefined;
+  const locate: Locate = (path, at) => {
+    thorough ??= parseSourceThorough(text, file);
+    return thorough.ok ? thorough.document.locate(path, at) : undefined;
+  };
+  return { ok: true, document: { data: fast.data, locate } };
+}
+
+/** Parses with the `yaml` library: every syntax problem reported with its position. */
+export function parseSourceThorough(text: string, file?: string): SourceResult {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: true });
   const position = (offset: number): SourcePosition => lines.linePos(offset);
