@@ -4,7 +4,7 @@
  * integration tests of the control plane. Everything created is removed at teardown, registered
  * before it is created.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Test } from 'tap';
@@ -114,4 +114,24 @@ export async function capture(ns: string, dev: string, filter: string, during: (
   await during();
   await done;
   return out.split('\n').filter((l) => l.trim()).length;
+}
+
+/** A TCP connect attempt from a namespace (nc -z): 0 when the connection was made. */
+export function tcpConnect(ns: string, ip: string, port: number, timeoutS = 2): number {
+  const r = spawnSync('ip', ['netns', 'exec', ns, 'nc', '-z', '-w', String(timeoutS), ip, String(port)], { timeout: 15_000 });
+  return r.status ?? -1;
+}
+
+/** Accepts TCP connections on a port in a namespace until teardown (at most `seconds`). */
+export async function tcpListen(t: Test, ns: string, port: number, seconds = 120): Promise<void> {
+  // Its own process group, so teardown ends the shell loop and nc with it, not just the first process.
+  const p = spawn('ip', ['netns', 'exec', ns, 'timeout', String(seconds), 'sh', '-c', `while true; do nc -l ${port} >/dev/null; done`], { stdio: 'ignore', detached: true });
+  t.teardown(() => {
+    try {
+      process.kill(-p.pid!, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  });
+  await new Promise((r) => setTimeout(r, 400)); // let it listen
 }
