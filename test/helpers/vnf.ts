@@ -11,6 +11,7 @@ import type { Test } from 'tap';
 import { vnfctl } from './cli.js';
 import { createNetns, createVeth, nsExec, randomName } from './netns.js';
 import { sh } from './sh.js';
+import { ROOT } from './paths.js';
 
 export interface Row {
   [k: string]: string | number | undefined;
@@ -134,4 +135,41 @@ export async function tcpListen(t: Test, ns: string, port: number, seconds = 120
     }
   });
   await new Promise((r) => setTimeout(r, 400)); // let it listen
+}
+
+export interface Running {
+  pid: number;
+  /** What it printed so far. */
+  stdout(): string;
+  stderr(): string;
+  /** Exit code once it ended, null while it runs. */
+  exitCode(): number | null;
+  done: Promise<{ status: number; stdout: string; stderr: string }>;
+}
+
+/** Starts the built vnf-ctl without waiting for it; it is killed at teardown if still running. */
+export function vnfctlStart(t: Test, args: string[]): Running {
+  const p = spawn(process.execPath, [join(ROOT, 'dist', 'cli', 'main.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  let code: number | null = null;
+  const done = new Promise<{ status: number; stdout: string; stderr: string }>((resolve) => {
+    p.on('close', (c, signal) => {
+      code = c ?? (signal ? 128 : -1);
+      resolve({ status: code, stdout: out, stderr: err });
+    });
+  });
+  t.teardown(() => { if (code === null) p.kill('SIGKILL'); });
+  return { pid: p.pid!, stdout: () => out, stderr: () => err, exitCode: () => code, done };
+}
+
+/** Waits until `cond` holds (polling), or throws after `ms` with `what`. */
+export async function waitFor(cond: () => boolean, what: string, ms = 30_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
