@@ -13,7 +13,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { contains, formatAddr, parseCidr } from '../spec/ipv4.js';
 import type { Attachment } from '../model/compile.js';
 import { checkTopologyName, hostVethName, linksDir, PINNABLE_IFNAME } from '../model/names.js';
-import { iflinkOf, ifindexOf } from '../observe/interfaces.js';
+import { defaultRouteInterfaces, iflinkOf, ifindexOf } from '../observe/interfaces.js';
 import { listTopologies, observe } from '../observe/kernel.js';
 import { MAX_FILE_PORTS } from '../spec/rules.js';
 import { applyTopology, trustedRecord } from './topology.js';
@@ -43,20 +43,6 @@ function peerMac(ifname: string, netns: string): string | undefined {
   if (r.status !== 0) throw new InputError(`cannot read interfaces in ${netns}: ${r.stderr.trim()}`);
   const links = JSON.parse(r.stdout) as Array<{ ifindex: number; address?: string }>;
   return links.find((l) => l.ifindex === peer)?.address;
-}
-
-/** Interfaces that carry a default route in the host namespace (/proc/net/route: destination 0). */
-function defaultRouteInterfaces(): Set<string> {
-  const out = new Set<string>();
-  try {
-    for (const line of readFileSync('/proc/net/route', 'utf8').split('\n').slice(1)) {
-      const [iface, dest, , , , , , mask] = line.trim().split(/\s+/);
-      if (iface && dest === '00000000' && mask === '00000000') out.add(iface);
-    }
-  } catch {
-    /* no IPv4 routing table: no default route */
-  }
-  return out;
 }
 
 function linkKind(ifname: string): string | undefined {

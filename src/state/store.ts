@@ -9,6 +9,7 @@ import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import type { Topology } from '../spec/model.js';
 import { stateDir } from '../model/names.js';
+import { generationOf } from '../vnf/core/module.js';
 import { checkPrivateDir, ensurePrivateDir } from './dirs.js';
 
 export interface TopologyRecord {
@@ -27,6 +28,18 @@ export class RecordError extends Error {
 
 const recordPath = (name: string): string => join(stateDir(name), 'state.json');
 
+/**
+ * Whether a parsed record is one this vnf wrote for `name`: the right shape, and a topology that
+ * hashes to the generation written beside it (writeRecord stores generationOf(topology)). A record
+ * damaged inside its topology would otherwise reach get, lab exec and attach as a broken model.
+ */
+function wellFormed(name: string, r: Partial<TopologyRecord> | null): r is TopologyRecord {
+  if (typeof r !== 'object' || r === null || Array.isArray(r)) return false;
+  const t = r.topology as Partial<Topology> | null | undefined;
+  if (typeof t !== 'object' || t === null || Array.isArray(t) || t.name !== name || typeof r.generation !== 'string') return false;
+  return generationOf(t as Topology).toString(16) === r.generation;
+}
+
 /** The record, undefined when there is none; RecordError (with the way out) when it is unreadable. */
 export function readRecord(name: string): TopologyRecord | undefined {
   const p = recordPath(name);
@@ -39,7 +52,7 @@ export function readRecord(name: string): TopologyRecord | undefined {
       `Run \`vnf-ctl apply -f FILE\` to rebuild it from the file and the kernel, or \`vnf-ctl destroy ${name}\`.`);
   }
   const r = rec as Partial<TopologyRecord>;
-  if (typeof r !== 'object' || r === null || typeof r.topology !== 'object' || typeof r.generation !== 'string') {
+  if (!wellFormed(name, r)) {
     throw new RecordError(`the record of topology ${name} (${p}) is not one this vnf wrote. ` +
       `Run \`vnf-ctl apply -f FILE\` to rebuild it, or \`vnf-ctl destroy ${name}\`.`);
   }
