@@ -47,6 +47,11 @@ export function exitCodeFor(e: unknown): number {
 }
 
 async function main(argv: string[]): Promise<void> {
+  // `vnf-ctl get | head`: a reader that goes away ends the output, not with a stack trace.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  });
   try {
     await buildProgram().parseAsync(argv);
   } catch (e) {

@@ -18,7 +18,7 @@ import { applyPlan, type ApplyResult } from '../apply/apply.js';
 import type { DesiredState } from '../model/desired.js';
 import { currentBuilds } from '../apply/builds.js';
 import { withLock, type LockOptions } from '../apply/lock.js';
-import { peekRecord, readRecord, removeRecord, writeRecord } from '../state/store.js';
+import { peekRecord, readRecord, RecordError, removeRecord, writeRecord } from '../state/store.js';
 import type { Topology } from '../spec/model.js';
 import { VNFS } from '../vnf/registry.js';
 import type { NameView } from '../vnf/types.js';
@@ -182,7 +182,15 @@ export async function destroyTopology(name: string, lock?: LockOptions): Promise
 export function trustedRecord(name: string): NonNullable<ReturnType<typeof readRecord>> {
   checkTopologyName(name);
   if (!existsSync(pinDir(name))) throw new InputError(`no applied topology named ${name}: apply it first (vnf-ctl apply -f FILE)`);
-  const rec = readRecord(name);
+  let rec: ReturnType<typeof readRecord>;
+  try {
+    rec = readRecord(name);
+  } catch (e) {
+    // attach/detach re-apply the recorded topology: without a usable record they cannot, like
+    // without any record (exit 2, with the way out).
+    if (e instanceof RecordError) throw new InputError(e.message);
+    throw e;
+  }
   if (!rec) {
     throw new InputError(`topology ${name} is applied but its record is missing (${stateDir(name)}): run \`vnf-ctl apply -f FILE\` with its file to rebuild it`);
   }

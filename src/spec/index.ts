@@ -9,7 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type * as z from 'zod';
-import { SpecError, sortIssues, type PendingIssue, type SpecIssue, type SpecPath } from './errors.js';
+import { formatPath, SpecError, sortIssues, type PendingIssue, type SpecIssue, type SpecPath } from './errors.js';
 import { topologyJsonSchema } from './json-schema.js';
 import type { Topology } from './model.js';
 import { normalize } from './normalize.js';
@@ -93,7 +93,10 @@ export function validateTopology(data: unknown, locate?: Locate, file?: string):
   if (parsed.success) {
     raw = parsed.data as RawTopology;
   } else {
-    issues.push(...fromZodIssues(parsed.error.issues, data, schema));
+    // Where a forbidden key was, the schema saw an object without it: its complaints there
+    // ("needs at least one port") are consequences of the issue already reported.
+    const mangled = new Set(issues.map((i) => formatPath(i.path.slice(0, -1))));
+    issues.push(...fromZodIssues(parsed.error.issues, data, schema).filter((i) => !mangled.has(formatPath(i.path))));
     if (isRecord(data)) {
       const part = validPart(data, parsed.error.issues as z.core.$ZodIssue[]);
       const again = schema.safeParse(part.subset);

@@ -101,7 +101,7 @@ if (requirePrivileges(t)) {
       t.equal(vnfctl(['stats', lab.name]).status, 0, `${what}: stats works`);
       t.equal(vnfctl(['lab', 'exec', 'a', '--', 'true']).status, 0, `${what}: lab exec works`);
       const a = vnfctl(['attach', y.host, '--topology', lab.name, '--network', 'right', '--ip', '10.61.2.51/24']);
-      t.equal(a.status, 1, `${what}: attach fails (exit 1)`);
+      t.equal(a.status, 2, `${what}: attach refuses (exit 2, as without a record)`);
       t.match(a.stderr, new RegExp(`record of topology ${lab.name} .*(corrupt|not one this vnf wrote).*vnf-ctl apply -f FILE.*vnf-ctl destroy ${lab.name}`), `${what}: attach names the way out`);
       t.ok(oneLine(a.stderr), `${what}: in one line`);
     }
