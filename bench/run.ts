@@ -5,6 +5,7 @@
 import { prepareEnvironment } from '../src/bpf/environment.js';
 import { formatCost, progCost } from './prog-cost.js';
 import { firewallApplyTimes, firewallCost, formatFirewallCost } from './firewall-cost.js';
+import { firewallApplies, formatControlPlane, portCounts, startup } from './control-plane.js';
 
 async function main(): Promise<void> {
   const problems = prepareEnvironment();
@@ -17,7 +18,14 @@ async function main(): Promise<void> {
   if (all || which.has('firewall')) {
     console.log('\n' + formatFirewallCost(await firewallCost()));
   }
-  if (all || which.has('firewall-apply')) {
+  if (all || which.has('control-plane')) {
+    const quick = which.has('--quick');
+    const s = startup();
+    const fw = firewallApplies(quick ? [10, 10_000] : [10, 100_000]);
+    const ports = await portCounts(quick ? [200, 1000] : [1000, 8000]);
+    console.log('\n' + formatControlPlane(s, fw, ports));
+  }
+  if (which.has('firewall-apply')) {
     const a = await firewallApplyTimes();
     console.log(`\nControl plane, 100,000-rule firewall: first apply (lab, load, fill) ${a.applyMs.toFixed(0)} ms; ` +
       `one-rule change ${a.changeMs.toFixed(0)} ms (${a.changeOps} operations: a new rule set beside the old, one binding flip, old set removed); ` +

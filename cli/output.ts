@@ -1,5 +1,5 @@
 /** Output rendering shared by the commands: -o table|json|yaml. */
-import { stringify } from 'yaml';
+import { createRequire } from 'node:module';
 
 export type OutputFormat = 'table' | 'json' | 'yaml';
 
@@ -19,6 +19,7 @@ function replacer(_k: string, v: unknown): unknown {
 
 export function renderData(data: unknown, format: 'json' | 'yaml'): string {
   if (format === 'json') return JSON.stringify(data, replacer, 2);
+  const { stringify } = createRequire(import.meta.url)('yaml') as typeof import('yaml');
   return stringify(JSON.parse(JSON.stringify(data, replacer)));
 }
 

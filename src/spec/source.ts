@@ -6,9 +6,19 @@
  * are usually its echoes), except duplicate keys, which are independent and all reported.
  */
 import jsyaml from 'js-yaml';
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Pair } from 'yaml';
+import { createRequire } from 'node:module';
+import type * as YamlLib from 'yaml';
+import type { Document, Pair } from 'yaml';
 import type { SpecIssue, SpecPath } from './errors.js';
 import { checkJsonSyntax } from './json-syntax.js';
+
+/** The `yaml` library, loaded on first use: only diagnostics and positions need it. */
+let yamlLib: typeof YamlLib | undefined;
+const Y = (): typeof YamlLib => (yamlLib ??= createRequire(import.meta.url)('yaml') as typeof YamlLib);
+const isAlias = (n: unknown): n is YamlLib.Alias => Y().isAlias(n);
+const isMap = (n: unknown): n is YamlLib.YAMLMap => Y().isMap(n);
+const isScalar = (n: unknown): n is YamlLib.Scalar => Y().isScalar(n);
+const isSeq = (n: unknown): n is YamlLib.YAMLSeq => Y().isSeq(n);
 
 export interface SourcePosition {
   /** 1-based */
@@ -88,8 +98,8 @@ export function parseSource(text: string, file?: string): SourceResult {
 
 /** Parses with the `yaml` library: every syntax problem reported with its position. */
 export function parseSourceThorough(text: string, file?: string): SourceResult {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: true });
+  const lines = new (Y().LineCounter)();
+  const doc = Y().parseDocument(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: true });
   const position = (offset: number): SourcePosition => lines.linePos(offset);
   const issue = (path: SpecPath, message: string, offset: number): SpecIssue => ({
     path,

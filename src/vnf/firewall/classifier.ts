@@ -43,11 +43,33 @@ function fieldRanges(r: FirewallRule): [ReadonlyArray<Range> | undefined, Readon
   return [isFull(r.sports) ? undefined : r.sports, isFull(r.dports) ? undefined : r.dports];
 }
 
+/** What a rule matches and does, as text: its identity for content ids and counters. */
 const ruleContent = (r: FirewallRule): string =>
-  JSON.stringify([r.action, r.proto, r.src, r.dst, r.sports, r.dports, r.icmpType ?? null]);
+  `${r.action} ${r.proto} ${r.src.addr}/${r.src.prefix} ${r.dst.addr}/${r.dst.prefix} ${r.sports.join(';')} ${r.dports.join(';')} ${r.icmpType ?? '-'}`;
+
+/**
+ * Compiled rule sets by content, the last few: validation compiles each firewall to check that
+ * the kernel can hold it, and the apply right after compiles the same content again.
+ */
+const compiled = new Map<string, CompiledRuleSet>();
+const COMPILED_KEPT = 8;
 
 export function compileRuleSet(firewall: string, direction: 'ingress' | 'egress', d: FirewallDirection): CompiledRuleSet {
-  const id = contentId(['fw', firewall, direction, d.default, ...d.rules.map(ruleContent)]);
+  const contents = d.rules.map(ruleContent);
+  const key = ['fw', firewall, direction, d.default, ...contents].join('\u0000');
+  const hit = compiled.get(key);
+  if (hit) {
+    compiled.delete(key);
+    compiled.set(key, hit); // most recently used last
+    return hit;
+  }
+  const c = compileUncached(firewall, direction, d, contents, contentId([key]));
+  compiled.set(key, c);
+  if (compiled.size > COMPILED_KEPT) compiled.delete(compiled.keys().next().value!);
+  return c;
+}
+
+function compileUncached(firewall: string, direction: 'ingress' | 'egress', d: FirewallDirection, contents: string[], id: number): CompiledRuleSet {
   const what = `firewall ${firewall} ${direction}`;
   const ranges = d.rules.map(fieldRanges);
   const pcs: [PortClasses, PortClasses] = [
@@ -66,7 +88,7 @@ export function compileRuleSet(firewall: string, direction: 'ingress' | 'egress'
   const occurrences = new Map<string, number>();
   const rules: CompiledRuleSet['rules'] = [];
   d.rules.forEach((r, i) => {
-    const content = ruleContent(r);
+    const content = contents[i]!;
     const n = occurrences.get(content) ?? 0;
     occurrences.set(content, n + 1);
     rules.push({ index: r.index, counter: contentId(['fwrule', firewall, direction, content, n]), action: FW_ACTION[r.action] });
