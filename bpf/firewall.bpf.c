@@ -620,7 +620,7 @@ int vnf_firewall(struct __sk_buff *skb)
 		if (ck.proto == IPPROTO_TCP_ && !nonfirst) {
 			/* The segment against the connection's state and windows
 			 * (bpf/include/vnf/ct_tcp.h). */
-			if (fw_tcp_seg(skb) < 0) {
+			if (fw_tcp_seg(skb, ETH_HLEN + p.hlen, p.tot - p.hlen, p.first_frag) < 0) {
 				reason = VNF_R_DROP_MALFORMED;
 				goto drop;
 			}
@@ -689,7 +689,7 @@ int vnf_firewall(struct __sk_buff *skb)
 		if (p.kind == FW_K_PORTS || p.kind == FW_K_OTHER || p.kind == FW_K_ECHO_REQ) {
 			fw_ct_key(&ck, point, p.saddr, p.daddr, p.sport, p.dport, p.proto);
 			/* A TCP entry starts from its SYN (sequence, window, options). */
-			if (p.proto == IPPROTO_TCP_ && fw_tcp_seg(skb) < 0) {
+			if (p.proto == IPPROTO_TCP_ && fw_tcp_seg(skb, ETH_HLEN + p.hlen, p.tot - p.hlen, p.first_frag) < 0) {
 				reason = VNF_R_DROP_MALFORMED;
 				goto drop;
 			}

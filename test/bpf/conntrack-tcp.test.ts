@@ -386,6 +386,26 @@ if (requirePrivileges(t)) {
     t.equal(r2.d.DROP_CT_INVALID, 1n, 'CT_INVALID');
   });
 
+  t.test('options are read as Linux does: a broken list stops the walk, a shift over 14 counts as 14', async (t) => {
+    const { l, a, b } = await lab(t);
+    // A size-1 option before the window scale: the walk stops there.
+    const broken = Buffer.from([2, 4, 5, 0xb4, 30, 1, 3, 3, 7, 0, 0, 0]);
+    const s = new TcpSession(a, b, 40020, 80, { cWscale: 7, sWscale: 7 });
+    from(l, a, s.frame('c', TCP_SYN, { options: broken }));
+    from(l, b, s.frame('s', TCP_SYN | TCP_ACK));
+    let [o, r] = ctTcpDirs(entries(l, a, b, 40020)[0]!);
+    t.equal(o.flags & VNF_CT_TCP_F_WINDOW_SCALE, 0, "the client's window scale after a broken option is not taken");
+    t.same([o.td_scale, r.td_scale], [0, 0], 'so nothing scales');
+    // Shifts of 20 (RFC 7323: use 14).
+    const big = new TcpSession(a, b, 40021, 80, { cWscale: 20, sWscale: 20 });
+    const opts = tcpOptions({ mss: 1460, wscale: 20 });
+    from(l, a, big.frame('c', TCP_SYN, { options: opts, win: 65535 }));
+    from(l, b, big.frame('s', TCP_SYN | TCP_ACK, { options: opts, win: 65535 }));
+    [o, r] = ctTcpDirs(entries(l, a, b, 40021)[0]!);
+    t.same([o.td_scale, r.td_scale], [14, 14], 'clamped to 14');
+    t.equal(from(l, a, big.frame('c', TCP_ACK)).retval, TC_ACT_REDIRECT, 'the handshake completes');
+  });
+
   t.test('retransmissions, reordering, keep-alives and zero-window probes pass; data beyond the window does not', async (t) => {
     const { l, a, b } = await lab(t);
     const s = new TcpSession(a, b, 40007, 80, { sWin: 8000 });

@@ -133,7 +133,7 @@ struct {
  * the slot between fw_tcp_seg writing the segment and conntrack reading it.
  * Not pinned: nothing in it outlives a packet.
  */
-#define CT_OPT_BUF 64 /* TCP options (at most 40 bytes), in a power-of-two buffer */
+#define CT_HDR_BUF 64 /* a TCP header with options (at most 60 bytes), in a power-of-two buffer */
 
 struct ct_tcp_work {
 	struct ct_tcp_seg seg;
@@ -143,9 +143,9 @@ struct ct_tcp_work {
 	__u32 ack;
 	__u32 sack;
 	__u32 end;
-	/* The walk over the segment's options (fw_parse.h): */
-	__u8 opt[CT_OPT_BUF];
-	__u32 opt_len;             /* option bytes, 1..40 */
+	/* The segment's TCP header as read, and the walk over its options (fw_parse.h): */
+	__u8 hdr[CT_HDR_BUF];
+	__u32 opt_len;             /* option bytes, 1..40, from hdr[20] */
 	__u32 opt_i;               /* offset of the next option */
 	__u8 opt_sack_done;        /* the first SACK option was read (Linux reads only that one) */
 	/* The segment's place in the state table (ct_tcp_decide -> ct_tcp_finish): */

@@ -88,13 +88,14 @@ struct fw_l4h { /* first 8 bytes of UDP, ICMP, or TCP */
 #define TCPOPT_TIMESTAMP 8
 #define TCP_OPT_MAX 40      /* a 60-byte header */
 
-/* The options buffer of the work slot. Every read masks its index with
- * CT_OPT_BUF - 1: the walk's own checks keep it under 40, the mask is what
- * the verifier can follow (clang folds the checks into forms it cannot);
- * bytes past the options are stale but never reached. */
-#define OPT(w, o) ((w)->opt[(o) & (CT_OPT_BUF - 1)])
+/* Option byte `o` (0 = the first after the 20-byte header) of the header in
+ * the work slot. Every read masks its index with CT_HDR_BUF - 1: the walk's
+ * own checks keep it under 60, the mask is what the verifier can follow
+ * (clang folds the checks into forms it cannot); bytes past the options are
+ * stale but never reached. */
+#define OPT(w, o) ((w)->hdr[(20 + (o)) & (CT_HDR_BUF - 1)])
 
-/* A big-endian 32-bit value at opt[o]. */
+/* A big-endian 32-bit value at option byte o. */
 static __always_inline __u32 fw_opt_be32(const struct ct_tcp_work *w, __u32 o)
 {
 	return ((__u32)OPT(w, o) << 24) | ((__u32)OPT(w, o + 1) << 16) | ((__u32)OPT(w, o + 2) << 8) | OPT(w, o + 3);
@@ -158,56 +159,56 @@ static long fw_opt_step(__u32 n, void *data)
 }
 
 /*
- * The TCP segment of the packet (fw_parse accepted it: an IPv4 packet, not a
- * later fragment, whose TCP header fits), for the window check, into this
- * CPU's work slot (struct ct_tcp_seg): sequence, ack, window, its end
- * (Linux's segment_seq_plus_len: SYN and FIN take a sequence number each),
- * and of its options the window scale and SACK-permitted (used from SYNs)
- * and the highest SACK right edge (used from other segments). The common
- * options, timestamps alone (NOP NOP TS), need no walk. Returns 0, or < 0
- * when the headers cannot be read.
+ * The TCP segment of the packet, for the window check, into this CPU's work
+ * slot (struct ct_tcp_seg): sequence, ack, window, its end (Linux's
+ * segment_seq_plus_len: SYN and FIN take a sequence number each), and of
+ * its options the window scale and SACK-permitted (used from SYNs) and the
+ * highest SACK right edge (used from other segments). `off` is the TCP
+ * header, `len` the IP payload from it (fw_parse checked that the header
+ * fits), `partial` a first fragment (the segment goes on in the next ones).
+ * The header and its options are read at once; the common options,
+ * timestamps alone (NOP NOP TS), need no walk. Returns 0, or < 0 when the
+ * header cannot be read.
  *
  * Called only where a segment is judged (tracked, or opening a
- * connection), not from fw_parse. A global function, taking only the
- * packet: the verifier checks it once, and the caller keeps its pruning (a
- * subprogram reading the caller's frame, or called early, costs the
- * verifier much of it over everything that follows).
+ * connection), not from fw_parse. A global function taking no pointer into
+ * the caller's frame: the verifier checks it once, and the caller keeps its
+ * pruning (a subprogram reading the caller's frame, or called early, costs
+ * the verifier much of it over everything that follows).
  */
-__attribute__((noinline)) int fw_tcp_seg(struct __sk_buff *skb)
+__attribute__((noinline)) int fw_tcp_seg(struct __sk_buff *skb, __u32 off, __u32 len, __u32 partial)
 {
 	struct ct_tcp_work *w = ct_tcp_work_get();
+	const struct fw_tcph *th;
 	struct ct_tcp_seg *s;
-	struct iphdr ip;
-	struct fw_tcph th;
-	__u32 off, len, doff, olen;
+	__u32 n, doff, olen;
 
-	if (!skb || !w)
+	if (!skb || !w || len < sizeof(*th))
 		return -1;
-	if (bpf_skb_load_bytes(skb, ETH_HLEN, &ip, sizeof(ip)) < 0)
+	n = len < 60 ? len : 60;
+	/* The barrier keeps clang from folding the mask into the min above:
+	 * the masked register is the bound the verifier checks the size by. */
+	asm volatile("" : "+r"(n));
+	n &= CT_HDR_BUF - 1;
+	if (n < sizeof(*th) || bpf_skb_load_bytes(skb, off, w->hdr, n) < 0)
 		return -1;
-	off = ETH_HLEN + ip.ihl * 4;
-	len = bpf_ntohs(ip.tot_len) - ip.ihl * 4;
-	if (bpf_skb_load_bytes(skb, off, &th, sizeof(th)) < 0)
-		return -1;
+	th = (const struct fw_tcph *)w->hdr;
 	s = &w->seg;
-	doff = (th.doff_res >> 4) * 4;
-	s->seq = bpf_ntohl(th.seq);
-	s->ack = bpf_ntohl(th.ack_seq);
+	doff = (th->doff_res >> 4) * 4;
+	s->seq = bpf_ntohl(th->seq);
+	s->ack = bpf_ntohl(th->ack_seq);
 	s->sack = s->ack;
-	s->win = bpf_ntohs(th.window);
-	s->flags = th.flags;
+	s->win = bpf_ntohs(th->window);
+	s->flags = th->flags;
 	s->wscale = 0;
-	/* A first fragment (MF): its segment goes on in the next fragments. */
-	s->opts = (ip.frag_off & bpf_htons(FW_IPV4_MF)) ? CT_SEG_PARTIAL : 0;
-	s->end = s->seq + (len - doff) + ((th.flags & TCP_F_SYN) ? 1 : 0) + ((th.flags & TCP_F_FIN) ? 1 : 0);
-	olen = doff - sizeof(th);
-	if (doff <= sizeof(th) || olen > TCP_OPT_MAX)
+	s->opts = partial ? CT_SEG_PARTIAL : 0;
+	s->end = s->seq + (len - doff) + ((th->flags & TCP_F_SYN) ? 1 : 0) + ((th->flags & TCP_F_FIN) ? 1 : 0);
+	olen = doff - sizeof(*th);
+	if (doff <= sizeof(*th) || doff > n)
 		return 0;
 	s->opts |= CT_SEG_OPTIONS;
-	if (bpf_skb_load_bytes(skb, off + sizeof(th), w->opt, olen) < 0)
-		return 0;
-	if (olen == 12 && w->opt[0] == TCPOPT_NOP && w->opt[1] == TCPOPT_NOP && w->opt[2] == TCPOPT_TIMESTAMP &&
-	    w->opt[3] == 10)
+	if (olen == 12 && OPT(w, 0) == TCPOPT_NOP && OPT(w, 1) == TCPOPT_NOP && OPT(w, 2) == TCPOPT_TIMESTAMP &&
+	    OPT(w, 3) == 10)
 		return 0;
 	w->opt_len = olen;
 	w->opt_i = 0;
