@@ -8,9 +8,9 @@
  * ingress (runTo) by a's zone alone, as from a third container.
  */
 import t, { type Test } from 'tap';
-import { IPPROTO_TCP, TCP_ACK, TCP_CWR, TCP_ECE, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TCP_URG, tcpOptions } from '../helpers/packets.js';
+import { IPPROTO_TCP, tcp, TCP_ACK, TCP_CWR, TCP_ECE, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TCP_URG, tcpOptions } from '../helpers/packets.js';
 import {
-  CT, delta, direction, firewallLab, flowKey, TC_ACT_REDIRECT, TC_ACT_SHOT, TcpSession, VNF_DIR_RX, VNF_DIR_TX,
+  CT, delta, direction, firewallLab, flowKey, fragmentFrame, TC_ACT_REDIRECT, TC_ACT_SHOT, TcpSession, VNF_DIR_RX, VNF_DIR_TX,
   type FwLab, type FwPort, type ReasonName,
 } from '../helpers/firewall-dp.js';
 import { ctTcpDirs, VNF_CT_F_ASSURED, VNF_CT_TCP_F_SACK_PERM, VNF_CT_TCP_F_WINDOW_SCALE, type CtEntry } from '../../src/vnf/conntrack/codec.js';
@@ -444,6 +444,21 @@ if (requirePrivileges(t)) {
     t.equal(r.d.DROP_CT_INVALID, 1n, 'CT_INVALID');
     exchange(t, l, s, 'c', 100);
     exchange(t, l, s, 's', 100);
+  });
+
+  t.test('a segment in IP fragments: the window covers it, the ACK of all of it passes', async (t) => {
+    const { l, a, b } = await lab(t);
+    const s = new TcpSession(a, b, 40030, 80);
+    open(t, l, s);
+    const seg = tcp(a.ip, b.ip, 40030, 80, TCP_ACK | TCP_PSH, s.c.nxt, s.c.ack, Buffer.alloc(1000, 0x62), { window: s.c.win });
+    t.equal(from(l, a, fragmentFrame({ src: a, dst: b }, IPPROTO_TCP, 0x321, 0, true, seg.subarray(0, 400))).retval, TC_ACT_REDIRECT,
+      'the first fragment (header and 380 bytes)');
+    t.equal(from(l, a, fragmentFrame({ src: a, dst: b }, IPPROTO_TCP, 0x321, 400, false, seg.subarray(400))).retval, TC_ACT_REDIRECT,
+      'the rest');
+    s.c.nxt += 1000;
+    s.s.ack = s.c.nxt;
+    t.equal(from(l, b, s.frame('s', TCP_ACK)).retval, TC_ACT_REDIRECT, 'the ACK of all 1000 bytes');
+    exchange(t, l, s, 'c', 100);
   });
 
   t.test('SACK: blocks acknowledge beyond the ack when permitted, never beyond what was sent', async (t) => {
