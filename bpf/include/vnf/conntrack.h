@@ -3,10 +3,10 @@
  * Connection tracking, kernel side (shared by the firewall and NAT): one LRU
  * table per topology, keys in the ORIGINAL direction and scoped by a zone
  * (the ifindex of the port whose policy tracks the connection); timeouts,
- * expiry, per-direction accounting and the TCP state machine. Layouts are
- * bpf/abi/conntrack.h. Under pressure the LRU evicts the least recently used
- * entries; an evicted TCP connection's next packet is then not a SYN and is
- * dropped as invalid (fail closed).
+ * expiry, per-direction accounting. Layouts are bpf/abi/conntrack.h. Under
+ * pressure the LRU evicts the least recently used entries; an evicted TCP
+ * connection's next packet is then not a SYN and is dropped as invalid (fail
+ * closed).
  *
  * TCP segments of a tracked connection go through ct_tcp.h: state table,
  * sequence and window checks, as Linux's conntrack does.
@@ -116,10 +116,10 @@ static __always_inline __u8 ct_initial_state(__u8 proto)
 
 /*
  * Creates the entry of a new connection, whole; a TCP one from its SYN (the
- * segment fw_tcp_seg left in this CPU's work slot; the caller lets only a bare
- * SYN open one). 0 on success (also when
- * another CPU created the same key first: that is the same connection), < 0
- * when the table refused it (the caller drops: DROP_CT_FULL).
+ * segment fw_tcp_seg left in this CPU's work slot; the caller lets only a
+ * bare SYN open one). 0 on success (also when another CPU created the same
+ * key first: that is the same connection), < 0 when the table refused it
+ * (the caller drops: DROP_CT_FULL).
  */
 static __always_inline int ct_create(const struct vnf_ct_key *k, __u32 ruleset, __u32 rule, __u8 dir, __u32 bytes,
 				     __u64 now)

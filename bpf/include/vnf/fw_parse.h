@@ -3,10 +3,11 @@
  * What the firewall reads of a packet: the IPv4 header (with options), the
  * L4 fields it classifies and tracks on, for ICMP errors the quoted packet,
  * and for a TCP segment being judged what the window check needs (sequence,
- * ack, window, length, and the options it uses: fw_tcp_seg). Headers are copied with bpf_skb_load_bytes, which reads linear and
- * paged data alike (a GSO segment from a container may carry its headers
- * anywhere) and needs no packet pointer, so nothing here has to be re-checked
- * after a helper call. Kernel-side only; no maps.
+ * ack, window, length, and the options it uses: fw_tcp_seg, into conntrack's
+ * per-CPU work slot). Headers are copied with bpf_skb_load_bytes, which reads
+ * linear and paged data alike (a GSO segment from a container may carry its
+ * headers anywhere) and needs no packet pointer, so nothing here has to be
+ * re-checked after a helper call. Kernel-side only.
  */
 #ifndef VNF_FW_PARSE_H
 #define VNF_FW_PARSE_H
@@ -342,7 +343,6 @@ static __always_inline __u32 fw_parse(struct __sk_buff *skb, struct fw_pkt *p)
 		p->csport = bpf_ntohs(th.source);
 		p->cdport = bpf_ntohs(th.dest);
 		p->tcp_flags = th.flags;
-
 		return 0;
 	}
 	if (ip.protocol == IPPROTO_UDP_ || ip.protocol == IPPROTO_ICMP_) {
