@@ -28,7 +28,7 @@
  *        IV.  ack >= receiver.td_end - max(sender.td_maxwin, 66000)
  *      then the window state moves forward.
  *
- * Where this is stricter than Linux (never looser):
+ * Where this differs from Linux. Stricter:
  *   - a segment failing II or IV, or starting beyond the window, is invalid
  *     (Linux lets it pass unchanged as "ignored", and tolerates data up to a
  *     window beyond the right edge for stacks that overshoot);
@@ -41,7 +41,12 @@
  *     forged segments of one direction (an ignored SYN, then an RST acking
  *     it) would reset the entry;
  *   - an invalid segment changes nothing (Linux may record an invalid
- *     FIN/RST and shorten the timeout, nf_tcp_handle_invalid).
+ *     FIN/RST and shorten the timeout, nf_tcp_handle_invalid; and it keeps
+ *     what it initialised from a segment that then fails the checks).
+ * Looser, in one case: Linux judges a fragmented segment whole, after
+ * reassembly; here its first fragment is judged alone and, its length
+ * unknown, it is taken to reach as far as the receiver's advertised right
+ * edge (at most), so that the ACK of the whole datagram is in window.
  * Not implemented: Linux's shorter timeouts for unacknowledged data,
  * retransmissions and zero windows (TCP_CONNTRACK_UNACK/RETRANS: the flags
  * and the retransmission count are kept, no timeout uses them yet), the
