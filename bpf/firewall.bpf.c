@@ -14,9 +14,11 @@
  *   ARP passes; IPv6 and every other non-IPv4 frame is dropped: the policy is
  *     IPv4-only and must not be bypassed by another ethertype
  *   conntrack (zone = point, keys in the original direction): a packet of a
- *     tracked connection passes (ESTABLISHED / REPLY), an ICMP error about one
- *     passes (RELATED); an entry allowed by an older version of the rule set
- *     is re-classified against the current one first and cut if now denied
+ *     tracked connection passes (ESTABLISHED / REPLY), a TCP segment only if
+ *     its flags are valid and it is in window (bpf/include/vnf/ct_tcp.h, as
+ *     Linux's conntrack), an ICMP error about one passes (RELATED); an entry
+ *     allowed by an older version of the rule set is re-classified against
+ *     the current one first and cut if now denied
  *   new connections: TCP must open with a bare SYN; the rule set classifies
  *     (tuple space search, see bpf/abi/firewall.h); allow -> entry + pass,
  *     drop -> drop, reject -> TCP RST / ICMP port unreachable in place of the
@@ -539,17 +541,6 @@ int vnf_firewall(struct __sk_buff *skb)
 		rel = 1;
 	}
 
-	/* A bare SYN from the responder's side of a closed connection is the
-	 * peer reopening the tuple with the roles switched: the old entry goes
-	 * and the SYN is judged as a new connection (Linux: nf_ct_kill and
-	 * NF_REPEAT), never passed as a reply. */
-	if (e && !related && rel && p.proto == IPPROTO_TCP_ && p.kind == FW_K_PORTS &&
-	    (p.tcp_flags & (TCPF_SYN_ | TCPF_ACK_ | TCPF_RST_ | TCPF_FIN_)) == TCPF_SYN_ &&
-	    (e->state == VNF_CT_TIME_WAIT || e->state == VNF_CT_CLOSE)) {
-		bpf_map_delete_elem(&vnf_ct, &ck);
-		e = NULL;
-	}
-
 	if (e) {
 		/* The error travels against the packet it quotes. */
 		int pkt_reply = related ? !rel : rel;
@@ -618,7 +609,38 @@ int vnf_firewall(struct __sk_buff *skb)
 			reason = VNF_R_FW_RELATED;
 			goto pass;
 		}
-		ct_update(e, ck.proto, pkt_reply, p.tcp_flags, len, now);
+		if (ck.proto == IPPROTO_TCP_ && !nonfirst) {
+			/* The segment against the connection's state and windows
+			 * (bpf/include/vnf/ct_tcp.h). */
+			if (fw_tcp_seg(skb, ETH_HLEN + p.hlen, p.tot - p.hlen, p.first_frag) < 0) {
+				reason = VNF_R_DROP_MALFORMED;
+				goto drop;
+			}
+			__u32 act = ct_tcp_packet(e, &ck, pkt_reply);
+
+			if (act & CT_TCP_REOPEN) {
+				/* A SYN reusing the tuple of a closed connection:
+				 * the old entry goes and the packet runs through the
+				 * firewall again (Linux: nf_ct_kill + NF_REPEAT), to
+				 * be judged as a new connection by this direction's
+				 * policy (the roles may have switched), never passed
+				 * as part of the old one. Counts its verdict there;
+				 * the hop count bounds the repeats. */
+				bpf_map_delete_elem(&vnf_ct, &ck);
+				return vnf_run_at(skb, FW, md_pos(skb));
+			}
+			if (!(act & CT_TCP_PASS)) {
+				reason = VNF_R_DROP_CT_INVALID;
+				goto drop;
+			}
+			ct_tcp_touch(e, now, len, pkt_reply, act & CT_TCP_REFRESH);
+			if (act & CT_TCP_KILL)
+				bpf_map_delete_elem(&vnf_ct, &ck);
+		} else if (ck.proto == IPPROTO_TCP_) {
+			ct_tcp_touch(e, now, len, pkt_reply, 1); /* a later fragment: no header to judge */
+		} else {
+			ct_touch(e, now, len, pkt_reply);
+		}
 		reason = pkt_reply ? VNF_R_FW_REPLY : VNF_R_FW_ESTABLISHED;
 		goto pass;
 	}
@@ -658,6 +680,11 @@ int vnf_firewall(struct __sk_buff *skb)
 		 * and fragments without their first are not. */
 		if (p.kind == FW_K_PORTS || p.kind == FW_K_OTHER || p.kind == FW_K_ECHO_REQ) {
 			fw_ct_key(&ck, point, p.saddr, p.daddr, p.sport, p.dport, p.proto);
+			/* A TCP entry starts from its SYN (sequence, window, options). */
+			if (p.proto == IPPROTO_TCP_ && fw_tcp_seg(skb, ETH_HLEN + p.hlen, p.tot - p.hlen, p.first_frag) < 0) {
+				reason = VNF_R_DROP_MALFORMED;
+				goto drop;
+			}
 			if (fw_ct_new(&ck, ruleset, v.rule, dir, len) < 0) {
 				reason = VNF_R_DROP_CT_FULL;
 				goto drop;

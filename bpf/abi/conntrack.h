@@ -12,6 +12,7 @@
 
 #define VNF_MAP_CT "vnf_ct"
 #define VNF_MAP_CT_CFG "vnf_ct_cfg"
+#define VNF_MAP_CT_LOCK "vnf_ct_lock" /* kernel-only: locks serialising TCP window updates */
 #define VNF_CT_MAX 262144
 
 struct vnf_ct_key {
@@ -25,7 +26,12 @@ struct vnf_ct_key {
 };
 VNF_STATIC_ASSERT(sizeof(struct vnf_ct_key) == 20, "vnf_ct_key");
 
-/* States; also the index of their timeout in struct vnf_ct_cfg. Never renumber. */
+/* States; also the index of their timeout in struct vnf_ct_cfg. Never renumber.
+ * The TCP states are Linux's (enum tcp_conntrack, nf_conntrack_proto_tcp.c),
+ * named from the sender of the last segment that moved them, not from one
+ * side: FIN_WAIT = a FIN seen, CLOSE_WAIT = its ACK seen, LAST_ACK = FINs of
+ * both sides seen, TIME_WAIT = the last ACK seen, CLOSE = reset. SYN_SENT2 is
+ * a simultaneous open (SYNs of both sides seen). */
 enum vnf_ct_state {
 	VNF_CT_NONE = 0,
 	VNF_CT_SYN_SENT = 1,
@@ -39,13 +45,47 @@ enum vnf_ct_state {
 	VNF_CT_UDP = 9,         /* UDP, no reply seen */
 	VNF_CT_UDP_REPLIED = 10,
 	VNF_CT_ICMP = 11,       /* ICMP echo */
-	VNF_CT_STATES = 12,
+	VNF_CT_SYN_SENT2 = 12,  /* TCP simultaneous open */
+	VNF_CT_STATES = 13,
 };
 
 #define VNF_CT_F_SEEN_REPLY 0x1
 #define VNF_CT_F_FIN_ORIG 0x2
 #define VNF_CT_F_FIN_REPLY 0x4
 #define VNF_CT_F_ASSURED 0x8
+
+/* TCP window tracking of one direction, as Linux's struct ip_ct_tcp_state:
+ * what the sender of that direction sent and what its peer allowed it. */
+#define VNF_CT_TCP_F_WINDOW_SCALE 0x01 /* its SYN carried the window scale option */
+#define VNF_CT_TCP_F_SACK_PERM 0x02    /* its SYN carried SACK-permitted */
+#define VNF_CT_TCP_F_CLOSE_INIT 0x04   /* it sent the first FIN (it began the close) */
+#define VNF_CT_TCP_F_DATA_UNACK 0x10   /* it has data in flight not yet acknowledged */
+#define VNF_CT_TCP_F_MAXACK_SET 0x20   /* td_maxack holds an ACK it sent */
+
+struct vnf_ct_tcp_dir {
+	__u32 td_end;    /* highest sequence number sent + length (the next byte) */
+	__u32 td_maxend; /* right edge the peer allowed: highest ack + window seen from it */
+	__u32 td_maxwin; /* largest window it advertised (scaled), 0 = nothing seen from it yet */
+	__u32 td_maxack; /* highest ACK it sent (VNF_CT_TCP_F_MAXACK_SET) */
+	__u8 td_scale;   /* window scale applied to its windows (0 unless both SYNs had the option) */
+	__u8 flags;      /* VNF_CT_TCP_F_* */
+	__u8 _pad[2];
+};
+VNF_STATIC_ASSERT(sizeof(struct vnf_ct_tcp_dir) == 20, "vnf_ct_tcp_dir");
+
+/* Index of a segment's flags in the TCP state table (Linux's enum tcp_bit_set). */
+enum vnf_ct_tcp_index {
+	VNF_CT_TCP_SYN = 0,
+	VNF_CT_TCP_SYNACK = 1,
+	VNF_CT_TCP_FIN = 2,
+	VNF_CT_TCP_ACK = 3,
+	VNF_CT_TCP_RST = 4,
+	VNF_CT_TCP_NONE = 5,
+};
+
+/* last_flags: what an ignored SYN carried, and connection-wide marks. */
+#define VNF_CT_TCP_L_CHALLENGE_ACK 0x40 /* an ignored SYN in LAST_ACK may draw an RFC 5961 challenge ACK */
+#define VNF_CT_TCP_L_SIMULTANEOUS 0x80  /* simultaneous open */
 
 struct vnf_ct_entry {
 	__u64 created_ns;
@@ -60,8 +100,20 @@ struct vnf_ct_entry {
 	__u8 flags;           /* VNF_CT_F_* */
 	__u8 dir;             /* policy direction that allowed it: VNF_DIR_RX (egress policy) or VNF_DIR_TX */
 	__u8 _pad[5];
+	/* TCP only (zero otherwise), kept by bpf/include/vnf/ct_tcp.h under a lock. */
+	struct vnf_ct_tcp_dir tcp[2]; /* [0] the original direction's sender, [1] the reply's */
+	__u32 last_seq;       /* the last segment that moved the state, or was ignored: */
+	__u32 last_ack;
+	__u32 last_end;       /* its sequence number + length */
+	__u16 last_win;       /* its raw window */
+	__u8 last_dir;        /* 0 original, 1 reply */
+	__u8 last_index;      /* enum vnf_ct_tcp_index */
+	__u8 last_wscale;     /* window scale of an ignored SYN (for a resync on its SYN/ACK) */
+	__u8 last_flags;      /* VNF_CT_TCP_F_* of an ignored SYN | VNF_CT_TCP_L_* */
+	__u8 retrans;         /* consecutive retransmissions of the last ACK segment (saturates) */
+	__u8 _pad2[5];
 };
-VNF_STATIC_ASSERT(sizeof(struct vnf_ct_entry) == 64, "vnf_ct_entry");
+VNF_STATIC_ASSERT(sizeof(struct vnf_ct_entry) == 128, "vnf_ct_entry");
 
 /* vnf_ct_cfg[0]: timeouts in seconds, indexed by enum vnf_ct_state. */
 struct vnf_ct_cfg {

@@ -12,7 +12,7 @@ import t, { type Test } from 'tap';
 import { ip4, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, udp } from '../helpers/packets.js';
 import {
   CT, delta, direction, echoFrame, firewallLab, flowKey, fragmentFrame, icmpErrorFrame, protoFrame, TC_ACT_REDIRECT, TC_ACT_SHOT,
-  tcpFrame, udpFrame, VNF_DIR_RX, VNF_DIR_TX, type FwLab, type FwPort, type ReasonName,
+  tcpFrame, TcpSession, udpFrame, VNF_DIR_RX, VNF_DIR_TX, type FwLab, type FwPort, type ReasonName,
 } from '../helpers/firewall-dp.js';
 import { VNF_CT_F_ASSURED, VNF_CT_F_FIN_ORIG, VNF_CT_F_FIN_REPLY, VNF_CT_F_SEEN_REPLY } from '../../src/vnf/conntrack/codec.js';
 import { requirePrivileges } from '../helpers/privilege.js';
@@ -52,6 +52,13 @@ async function strictLab(t: Test, n = 2): Promise<{ l: FwLab; a: FwPort; b: FwPo
 }
 
 const now = (): bigint => process.hrtime.bigint(); // CLOCK_MONOTONIC, as bpf_ktime_get_ns
+
+/** The three-way handshake of a TcpSession (client a, server b). */
+function handshake(l: FwLab, s: TcpSession): void {
+  from(l, s.c.port, s.frame('c', TCP_SYN));
+  from(l, s.s.port, s.frame('s', TCP_SYN | TCP_ACK));
+  from(l, s.c.port, s.frame('c', TCP_ACK));
+}
 
 if (requirePrivileges(t)) {
   t.test('TCP: SYN -> SYN-ACK -> ACK -> FIN/FIN -> TIME_WAIT, in both zones', async (t) => {
@@ -94,7 +101,7 @@ if (requirePrivileges(t)) {
     r = from(l, a, tcpFrame(ab, 40000, 80, TCP_FIN | TCP_ACK, 201, 801));
     t.same(state(), [CT.FIN_WAIT, CT.FIN_WAIT], 'FIN from the originator: FIN_WAIT');
     from(l, b, tcpFrame(ba, 80, 40000, TCP_ACK, 801, 202));
-    t.same(state(), [CT.FIN_WAIT, CT.FIN_WAIT], 'its ACK: still FIN_WAIT (half closed)');
+    t.same(state(), [CT.CLOSE_WAIT, CT.CLOSE_WAIT], 'its ACK: CLOSE_WAIT (half closed; Linux names states by the last segment)');
     r = from(l, b, tcpFrame(ba, 80, 40000, TCP_FIN | TCP_ACK, 801, 202));
     t.equal(r.retval, TC_ACT_REDIRECT, 'the responder FIN delivered');
     t.same(state(), [CT.LAST_ACK, CT.LAST_ACK], 'both FINs: LAST_ACK');
@@ -114,62 +121,74 @@ if (requirePrivileges(t)) {
     t.equal(e.bytes_reply, 54n * 5n + 300n, 'bytes from the responder');
     t.ok(e.last_seen_ns > e.created_ns, 'last_seen moved');
 
-    // Port reuse: a new SYN from the originator reopens a TIME_WAIT entry.
+    // Port reuse: a new SYN from the originator replaces a TIME_WAIT entry.
     r = from(l, a, tcpFrame(ab, 40000, 80, TCP_SYN, 9000));
     t.equal(r.retval, TC_ACT_REDIRECT, 'SYN in TIME_WAIT delivered');
+    t.equal(r.d.CT_NEW, 2n, 'judged as a new connection in both zones');
     t.same(state(), [CT.SYN_SENT, CT.SYN_SENT], 'reopened: SYN_SENT');
     t.equal(l.ct(ka)!.flags, 0, 'flags reset');
+    t.equal(l.ct(ka)!.packets_orig, 1n, 'counters restart');
   });
 
-  t.test('TCP: the responder closes first (CLOSE_WAIT); RST closes', async (t) => {
+  t.test('TCP: the responder closes first; an exact RST closes; a RST answering a SYN removes the entry', async (t) => {
     const { l, a, b } = await strictLab(t);
-    const ab = { src: a, dst: b };
-    const ba = { src: b, dst: a };
     const ka = flowKey(a, IPPROTO_TCP, a.ip, b.ip, 41000, 80);
-    from(l, a, tcpFrame(ab, 41000, 80, TCP_SYN));
-    from(l, b, tcpFrame(ba, 80, 41000, TCP_SYN | TCP_ACK));
-    from(l, a, tcpFrame(ab, 41000, 80, TCP_ACK));
+    const s = new TcpSession(a, b, 41000, 80);
+    handshake(l, s);
     t.equal(l.ct(ka)?.state, CT.ESTABLISHED, 'established');
-    from(l, b, tcpFrame(ba, 80, 41000, TCP_FIN | TCP_ACK));
-    t.equal(l.ct(ka)?.state, CT.CLOSE_WAIT, 'responder FIN: CLOSE_WAIT');
-    from(l, a, tcpFrame(ab, 41000, 80, TCP_FIN | TCP_ACK));
+    from(l, b, s.frame('s', TCP_FIN | TCP_ACK));
+    t.equal(l.ct(ka)?.state, CT.FIN_WAIT, 'responder FIN: FIN_WAIT (a FIN seen)');
+    from(l, a, s.frame('c', TCP_ACK));
+    t.equal(l.ct(ka)?.state, CT.CLOSE_WAIT, 'its ACK: CLOSE_WAIT');
+    from(l, a, s.frame('c', TCP_FIN | TCP_ACK));
     t.equal(l.ct(ka)?.state, CT.LAST_ACK, 'originator FIN: LAST_ACK');
-    from(l, b, tcpFrame(ba, 80, 41000, TCP_ACK));
+    from(l, b, s.frame('s', TCP_ACK));
     t.equal(l.ct(ka)?.state, CT.TIME_WAIT, 'ACK from the responder: TIME_WAIT');
 
     const kr = flowKey(a, IPPROTO_TCP, a.ip, b.ip, 41001, 80);
-    from(l, a, tcpFrame(ab, 41001, 80, TCP_SYN));
-    from(l, b, tcpFrame(ba, 80, 41001, TCP_SYN | TCP_ACK));
-    from(l, a, tcpFrame(ab, 41001, 80, TCP_ACK));
-    const r = from(l, b, tcpFrame(ba, 80, 41001, TCP_RST | TCP_ACK));
-    t.equal(r.retval, TC_ACT_REDIRECT, 'RST delivered');
+    const s2 = new TcpSession(a, b, 41001, 80);
+    handshake(l, s2);
+    const r = from(l, b, s2.frame('s', TCP_RST | TCP_ACK, { advance: false }));
+    t.equal(r.retval, TC_ACT_REDIRECT, 'RST at the acknowledged sequence delivered');
     t.equal(l.ct(kr)?.state, CT.CLOSE, 'RST: CLOSE');
-    // A SYN answered by RST (port closed) closes the half-open entry too.
+    // A SYN answered by RST (port closed): the connection never was (Linux).
     const kc = flowKey(a, IPPROTO_TCP, a.ip, b.ip, 41002, 80);
-    from(l, a, tcpFrame(ab, 41002, 80, TCP_SYN));
-    from(l, b, tcpFrame(ba, 80, 41002, TCP_RST | TCP_ACK));
-    t.equal(l.ct(kc)?.state, CT.CLOSE, 'RST answering a SYN: CLOSE');
+    const s3 = new TcpSession(a, b, 41002, 80);
+    from(l, a, s3.frame('c', TCP_SYN));
+    from(l, b, s3.frame('s', TCP_RST | TCP_ACK, { seq: 0, advance: false }));
+    t.equal(l.ct(kc), null, 'RST answering a SYN: the entry is gone');
   });
 
-  t.test('a bare SYN from the responder side of a closed connection is judged as a new connection', async (t) => {
+  t.test('the responder side cannot reopen while the connection is up or reset; after a close it is judged as new', async (t) => {
     const { l, a, b } = await strictLab(t);
-    const ab = { src: a, dst: b };
-    const ba = { src: b, dst: a };
     l.bind(b, VNF_DIR_RX, direction('allow'), 'b-open'); // b may send anything; a's ingress stays default drop
     const ka = flowKey(a, IPPROTO_TCP, a.ip, b.ip, 45000, 80);
-    from(l, a, tcpFrame(ab, 45000, 80, TCP_SYN));
-    from(l, b, tcpFrame(ba, 80, 45000, TCP_SYN | TCP_ACK));
-    from(l, a, tcpFrame(ab, 45000, 80, TCP_ACK));
-    let r = from(l, b, tcpFrame(ba, 80, 45000, TCP_SYN));
-    t.equal(r.retval, TC_ACT_REDIRECT, 'while ESTABLISHED, a SYN from b passes as part of the connection (no state change)');
+    const s = new TcpSession(a, b, 45000, 80);
+    handshake(l, s);
+    const back = new TcpSession(b, a, 80, 45000);
+    let r = from(l, b, back.frame('c', TCP_SYN));
+    t.equal(r.retval, TC_ACT_SHOT, 'while ESTABLISHED, a SYN from b is dropped');
+    t.equal(r.d.DROP_CT_INVALID, 1n, 'CT_INVALID');
     t.equal(l.ct(ka)?.state, CT.ESTABLISHED, 'still ESTABLISHED');
-    from(l, b, tcpFrame(ba, 80, 45000, TCP_RST | TCP_ACK));
+    from(l, b, s.frame('s', TCP_RST | TCP_ACK, { advance: false }));
     t.equal(l.ct(ka)?.state, CT.CLOSE, 'b reset it: CLOSE');
-    r = from(l, b, tcpFrame(ba, 80, 45000, TCP_SYN));
+    r = from(l, b, back.frame('c', TCP_SYN, { seq: back.c.nxt - 1 }));
+    t.equal(r.retval, TC_ACT_SHOT, 'a SYN from b on the reset tuple: dropped');
+    t.equal(r.d.DROP_CT_INVALID, 1n, 'CT_INVALID (Linux: invalid in CLOSE)');
+    // After an orderly close, b may reopen the tuple with the roles switched:
+    // judged by a's ingress policy.
+    const k2 = flowKey(a, IPPROTO_TCP, a.ip, b.ip, 45001, 80);
+    const s2 = new TcpSession(a, b, 45001, 80);
+    handshake(l, s2);
+    from(l, a, s2.frame('c', TCP_FIN | TCP_ACK));
+    from(l, b, s2.frame('s', TCP_FIN | TCP_ACK));
+    from(l, a, s2.frame('c', TCP_ACK));
+    t.equal(l.ct(k2)?.state, CT.TIME_WAIT, 'TIME_WAIT');
+    r = from(l, b, new TcpSession(b, a, 80, 45001).frame('c', TCP_SYN));
     t.equal(r.retval, TC_ACT_SHOT, "b reopening the tuple towards a: judged by a's ingress policy and dropped");
     t.equal(r.d.DROP_POLICY, 1n, 'DROP_POLICY');
-    t.equal(l.ct(ka), null, "the closed entry in zone a is gone");
-    r = from(l, a, tcpFrame(ab, 45000, 80, TCP_ACK));
+    t.equal(l.ct(k2), null, 'the closed entry in zone a is gone');
+    r = from(l, a, s2.frame('c', TCP_ACK));
     t.equal(r.d.DROP_CT_INVALID, 1n, 'and the old connection does not come back');
   });
 
@@ -212,36 +231,33 @@ if (requirePrivileges(t)) {
   t.test('expiry: an expired entry is removed and its connection does not come back', async (t) => {
     const { l, a, b } = await strictLab(t);
     const ab = { src: a, dst: b };
-    const ba = { src: b, dst: a };
-    from(l, a, tcpFrame(ab, 42000, 80, TCP_SYN));
-    from(l, b, tcpFrame(ba, 80, 42000, TCP_SYN | TCP_ACK));
-    from(l, a, tcpFrame(ab, 42000, 80, TCP_ACK));
+    const s0 = new TcpSession(a, b, 42000, 80);
+    handshake(l, s0);
     const ka = flowKey(a, IPPROTO_TCP, a.ip, b.ip, 42000, 80);
     const kb = flowKey(b, IPPROTO_TCP, a.ip, b.ip, 42000, 80);
     t.equal(l.ct(ka)?.state, CT.ESTABLISHED, 'established');
     // ESTABLISHED times out after 100 s here; make both entries 101 s old.
     l.setTimeouts({ tcpEstablished: 100 });
     for (const k of [ka, kb]) l.setCt(k, { ...l.ct(k)!, last_seen_ns: now() - 101n * SEC });
-    let r = from(l, a, tcpFrame(ab, 42000, 80, TCP_ACK | TCP_PSH, 1, 1, Buffer.from('late')));
+    let r = from(l, a, s0.frame('c', TCP_ACK | TCP_PSH, { data: Buffer.from('late') }));
     t.equal(r.retval, TC_ACT_SHOT, 'the next packet is dropped');
     t.equal(r.d.CT_EXPIRED, 1n, 'EXPIRED counted (zone a)');
     t.equal(r.d.DROP_CT_INVALID, 1n, 'then CT_INVALID: a non-SYN cannot open');
     t.equal(l.ct(ka), null, 'the expired entry is gone');
-    r = from(l, b, tcpFrame(ba, 80, 42000, TCP_ACK));
+    r = from(l, b, s0.frame('s', TCP_ACK));
     t.equal(r.retval, TC_ACT_SHOT, 'the reply is dropped too');
     t.equal(r.d.CT_EXPIRED, 1n, 'EXPIRED counted (zone b)');
     t.equal(l.ct(kb), null, 'gone in zone b');
-    r = from(l, b, tcpFrame(ba, 80, 42000, TCP_ACK));
+    r = from(l, b, s0.frame('s', TCP_ACK));
     t.notOk(r.d.CT_EXPIRED, 'nothing left to expire');
 
     // Not yet expired: 99 s old with a 100 s timeout passes and is refreshed.
-    from(l, a, tcpFrame(ab, 42001, 80, TCP_SYN));
-    from(l, b, tcpFrame(ba, 80, 42001, TCP_SYN | TCP_ACK));
-    from(l, a, tcpFrame(ab, 42001, 80, TCP_ACK));
+    const s1 = new TcpSession(a, b, 42001, 80);
+    handshake(l, s1);
     const k2 = flowKey(a, IPPROTO_TCP, a.ip, b.ip, 42001, 80);
     const k2b = flowKey(b, IPPROTO_TCP, a.ip, b.ip, 42001, 80);
     for (const k of [k2, k2b]) l.setCt(k, { ...l.ct(k)!, last_seen_ns: now() - 99n * SEC });
-    r = from(l, a, tcpFrame(ab, 42001, 80, TCP_ACK));
+    r = from(l, a, s1.frame('c', TCP_ACK));
     t.equal(r.retval, TC_ACT_REDIRECT, '99 s old with a 100 s timeout: still passes');
     t.ok(now() - l.ct(k2)!.last_seen_ns < 5n * SEC, 'last_seen refreshed');
 
@@ -402,13 +418,13 @@ if (requirePrivileges(t)) {
 
   t.test('rule-set switch: denied flows are cut in both directions, allowed ones continue', async (t) => {
     const { l, a, b } = await strictLab(t);
-    const ab = { src: a, dst: b };
-    const ba = { src: b, dst: a };
+    const sess = new Map<number, TcpSession>();
     const open = (sport: number) => {
-      from(l, a, tcpFrame(ab, sport, 80, TCP_SYN));
-      from(l, b, tcpFrame(ba, 80, sport, TCP_SYN | TCP_ACK));
-      from(l, a, tcpFrame(ab, sport, 80, TCP_ACK));
+      const s = new TcpSession(a, b, sport, 80);
+      sess.set(sport, s);
+      handshake(l, s);
     };
+    const seg = (sport: number, who: 'c' | 's', flags: number, data?: string) => sess.get(sport)!.frame(who, flags, data ? { data: Buffer.from(data) } : {});
     open(44000);
     open(44001);
     const k0 = flowKey(a, IPPROTO_TCP, a.ip, b.ip, 44000, 80);
@@ -421,32 +437,32 @@ if (requirePrivileges(t)) {
       { action: 'allow', proto: 'udp', ports: [[123, 123]] },
       { action: 'allow', proto: 'tcp', ports: [[80, 80]] },
     ]), 'a');
-    let r = from(l, a, tcpFrame(ab, 44000, 80, TCP_ACK | TCP_PSH, 1, 1, Buffer.from('still here')));
+    let r = from(l, a, seg(44000, 'c', TCP_ACK | TCP_PSH, 'still here'));
     t.equal(r.retval, TC_ACT_REDIRECT, 'an allowed flow keeps flowing');
     t.equal(r.d.CT_REVALIDATED, 1n, 'REVALIDATED once (zone a)');
     t.equal(l.ct(k0)!.ruleset, keep.id, 'the entry now names the new rule set');
     t.equal(l.ct(k0)!.rule, 1, 'and the rule that allows it there');
-    r = from(l, a, tcpFrame(ab, 44000, 80, TCP_ACK));
+    r = from(l, b, seg(44000, 's', TCP_ACK));
     t.notOk(r.d.CT_REVALIDATED, 'not again for the next packet');
-    r = from(l, b, tcpFrame(ba, 80, 44001, TCP_ACK));
+    r = from(l, b, seg(44001, 's', TCP_ACK));
     t.equal(r.retval, TC_ACT_REDIRECT, "flow 1's reply passes");
     t.equal(r.d.CT_REVALIDATED, 1n, 'revalidated by its reply (the binding of the direction that allowed it)');
 
     // Now a's egress denies tcp 80: the next packet of flow 0 is cut...
     const deny = l.bind(a, VNF_DIR_RX, direction('drop', [{ action: 'drop', proto: 'tcp', ports: [[80, 80]] }]), 'a');
-    r = from(l, a, tcpFrame(ab, 44000, 80, TCP_ACK));
+    r = from(l, a, seg(44000, 'c', TCP_ACK));
     t.equal(r.retval, TC_ACT_SHOT, 'flow 0: dropped');
     t.equal(r.d.DROP_POLICY, 1n, 'DROP_POLICY');
     t.equal(l.ct(k0), null, 'its entry is deleted');
     t.equal(l.ruleCounter(deny.rules[0]!.counter).packets, 1n, 'counted on the rule that denies it');
-    r = from(l, b, tcpFrame(ba, 80, 44000, TCP_ACK));
+    r = from(l, b, seg(44000, 's', TCP_ACK));
     t.equal(r.retval, TC_ACT_SHOT, 'and its replies do not come back');
     // ...and flow 1 is cut by its reply, before a sends anything.
-    r = from(l, b, tcpFrame(ba, 80, 44001, TCP_ACK | TCP_PSH, 1, 1, Buffer.from('push')));
+    r = from(l, b, seg(44001, 's', TCP_ACK | TCP_PSH, 'push'));
     t.equal(r.retval, TC_ACT_SHOT, 'flow 1: its reply is dropped');
     t.equal(r.d.DROP_POLICY, 1n, 'DROP_POLICY (revalidated against the new egress policy)');
     t.equal(l.ct(k1), null, 'its entry in zone a is deleted');
-    r = from(l, a, tcpFrame(ab, 44001, 80, TCP_ACK));
+    r = from(l, a, seg(44001, 'c', TCP_ACK));
     t.equal(r.retval, TC_ACT_SHOT, 'flow 1 from a: dropped');
     t.equal(r.d.DROP_CT_INVALID, 1n, 'no entry any more: CT_INVALID');
 
@@ -456,7 +472,7 @@ if (requirePrivileges(t)) {
     const kb = flowKey(b, IPPROTO_TCP, a.ip, b.ip, 44002, 80);
     t.equal(l.ct(kb)?.state, CT.ESTABLISHED, 'flow 2 established (zone b)');
     l.bind(b, VNF_DIR_TX, direction('drop'), 'b2');
-    r = from(l, a, tcpFrame(ab, 44002, 80, TCP_ACK));
+    r = from(l, a, seg(44002, 'c', TCP_ACK));
     t.equal(r.retval, TC_ACT_SHOT, "b's new ingress policy cuts flow 2");
     t.equal(l.ct(kb), null, "zone b's entry deleted");
     t.notOk(r.d.CT_REVALIDATED, "zone a's entry needed no revalidation (a's policy did not change)");
@@ -521,8 +537,8 @@ if (requirePrivileges(t)) {
     const { l, a, b } = await strictLab(t);
     const ab = { src: a, dst: b };
     const ba = { src: b, dst: a };
-    for (let i = 0; i < 200; i++) from(l, a, tcpFrame(ab, 20000 + i, 80, TCP_SYN));
-    for (let i = 0; i < 200; i += 2) from(l, b, tcpFrame(ba, 80, 20000 + i, TCP_SYN | TCP_ACK));
+    for (let i = 0; i < 200; i++) from(l, a, tcpFrame(ab, 20000 + i, 80, TCP_SYN, 1000 + i));
+    for (let i = 0; i < 200; i += 2) from(l, b, tcpFrame(ba, 80, 20000 + i, TCP_SYN | TCP_ACK, 7000, 1001 + i));
     const states = l.ctEntries().filter(([k]) => k.zone === a.ifindex).map(([k, e]) => [k.sport, e.state] as const);
     t.equal(states.length, 200, '200 entries in zone a');
     t.ok(states.every(([p, s]) => s === ((p - 20000) % 2 === 0 ? CT.SYN_RECV : CT.SYN_SENT)), 'answered ones SYN_RECV, others SYN_SENT');

@@ -25,7 +25,10 @@ import { ruleSetEntries } from '../../src/vnf/firewall/entries.js';
 import { DEFAULT_CONNTRACK_TIMEOUTS, type ConntrackTimeouts } from '../../src/vnf/conntrack/model.js';
 import type { NativeTestRunResult } from '../../src/native/binding.js';
 import { createPorts, loadDataplane, type TestPort, type TestDataplane } from './dataplane.js';
-import { eth, ETH_P_IP, inetChecksum, ip4, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, ipv4, tcp, udp, icmpEcho } from './packets.js';
+import {
+  eth, ETH_P_IP, inetChecksum, ip4, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, ipv4, tcp, tcpOptions, udp, icmpEcho,
+  TCP_ACK, TCP_FIN, TCP_SYN, type TcpOpts,
+} from './packets.js';
 
 export { VNF_DIR_RX, VNF_DIR_TX, VNF_ID_FIREWALL };
 
@@ -63,6 +66,7 @@ export type ReasonName = keyof typeof R;
 /** enum vnf_ct_state */
 export const CT = {
   SYN_SENT: 1, SYN_RECV: 2, ESTABLISHED: 3, FIN_WAIT: 4, CLOSE_WAIT: 5, LAST_ACK: 6, TIME_WAIT: 7, CLOSE: 8, UDP: 9, UDP_REPLIED: 10, ICMP: 11,
+  SYN_SENT2: 12,
 } as const;
 
 export interface FwPort extends TestPort {
@@ -247,8 +251,75 @@ export interface Ends {
   dst: FwPort | { mac: string; ip: string };
 }
 
-export function tcpFrame(e: Ends, sport: number, dport: number, flags: number, seq = 1000, ack = 0, data = Buffer.alloc(0)): Buffer {
-  return eth(e.dst.mac, e.src.mac, ETH_P_IP, ipv4({ src: e.src.ip, dst: e.dst.ip, proto: IPPROTO_TCP, id: 0x1111 }, tcp(e.src.ip, e.dst.ip, sport, dport, flags, seq, ack, data)));
+export function tcpFrame(e: Ends, sport: number, dport: number, flags: number, seq = 1000, ack = 0, data: Buffer = Buffer.alloc(0), o: TcpOpts = {}): Buffer {
+  return eth(e.dst.mac, e.src.mac, ETH_P_IP, ipv4({ src: e.src.ip, dst: e.dst.ip, proto: IPPROTO_TCP, id: 0x1111 }, tcp(e.src.ip, e.dst.ip, sport, dport, flags, seq, ack, data, o)));
+}
+
+/** One end of a TcpSession: what its stack would put in the next segment. */
+export interface TcpEnd {
+  port: FwPort;
+  portNo: number;
+  /** Next sequence number it sends (SND.NXT). */
+  nxt: number;
+  /** What it acknowledges (RCV.NXT). */
+  ack: number;
+  /** Raw window field it advertises (scaled by its wscale once both SYNs had one; a SYN carries it unscaled, at most 65535). */
+  win: number;
+  /** Window scale option of its SYN (undefined: none). */
+  wscale?: number;
+  sackPerm: boolean;
+}
+
+export interface SegOpts {
+  /** Payload, or its length (zero-filled). */
+  data?: Buffer | number;
+  seq?: number;
+  ack?: number;
+  win?: number;
+  options?: Buffer;
+  /** Move the sender's SND.NXT and the peer's RCV.NXT past this segment (default true). */
+  advance?: boolean;
+}
+
+/**
+ * A TCP connection between two ports as two real stacks would number it:
+ * each end keeps its next sequence number and what it acknowledges, so
+ * tests write "the client sends 1000 bytes" and get realistic segments, or
+ * override seq/ack/window to forge or replay one. `frame()` only builds the
+ * segment (the test runs it through the lab); by default it moves the
+ * numbers on as if it was delivered.
+ */
+export class TcpSession {
+  readonly c: TcpEnd;
+  readonly s: TcpEnd;
+
+  constructor(client: FwPort, server: FwPort, sport: number, dport: number,
+    o: { cIsn?: number; sIsn?: number; cWin?: number; sWin?: number; cWscale?: number; sWscale?: number; sack?: boolean } = {}) {
+    this.c = { port: client, portNo: sport, nxt: o.cIsn ?? 0x1000_0000, ack: 0, win: o.cWin ?? 64240, wscale: o.cWscale, sackPerm: o.sack ?? false };
+    this.s = { port: server, portNo: dport, nxt: o.sIsn ?? 0x7000_0000, ack: 0, win: o.sWin ?? 65160, wscale: o.sWscale, sackPerm: o.sack ?? false };
+  }
+
+  /** A segment from `who` ('c' client, 's' server) with `flags`. */
+  frame(who: 'c' | 's', flags: number, o: SegOpts = {}): Buffer {
+    const me = who === 'c' ? this.c : this.s;
+    const peer = who === 'c' ? this.s : this.c;
+    const data: Buffer = typeof o.data === 'number' ? Buffer.alloc(o.data, 0x61) : Buffer.from(o.data ?? Buffer.alloc(0));
+    const seq = o.seq ?? me.nxt;
+    const ack = o.ack ?? me.ack;
+    let options = o.options;
+    if (!options && (flags & TCP_SYN)) {
+      options = tcpOptions({ mss: 1460, sackPerm: me.sackPerm, ...(me.wscale !== undefined ? { wscale: me.wscale } : {}) });
+    }
+    const synWin = Math.min(65535, me.win * 2 ** (me.wscale ?? 0));
+    const f = tcpFrame({ src: me.port, dst: peer.port }, me.portNo, peer.portNo, flags, seq, (flags & TCP_ACK) ? ack : 0, data,
+      { window: o.win ?? ((flags & TCP_SYN) ? synWin : me.win), ...(options ? { options } : {}) });
+    if (o.advance ?? true) {
+      const end = (seq + data.length + ((flags & TCP_SYN) ? 1 : 0) + ((flags & TCP_FIN) ? 1 : 0)) >>> 0;
+      if (((end - me.nxt) | 0) > 0) me.nxt = end;
+      if (((end - peer.ack) | 0) > 0 || peer.ack === 0) peer.ack = end;
+    }
+    return f;
+  }
 }
 
 export function udpFrame(e: Ends, sport: number, dport: number, data = Buffer.from('datagram payload')): Buffer {

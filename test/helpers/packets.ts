@@ -85,18 +85,54 @@ export const TCP_RST = 0x04;
 export const TCP_PSH = 0x08;
 export const TCP_ACK = 0x10;
 
-export function tcp(src: string, dst: string, sport: number, dport: number, flags: number, seq = 1, ack = 0, data = Buffer.alloc(0)): Buffer {
-  const h = Buffer.alloc(20);
+export const TCP_URG = 0x20;
+export const TCP_ECE = 0x40;
+export const TCP_CWR = 0x80;
+
+export interface TcpOpts {
+  /** Raw window field (default 65535). */
+  window?: number;
+  /** Option bytes (a multiple of 4, at most 40; see tcpOptions). */
+  options?: Buffer;
+}
+
+export function tcp(src: string, dst: string, sport: number, dport: number, flags: number, seq = 1, ack = 0, data: Buffer = Buffer.alloc(0), o: TcpOpts = {}): Buffer {
+  const opts = o.options ?? Buffer.alloc(0);
+  if (opts.length % 4 || opts.length > 40) throw new Error(`TCP options of ${opts.length} bytes`);
+  const h = Buffer.alloc(20 + opts.length);
   h.writeUInt16BE(sport, 0);
   h.writeUInt16BE(dport, 2);
   h.writeUInt32BE(seq >>> 0, 4);
   h.writeUInt32BE(ack >>> 0, 8);
-  h[12] = 5 << 4;
+  h[12] = ((20 + opts.length) / 4) << 4;
   h[13] = flags;
-  h.writeUInt16BE(65535, 14);
+  h.writeUInt16BE(o.window ?? 65535, 14);
+  opts.copy(h, 20);
   const seg = Buffer.concat([h, data]);
   seg.writeUInt16BE(inetChecksum(seg, pseudoSum(src, dst, IPPROTO_TCP, seg.length)), 16);
   return seg;
+}
+
+/** TCP options as a stack sends them, NOP-padded to a multiple of 4 bytes. */
+export function tcpOptions(o: { mss?: number; wscale?: number; sackPerm?: boolean; ts?: [number, number]; sack?: Array<[number, number]> }): Buffer {
+  const parts: Buffer[] = [];
+  if (o.mss !== undefined) parts.push(Buffer.from([2, 4, o.mss >> 8, o.mss & 0xff]));
+  if (o.sackPerm) parts.push(Buffer.from([1, 1, 4, 2])); // NOP NOP SACK-permitted
+  if (o.ts) {
+    const t = Buffer.from([1, 1, 8, 10, 0, 0, 0, 0, 0, 0, 0, 0]); // NOP NOP TS
+    t.writeUInt32BE(o.ts[0] >>> 0, 4);
+    t.writeUInt32BE(o.ts[1] >>> 0, 8);
+    parts.push(t);
+  }
+  if (o.wscale !== undefined) parts.push(Buffer.from([1, 3, 3, o.wscale])); // NOP WS
+  if (o.sack?.length) {
+    const b = Buffer.alloc(2 + 2 + 8 * o.sack.length);
+    b[0] = 1; b[1] = 1; b[2] = 5; b[3] = 2 + 8 * o.sack.length; // NOP NOP SACK
+    o.sack.forEach(([l, r], i) => { b.writeUInt32BE(l >>> 0, 4 + 8 * i); b.writeUInt32BE(r >>> 0, 8 + 8 * i); });
+    parts.push(b);
+  }
+  const all = Buffer.concat(parts);
+  return Buffer.concat([all, Buffer.alloc((4 - (all.length % 4)) % 4, 1)]);
 }
 
 export function icmpEcho(type: 8 | 0, id: number, seq: number, data = Buffer.alloc(16, 0xab)): Buffer {

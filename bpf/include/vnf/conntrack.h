@@ -3,38 +3,31 @@
  * Connection tracking, kernel side (shared by the firewall and NAT): one LRU
  * table per topology, keys in the ORIGINAL direction and scoped by a zone
  * (the ifindex of the port whose policy tracks the connection); timeouts,
- * expiry, per-direction accounting and the TCP state machine. Layouts are
- * bpf/abi/conntrack.h. Under pressure the LRU evicts the least recently used
- * entries; an evicted TCP connection's next packet is then not a SYN and is
- * dropped as invalid (fail closed).
+ * expiry, per-direction accounting. Layouts are bpf/abi/conntrack.h. Under
+ * pressure the LRU evicts the least recently used entries; an evicted TCP
+ * connection's next packet is then not a SYN and is dropped as invalid (fail
+ * closed).
+ *
+ * TCP segments of a tracked connection go through ct_tcp.h: state table,
+ * sequence and window checks, as Linux's conntrack does.
  *
  * Concurrency: an entry is created whole (bpf_map_update_elem with
  * BPF_NOEXIST, so a racing CPU's entry is never overwritten); afterwards the
- * counters move by atomic adds and every other field is a single aligned
- * store (last_seen_ns 8 bytes, ruleset/rule 4 bytes, state/flags 1 byte), so
- * a reader on another CPU sees each field old or new, never torn. Two CPUs
- * advancing the TCP state of one connection at the same instant may lose one
- * transition (last store wins); that only changes which timeout applies: a
- * packet passes because its entry exists (with a valid rule set), never
- * because of the entry's state.
+ * counters move by atomic adds and last_seen_ns, ruleset and rule are single
+ * aligned stores, so a reader on another CPU sees each field old or new,
+ * never torn. The TCP state, flags and window state of an entry are read and
+ * written only under its lock (ct_tcp.h), so no update is lost. For other
+ * protocols the state and flags are byte stores that only ever move one way
+ * (UDP -> UDP_REPLIED, flags set, never cleared).
  */
 #ifndef VNF_CONNTRACK_H
 #define VNF_CONNTRACK_H
 
 #include "vnf/common.h"
 #include "abi/conntrack.h"
+#include "vnf/ct_tcp.h"
 
 #define CT_NSEC_PER_SEC 1000000000ULL
-
-#define TCP_F_FIN 0x01
-#define TCP_F_SYN 0x02
-#define TCP_F_RST 0x04
-#define TCP_F_PSH 0x08
-#define TCP_F_ACK 0x10
-#define TCPF_FIN_ TCP_F_FIN
-#define TCPF_SYN_ TCP_F_SYN
-#define TCPF_RST_ TCP_F_RST
-#define TCPF_ACK_ TCP_F_ACK
 
 #define IPPROTO_TCP_ 6
 #define IPPROTO_UDP_ 17
@@ -69,6 +62,7 @@ static __always_inline __u32 ct_default_timeout(__u32 state)
 	case VNF_CT_LAST_ACK: return 30;
 	case VNF_CT_TIME_WAIT: return 120;
 	case VNF_CT_CLOSE: return 10;
+	case VNF_CT_SYN_SENT2: return 120;
 	case VNF_CT_UDP: return 30;
 	case VNF_CT_UDP_REPLIED: return 120;
 	case VNF_CT_ICMP: return 30;
@@ -121,9 +115,11 @@ static __always_inline __u8 ct_initial_state(__u8 proto)
 }
 
 /*
- * Creates the entry of a new connection, whole. 0 on success (also when
- * another CPU created the same key first: that is the same connection), < 0
- * when the table refused it (the caller drops: DROP_CT_FULL).
+ * Creates the entry of a new connection, whole; a TCP one from its SYN (the
+ * segment fw_tcp_seg left in this CPU's work slot; the caller lets only a
+ * bare SYN open one). 0 on success (also when another CPU created the same
+ * key first: that is the same connection), < 0 when the table refused it
+ * (the caller drops: DROP_CT_FULL).
  */
 static __always_inline int ct_create(const struct vnf_ct_key *k, __u32 ruleset, __u32 rule, __u8 dir, __u32 bytes,
 				     __u64 now)
@@ -138,69 +134,15 @@ static __always_inline int ct_create(const struct vnf_ct_key *k, __u32 ruleset, 
 		.state = ct_initial_state(k->proto),
 		.dir = dir,
 	};
-	long ret = bpf_map_update_elem(&vnf_ct, k, &e, BPF_NOEXIST);
+	long ret;
+
+	if (k->proto == IPPROTO_TCP_)
+		ct_tcp_new(&e);
+	ret = bpf_map_update_elem(&vnf_ct, k, &e, BPF_NOEXIST);
 
 	if (ret == 0 || ret == -17 /* -EEXIST: a concurrent first packet won */)
 		return 0;
 	return -1;
-}
-
-/*
- * TCP state after a segment with flags `tf` in direction `reply`. States are
- * named from the originator's side: FIN_WAIT = the originator closed first,
- * CLOSE_WAIT = the responder did; both FINs seen = LAST_ACK, whose ACK (from
- * either side, as in Linux's table) = TIME_WAIT. RST closes. A bare SYN from
- * the originator reopens a connection in TIME_WAIT or CLOSE (port reuse), as
- * Linux does. Anything else (retransmissions, data) leaves the state alone;
- * a retransmitted FIN never takes a closing connection back.
- */
-static __always_inline void ct_tcp_advance(__u8 s, __u8 f, int reply, __u8 tf, __u8 *ns_out, __u8 *nf_out)
-{
-	__u8 ns = s, nf = f;
-
-	if (reply)
-		nf |= VNF_CT_F_SEEN_REPLY;
-	if (tf & TCP_F_RST) {
-		ns = VNF_CT_CLOSE;
-	} else if (tf & TCP_F_SYN) {
-		if (!(tf & TCP_F_ACK)) {
-			if (!reply && (s == VNF_CT_TIME_WAIT || s == VNF_CT_CLOSE)) {
-				ns = VNF_CT_SYN_SENT;
-				nf = 0;
-			}
-		} else if (reply && s == VNF_CT_SYN_SENT) {
-			ns = VNF_CT_SYN_RECV;
-		}
-	} else if (tf & TCP_F_FIN) {
-		nf |= reply ? VNF_CT_F_FIN_REPLY : VNF_CT_F_FIN_ORIG;
-		if (s <= VNF_CT_CLOSE_WAIT) { /* SYN_SENT .. CLOSE_WAIT */
-			if ((nf & (VNF_CT_F_FIN_ORIG | VNF_CT_F_FIN_REPLY)) == (VNF_CT_F_FIN_ORIG | VNF_CT_F_FIN_REPLY))
-				ns = VNF_CT_LAST_ACK;
-			else
-				ns = reply ? VNF_CT_CLOSE_WAIT : VNF_CT_FIN_WAIT;
-		}
-	} else if (tf & TCP_F_ACK) {
-		if (!reply && s == VNF_CT_SYN_RECV) {
-			ns = VNF_CT_ESTABLISHED;
-			nf |= VNF_CT_F_ASSURED;
-		} else if (s == VNF_CT_LAST_ACK) {
-			ns = VNF_CT_TIME_WAIT;
-		}
-	}
-	*ns_out = ns;
-	*nf_out = nf;
-}
-
-/* Applies the TCP state machine to an entry (byte stores, only on change). */
-static __always_inline void ct_tcp_update(struct vnf_ct_entry *e, __u8 flags, int reply)
-{
-	__u8 s = e->state, f = e->flags, ns, nf;
-
-	ct_tcp_advance(s, f, reply, flags, &ns, &nf);
-	if (nf != f)
-		e->flags = nf;
-	if (ns != s)
-		e->state = ns;
 }
 
 /* Accounts a packet of a tracked connection: per-direction counters (atomic
@@ -223,14 +165,20 @@ static __always_inline void ct_touch(struct vnf_ct_entry *e, __u64 now, __u32 le
 	}
 }
 
-/* One packet of a tracked connection: accounting, then for TCP the state
- * machine. `tf` is 0 for packets without a TCP header (non-first fragments):
- * no transition. */
-static __always_inline void ct_update(struct vnf_ct_entry *e, __u8 proto, int reply, __u8 tf, __u32 bytes, __u64 now)
+/* Accounts a packet of a tracked TCP connection: counters, and last_seen
+ * when `refresh` (ct_tcp_packet says; a fragment without its TCP header
+ * refreshes). Flags and state are ct_tcp.h's, under the lock. */
+static __always_inline void ct_tcp_touch(struct vnf_ct_entry *e, __u64 now, __u32 len, int reply, int refresh)
 {
-	ct_touch(e, now, bytes, reply);
-	if (proto == IPPROTO_TCP_)
-		ct_tcp_update(e, tf, reply);
+	if (refresh)
+		e->last_seen_ns = now;
+	if (reply) {
+		__sync_fetch_and_add(&e->packets_reply, 1);
+		__sync_fetch_and_add(&e->bytes_reply, len);
+	} else {
+		__sync_fetch_and_add(&e->packets_orig, 1);
+		__sync_fetch_and_add(&e->bytes_orig, len);
+	}
 }
 
 #endif

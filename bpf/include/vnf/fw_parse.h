@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * What the firewall reads of a packet: the IPv4 header (with options), the
- * L4 fields it classifies and tracks on, and for ICMP errors the quoted
- * packet. Headers are copied with bpf_skb_load_bytes, which reads linear and
- * paged data alike (a GSO segment from a container may carry its headers
- * anywhere) and needs no packet pointer, so nothing here has to be re-checked
- * after a helper call. Kernel-side only; no maps.
+ * L4 fields it classifies and tracks on, for ICMP errors the quoted packet,
+ * and for a TCP segment being judged what the window check needs (sequence,
+ * ack, window, length, and the options it uses: fw_tcp_seg, into conntrack's
+ * per-CPU work slot). Headers are copied with bpf_skb_load_bytes, which reads
+ * linear and paged data alike (a GSO segment from a container may carry its
+ * headers anywhere) and needs no packet pointer, so nothing here has to be
+ * re-checked after a helper call. Kernel-side only.
  */
 #ifndef VNF_FW_PARSE_H
 #define VNF_FW_PARSE_H
@@ -76,6 +78,148 @@ struct fw_l4h { /* first 8 bytes of UDP, ICMP, or TCP */
 	__be16 c; /* ICMP echo: identifier */
 	__be16 d;
 };
+
+/* ---- the TCP segment ---------------------------------------------------- */
+
+#define TCPOPT_EOL 0
+#define TCPOPT_NOP 1
+#define TCPOPT_WINDOW 3     /* kind, 3, shift */
+#define TCPOPT_SACK_PERM 4  /* kind, 2 */
+#define TCPOPT_SACK 5       /* kind, 2 + 8n, n blocks of (left, right) edges */
+#define TCPOPT_TIMESTAMP 8
+#define TCP_OPT_MAX 40      /* a 60-byte header */
+
+/* Option byte `o` (0 = the first after the 20-byte header) of the header in
+ * the work slot. Every read masks its index with CT_HDR_BUF - 1: the walk's
+ * own checks keep it under 60, the mask is what the verifier can follow
+ * (clang folds the checks into forms it cannot); bytes past the options are
+ * stale but never reached. */
+#define OPT(w, o) ((w)->hdr[(20 + (o)) & (CT_HDR_BUF - 1)])
+
+/* A big-endian 32-bit value at option byte o. */
+static __always_inline __u32 fw_opt_be32(const struct ct_tcp_work *w, __u32 o)
+{
+	return ((__u32)OPT(w, o) << 24) | ((__u32)OPT(w, o + 1) << 16) | ((__u32)OPT(w, o + 2) << 8) | OPT(w, o + 3);
+}
+
+/* bpf_loop's context must be on the stack: it only carries the work slot. */
+struct fw_opt_ctx {
+	struct ct_tcp_work *w;
+};
+
+/*
+ * One option (bpf_loop callback over the work slot; returns 1 to stop). As
+ * Linux's tcp_options and tcp_sack: EOL ends the list, NOP is one byte, a
+ * size under 2 or past the end stops the walk (nothing after it is
+ * trusted), options of the wrong size are skipped, only the first SACK
+ * option counts. The callback is verified once whatever the count.
+ */
+static long fw_opt_step(__u32 n, void *data)
+{
+	struct ct_tcp_work *w = ((struct fw_opt_ctx *)data)->w;
+	struct ct_tcp_seg *s = &w->seg;
+	__u32 i = w->opt_i, len = w->opt_len;
+	__u8 kind, size;
+
+	if (len > TCP_OPT_MAX || i >= len)
+		return 1;
+	kind = OPT(w, i);
+	if (kind == TCPOPT_EOL)
+		return 1;
+	if (kind == TCPOPT_NOP) {
+		w->opt_i = i + 1;
+		return 0;
+	}
+	if (i + 1 >= len)
+		return 1;
+	size = OPT(w, i + 1);
+	if (size < 2 || size > len - i)
+		return 1;
+	if (kind == TCPOPT_WINDOW && size == 3) {
+		__u8 ws = OPT(w, i + 2);
+
+		s->wscale = ws > TCP_MAX_WSCALE ? TCP_MAX_WSCALE : ws;
+		s->opts |= VNF_CT_TCP_F_WINDOW_SCALE;
+	} else if (kind == TCPOPT_SACK_PERM && size == 2) {
+		s->opts |= VNF_CT_TCP_F_SACK_PERM;
+	} else if (kind == TCPOPT_SACK && !w->opt_sack_done && size >= 10 && ((size - 2) & 7) == 0) {
+		/* Up to 4 blocks (i + size <= len <= 40); the right edge of
+		 * block b is at i + 2 + 8b + 4. */
+		for (__u32 b = 0; b < 4; b++) {
+			if (8 * b + 10 > size)
+				break;
+			__u32 right = fw_opt_be32(w, i + 2 + 8 * b + 4);
+
+			if (ct_after(right, s->sack))
+				s->sack = right;
+		}
+		w->opt_sack_done = 1;
+	}
+	w->opt_i = i + size;
+	return 0;
+}
+
+/*
+ * The TCP segment of the packet, for the window check, into this CPU's work
+ * slot (struct ct_tcp_seg): sequence, ack, window, its end (Linux's
+ * segment_seq_plus_len: SYN and FIN take a sequence number each), and of
+ * its options the window scale and SACK-permitted (used from SYNs) and the
+ * highest SACK right edge (used from other segments). `off` is the TCP
+ * header, `len` the IP payload from it (fw_parse checked that the header
+ * fits), `partial` a first fragment (the segment goes on in the next ones).
+ * The header and its options are read at once; the common options,
+ * timestamps alone (NOP NOP TS), need no walk. Returns 0, or < 0 when the
+ * header cannot be read.
+ *
+ * Called only where a segment is judged (tracked, or opening a
+ * connection), not from fw_parse. A global function taking no pointer into
+ * the caller's frame: the verifier checks it once, and the caller keeps its
+ * pruning (a subprogram reading the caller's frame, or called early, costs
+ * the verifier much of it over everything that follows).
+ */
+__attribute__((noinline)) int fw_tcp_seg(struct __sk_buff *skb, __u32 off, __u32 len, __u32 partial)
+{
+	struct ct_tcp_work *w = ct_tcp_work_get();
+	const struct fw_tcph *th;
+	struct ct_tcp_seg *s;
+	__u32 n, doff, olen;
+
+	if (!skb || !w || len < sizeof(*th))
+		return -1;
+	n = len < 60 ? len : 60;
+	/* The barrier keeps clang from folding the mask into the min above:
+	 * the masked register is the bound the verifier checks the size by. */
+	asm volatile("" : "+r"(n));
+	n &= CT_HDR_BUF - 1;
+	if (n < sizeof(*th) || bpf_skb_load_bytes(skb, off, w->hdr, n) < 0)
+		return -1;
+	th = (const struct fw_tcph *)w->hdr;
+	s = &w->seg;
+	doff = (th->doff_res >> 4) * 4;
+	s->seq = bpf_ntohl(th->seq);
+	s->ack = bpf_ntohl(th->ack_seq);
+	s->sack = s->ack;
+	s->win = bpf_ntohs(th->window);
+	s->flags = th->flags;
+	s->wscale = 0;
+	s->opts = partial ? CT_SEG_PARTIAL : 0;
+	s->end = s->seq + (len - doff) + ((th->flags & TCP_F_SYN) ? 1 : 0) + ((th->flags & TCP_F_FIN) ? 1 : 0);
+	olen = doff - sizeof(*th);
+	if (doff <= sizeof(*th) || doff > n)
+		return 0;
+	s->opts |= CT_SEG_OPTIONS;
+	if (olen == 12 && OPT(w, 0) == TCPOPT_NOP && OPT(w, 1) == TCPOPT_NOP && OPT(w, 2) == TCPOPT_TIMESTAMP &&
+	    OPT(w, 3) == 10)
+		return 0;
+	w->opt_len = olen;
+	w->opt_i = 0;
+	w->opt_sack_done = 0;
+	/* Each step consumes at least one byte: 40 steps walk any list. */
+	struct fw_opt_ctx c = { .w = w };
+
+	bpf_loop(TCP_OPT_MAX, fw_opt_step, &c, 0);
+	return 0;
+}
 
 static __always_inline int fw_icmp_is_error(__u8 type)
 {

@@ -4,6 +4,7 @@ import type { ConntrackTimeouts } from './model.js';
 
 export const CT_STATES = [
   'none', 'syn-sent', 'syn-recv', 'established', 'fin-wait', 'close-wait', 'last-ack', 'time-wait', 'close', 'udp', 'udp-replied', 'icmp',
+  'syn-sent2',
 ] as const;
 export type CtStateName = (typeof CT_STATES)[number];
 export const CT_STATE = Object.fromEntries(CT_STATES.map((s, i) => [s, i])) as Record<CtStateName, number>;
@@ -11,6 +12,13 @@ export const VNF_CT_F_SEEN_REPLY = 0x1;
 export const VNF_CT_F_FIN_ORIG = 0x2;
 export const VNF_CT_F_FIN_REPLY = 0x4;
 export const VNF_CT_F_ASSURED = 0x8;
+
+/** struct vnf_ct_tcp_dir flags (VNF_CT_TCP_F_*). */
+export const VNF_CT_TCP_F_WINDOW_SCALE = 0x01;
+export const VNF_CT_TCP_F_SACK_PERM = 0x02;
+export const VNF_CT_TCP_F_CLOSE_INIT = 0x04;
+export const VNF_CT_TCP_F_DATA_UNACK = 0x10;
+export const VNF_CT_TCP_F_MAXACK_SET = 0x20;
 
 export interface CtKey {
   zone: number;
@@ -30,6 +38,25 @@ export const ctKeyCodec = defineStruct<CtKey>('vnf_ct_key', [
   ['_pad', { pad: 3 }],
 ]);
 
+/** TCP window tracking of one direction (struct vnf_ct_tcp_dir). */
+export interface CtTcpDir {
+  td_end: number;
+  td_maxend: number;
+  td_maxwin: number;
+  td_maxack: number;
+  td_scale: number;
+  flags: number;
+}
+export const ctTcpDirCodec = defineStruct<CtTcpDir>('vnf_ct_tcp_dir', [
+  ['td_end', 'u32'],
+  ['td_maxend', 'u32'],
+  ['td_maxwin', 'u32'],
+  ['td_maxack', 'u32'],
+  ['td_scale', 'u8'],
+  ['flags', 'u8'],
+  ['_pad', { pad: 2 }],
+]);
+
 export interface CtEntry {
   created_ns: bigint;
   last_seen_ns: bigint;
@@ -42,6 +69,17 @@ export interface CtEntry {
   state: number;
   flags: number;
   dir: number;
+  /** TCP: struct vnf_ct_tcp_dir tcp[2] ([0] original sender, [1] reply), raw; see ctTcpDirs. */
+  tcp: Buffer;
+  last_seq: number;
+  last_ack: number;
+  last_end: number;
+  last_win: number;
+  last_dir: number;
+  last_index: number;
+  last_wscale: number;
+  last_flags: number;
+  retrans: number;
 }
 export const ctEntryCodec = defineStruct<CtEntry>('vnf_ct_entry', [
   ['created_ns', 'u64'],
@@ -56,7 +94,23 @@ export const ctEntryCodec = defineStruct<CtEntry>('vnf_ct_entry', [
   ['flags', 'u8'],
   ['dir', 'u8'],
   ['_pad', { pad: 5 }],
+  ['tcp', { bytes: 2 * ctTcpDirCodec.size }],
+  ['last_seq', 'u32'],
+  ['last_ack', 'u32'],
+  ['last_end', 'u32'],
+  ['last_win', 'u16'],
+  ['last_dir', 'u8'],
+  ['last_index', 'u8'],
+  ['last_wscale', 'u8'],
+  ['last_flags', 'u8'],
+  ['retrans', 'u8'],
+  ['_pad2', { pad: 5 }],
 ]);
+
+/** The two directions' TCP window state of an entry: [original sender, reply sender]. */
+export function ctTcpDirs(e: CtEntry): [CtTcpDir, CtTcpDir] {
+  return [ctTcpDirCodec.decode(e.tcp, 0), ctTcpDirCodec.decode(e.tcp, ctTcpDirCodec.size)];
+}
 
 export interface CtCfg {
   timeout: number[];
@@ -77,5 +131,6 @@ export function timeoutTable(t: ConntrackTimeouts): number[] {
   out[CT_STATE.udp] = t.udp;
   out[CT_STATE['udp-replied']] = t.udpStream;
   out[CT_STATE.icmp] = t.icmp;
+  out[CT_STATE['syn-sent2']] = t.tcpSynSent; // simultaneous open: Linux's SYN_SENT2 has SYN_SENT's 2 minutes
   return out;
 }
