@@ -13,6 +13,7 @@
 #define VNF_MAP_CT "vnf_ct"
 #define VNF_MAP_CT_CFG "vnf_ct_cfg"
 #define VNF_MAP_CT_LOCK "vnf_ct_lock" /* kernel-only: locks serialising TCP window updates */
+#define VNF_CT_LOCKS 1024 /* vnf_ct_lock entries; a connection takes the one its key hashes to */
 #define VNF_CT_MAX 262144
 
 struct vnf_ct_key {

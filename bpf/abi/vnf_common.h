@@ -13,7 +13,7 @@
 #include <linux/types.h>
 #endif
 
-#define VNF_ABI_VERSION 2
+#define VNF_ABI_VERSION 3
 #define VNF_STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
 
 /* Slots of the shared program array (vnf_progs), also the VNF ids of the

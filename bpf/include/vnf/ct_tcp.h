@@ -112,7 +112,7 @@ struct ct_tcp_seg {
 
 /* ---- locks ------------------------------------------------------------- */
 
-#define CT_LOCKS 1024
+#define CT_LOCKS VNF_CT_LOCKS
 
 struct ct_lock {
 	struct bpf_spin_lock lock;

@@ -2,23 +2,20 @@
 import { defineStruct } from '../../codec/struct.js';
 import type { ConntrackTimeouts } from './model.js';
 
-export const CT_STATES = [
-  'none', 'syn-sent', 'syn-recv', 'established', 'fin-wait', 'close-wait', 'last-ack', 'time-wait', 'close', 'udp', 'udp-replied', 'icmp',
-  'syn-sent2',
-] as const;
-export type CtStateName = (typeof CT_STATES)[number];
-export const CT_STATE = Object.fromEntries(CT_STATES.map((s, i) => [s, i])) as Record<CtStateName, number>;
-export const VNF_CT_F_SEEN_REPLY = 0x1;
-export const VNF_CT_F_FIN_ORIG = 0x2;
-export const VNF_CT_F_FIN_REPLY = 0x4;
-export const VNF_CT_F_ASSURED = 0x8;
+import { enum_vnf_ct_state } from '../../abi/conntrack.js';
 
-/** struct vnf_ct_tcp_dir flags (VNF_CT_TCP_F_*). */
-export const VNF_CT_TCP_F_WINDOW_SCALE = 0x01;
-export const VNF_CT_TCP_F_SACK_PERM = 0x02;
-export const VNF_CT_TCP_F_CLOSE_INIT = 0x04;
-export const VNF_CT_TCP_F_DATA_UNACK = 0x10;
-export const VNF_CT_TCP_F_MAXACK_SET = 0x20;
+export {
+  VNF_CT_F_SEEN_REPLY, VNF_CT_F_FIN_ORIG, VNF_CT_F_FIN_REPLY, VNF_CT_F_ASSURED, VNF_CT_TCP_F_WINDOW_SCALE,
+  VNF_CT_TCP_F_SACK_PERM, VNF_CT_TCP_F_CLOSE_INIT, VNF_CT_TCP_F_DATA_UNACK, VNF_CT_TCP_F_MAXACK_SET, VNF_CT_MAX,
+  VNF_CT_LOCKS,
+} from '../../abi/conntrack.js';
+
+/** State names by value (enum vnf_ct_state: VNF_CT_SYN_SENT -> 'syn-sent'), as Linux names them. */
+export const CT_STATES: readonly string[] = Object.entries(enum_vnf_ct_state)
+  .filter(([k]) => k !== 'VNF_CT_STATES')
+  .sort((a, b) => a[1] - b[1])
+  .map(([k]) => k.replace(/^VNF_CT_/, '').toLowerCase().replaceAll('_', '-'));
+export const CT_STATE: Record<string, number> = Object.fromEntries(CT_STATES.map((s, i) => [s, i]));
 
 export interface CtKey {
   zone: number;

@@ -5,7 +5,7 @@
  */
 import { u32 } from '../../codec/struct.js';
 import { put, type MapEntries } from '../../model/desired.js';
-import { VNF_CT_MAX, VNF_MAP_CT, VNF_MAP_CT_CFG } from '../../abi/conntrack.js';
+import { VNF_CT_LOCKS, VNF_CT_MAX, VNF_MAP_CT, VNF_MAP_CT_CFG, VNF_MAP_CT_LOCK } from '../../abi/conntrack.js';
 import type { CompileContext, VnfModule } from '../types.js';
 import { ctCfgCodec, ctEntryCodec, ctKeyCodec, timeoutTable } from './codec.js';
 import { timeoutsOf } from './model.js';
@@ -32,6 +32,8 @@ export const conntrackModule: VnfModule = {
       keep: (key, _v, live) => live.ports.has(key.readUInt32LE(0)),
       dependsOn: ['ports'],
     },
+    // Locks serialising TCP window updates (struct bpf_spin_lock): the dataplane's alone.
+    { name: VNF_MAP_CT_LOCK, type: 'array', keySize: 4, valueSize: 4, maxEntries: VNF_CT_LOCKS, kind: 'kernel' },
   ],
   entries,
 };
