@@ -12,6 +12,8 @@
  * missing chain or an empty program slot is dropped and counted, never passed.
  */
 #include "vnf/chain.h"
+#include "vnf/deliver.h"
+#include "vnf/identity.h"
 
 SEC("tc")
 int vnf_entry_in(struct __sk_buff *skb)
@@ -21,12 +23,34 @@ int vnf_entry_in(struct __sk_buff *skb)
 
 	if (!p)
 		return vnf_drop(skb, VNF_ID_CORE, VNF_R_DROP_NO_PORT);
+	/* Copied before any helper call: an update of the port may reuse the value's memory. */
+	__u32 chain = p->chain_in;
+	__u32 network = p->network;
+	__u32 flags = p->flags;
+	struct vnf_port_identity id = { .ifindex = ifindex, .ip = p->ip }; /* network order, as every address in the maps */
+
+	__builtin_memcpy(id.mac, p->mac, ETH_ALEN);
+	id.mac_known = !mac_is_zero(id.mac);
 	vnf_port_count(ifindex, VNF_DIR_RX, skb->len);
-	md_init(skb, ifindex, p->chain_in, p->network, 0);
+	/* The receive path moved a VLAN tag into skb->vlan_tci: the frame would
+	 * otherwise be judged as untagged IPv4 and delivered still tagged. */
+	if (skb->vlan_present)
+		return vnf_drop(skb, VNF_ID_CORE, VNF_R_DROP_VLAN);
+	if (flags & VNF_PORT_F_SPOOFCHK) {
+		__u32 why = identity_check(skb, &id);
+
+		if (why)
+			return vnf_drop(skb, VNF_ID_CORE, why);
+	}
+	md_init(skb, ifindex, chain, network, 0);
 	vnf_count(VNF_ID_CORE, VNF_R_PASS, skb->len);
 	return vnf_run_at(skb, VNF_ID_CORE, 0);
 }
 
+/* Flooded copies reach a port here (its tcx egress): broadcast and multicast
+ * go on; a unicast copy for a MAC that is not the port's container is dropped
+ * before that port's policies see it (a flood of unknown unicast would
+ * otherwise create connection state in ports it was never addressed to). */
 SEC("tc")
 int vnf_entry_out(struct __sk_buff *skb)
 {
@@ -35,7 +59,17 @@ int vnf_entry_out(struct __sk_buff *skb)
 
 	if (!p)
 		return vnf_drop(skb, VNF_ID_CORE, VNF_R_DROP_NO_PORT);
-	md_init(skb, 0, p->chain_out, p->network, VNF_MD_F_EGRESS_HOOK);
+	__u32 chain = p->chain_out;
+	__u32 network = p->network;
+	__u8 mac[ETH_ALEN];
+	__u8 dst[ETH_ALEN];
+
+	__builtin_memcpy(mac, p->mac, ETH_ALEN);
+	if (bpf_skb_load_bytes(skb, 0, dst, sizeof(dst)) < 0)
+		return vnf_drop(skb, VNF_ID_CORE, VNF_R_DROP_MALFORMED);
+	if (!mac_is_multicast(dst) && !mac_is_zero(mac) && !mac_eq(dst, mac))
+		return vnf_drop(skb, VNF_ID_CORE, VNF_R_DROP_NOT_FOR_PORT);
+	md_init(skb, 0, chain, network, VNF_MD_F_EGRESS_HOOK);
 	md_set_out(skb, ifindex);
 	vnf_count(VNF_ID_CORE, VNF_R_PASS, skb->len);
 	return vnf_run_at(skb, VNF_ID_CORE, 0);
@@ -52,6 +86,8 @@ int vnf_deliver(struct __sk_buff *skb)
 	vnf_port_count(out, VNF_DIR_TX, skb->len);
 	if (md_flags(skb) & VNF_MD_F_EGRESS_HOOK)
 		return vnf_verdict(skb, VNF_ID_CORE, VNF_R_DELIVER, TC_ACT_OK);
+	if (deliver_pkt_type(skb) < 0)
+		return vnf_drop(skb, VNF_ID_CORE, VNF_R_DROP_REDIRECT);
 	/* Into the peer (the container side) without a trip through the host's
 	 * backlog queue; returns TC_ACT_REDIRECT on success, TC_ACT_SHOT if the
 	 * flags are invalid. Delivery failures past this point are the kernel's. */

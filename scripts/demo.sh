@@ -17,15 +17,20 @@ step "validate $FILE"
 step "lab up: namespaces, veth pairs, eBPF programs and maps"
 "${VNF[@]}" lab up -f "$FILE"
 step "web -> db across networks front and back (bridge > router > bridge)"
-"${VNF[@]}" lab exec web -- ping -c 3 -i 0.2 10.2.0.10
+"${VNF[@]}" lab exec -t demo web -- ping -c 3 -i 0.2 10.2.0.10
 step "web -> ops' mgmt address through the static route via 10.2.0.254"
-"${VNF[@]}" lab exec web -- ping -c 2 -i 0.2 10.3.0.10
+"${VNF[@]}" lab exec -t demo web -- ping -c 2 -i 0.2 10.3.0.10
 step "TTL 1 from web: the eBPF router answers with ICMP time exceeded"
-"${VNF[@]}" lab exec web -- ping -c 1 -W 1 -t 1 10.2.0.10 || true
+"${VNF[@]}" lab exec -t demo web -- ping -c 1 -W 1 -t 1 10.2.0.10 || true
 step "TCP from db to web"
-"${VNF[@]}" lab exec web -- sh -c 'timeout 3 nc -l -p 8080 >/dev/null &'
+"${VNF[@]}" lab exec -t demo web -- sh -c 'timeout 3 nc -l -p 8080 >/dev/null &'
 sleep 0.3
-echo hello | "${VNF[@]}" lab exec db -- timeout 3 nc -q 1 -w 2 10.1.0.10 8080 && echo "TCP ok"
+echo hello | "${VNF[@]}" lab exec -t demo db -- timeout 3 nc -q 1 -w 2 10.1.0.10 8080 && echo "TCP ok"
+step "db takes an address that is not its own: the port drops what it sends (per-port identity)"
+"${VNF[@]}" lab exec -t demo db -- ip addr add 10.2.0.99/24 dev eth0
+"${VNF[@]}" lab exec -t demo db -- ping -c 1 -W 1 -I 10.2.0.99 10.1.0.10 || true
+"${VNF[@]}" lab exec -t demo db -- ip addr del 10.2.0.99/24 dev eth0
+"${VNF[@]}" stats demo | grep -E 'vnf +│|spoof' || true
 step "no Linux bridge, no kernel forwarding in the path"
 echo "bridges: $(ip -o link show type bridge | wc -l), host ip_forward: $(cat /proc/sys/net/ipv4/ip_forward) (the eBPF router does not use it)"
 step "plan and a second apply: nothing to change"

@@ -8,6 +8,7 @@
 #define VNF_ID_BRIDGE 2
 #define VNF_MAP_FDB "vnf_fdb"
 #define VNF_MAP_FDB_STATIC "vnf_fdb_static"
+#define VNF_MAP_LEARN "vnf_learn"
 #define VNF_FDB_MAX 65536
 #define VNF_FDB_STATIC_MAX (2 * VNF_PORTS_MAX) /* a port that changes network holds two keys during an apply */
 
@@ -30,5 +31,17 @@ struct vnf_fdb_entry {
 	__u64 updated_ns; /* bpf_ktime_get_ns() of the last learn/refresh */
 };
 VNF_STATIC_ASSERT(sizeof(struct vnf_fdb_entry) == 16, "vnf_fdb_entry");
+
+/* vnf_learn: port ifindex -> how many new MACs it taught the bridge in the
+ * current window (one FDB aging time). A port teaches at most
+ * VNF_LEARN_PER_PORT new MACs per window: a container sending from random
+ * source MACs cannot flush the learned table (its other entries stay). */
+#define VNF_LEARN_PER_PORT 64
+struct vnf_learn {
+	__u64 window_ns; /* bpf_ktime_get_ns() when the window began */
+	__u32 count;     /* new MACs learned in it */
+	__u32 _pad;
+};
+VNF_STATIC_ASSERT(sizeof(struct vnf_learn) == 16, "vnf_learn");
 
 #endif

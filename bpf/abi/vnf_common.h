@@ -86,6 +86,8 @@ VNF_STATIC_ASSERT(sizeof(struct vnf_id) == 8, "vnf_id");
 
 /* vnf_ports: host-side interface (ifindex) -> its place in the topology. */
 #define VNF_PORT_F_ATTACHED 0x1 /* added by `vnf-ctl attach`, not by the file */
+#define VNF_PORT_F_SPOOFCHK 0x2 /* the port sends only as itself: source MAC (when known),
+				  * IPv4 source and ARP sender are checked at its ingress */
 struct vnf_port {
 	__u32 network;   /* network id (vnf_networks key) */
 	__u32 chain_in;  /* chain for packets from the container */
@@ -97,6 +99,18 @@ struct vnf_port {
 	__u8 _pad;
 };
 VNF_STATIC_ASSERT(sizeof(struct vnf_port) == 28, "vnf_port");
+
+/* vnf_port_src: LPM trie, (port, prefix) -> 1: what a port may send as besides
+ * its own address (a container that forwards for others declares its
+ * prefixes). prefixlen counts bits of (ifindex, addr): 32 + the prefix. */
+#define VNF_MAP_PORT_SRC "vnf_port_src"
+#define VNF_PORT_SRC_MAX 16384
+struct vnf_port_src_key {
+	__u32 prefixlen;
+	__u32 ifindex; /* big-endian in the trie */
+	__u32 addr;    /* network order */
+};
+VNF_STATIC_ASSERT(sizeof(struct vnf_port_src_key) == 12, "vnf_port_src_key");
 
 /* vnf_networks: network id -> one L2 segment (an eBPF bridge). */
 struct vnf_network {
@@ -119,7 +133,7 @@ struct vnf_flood_key {
 	__u32 index;
 };
 VNF_STATIC_ASSERT(sizeof(struct vnf_flood_key) == 12, "vnf_flood_key");
-#define VNF_MAX_FLOOD 64 /* ports flooded per packet (verifier-bounded loop) */
+#define VNF_MAX_FLOOD 1024 /* ports of one network: a broadcast reaches every one (bpf_loop) */
 
 /* vnf_chains: chain id -> the VNFs (vnf_progs slots) to run, in order.
  * Chains are immutable: a change writes a new id, then flips the port. */
@@ -141,7 +155,7 @@ VNF_STATIC_ASSERT(sizeof(struct vnf_port_stats_key) == 8, "vnf_port_stats_key");
 
 /* vnf_stats: per-CPU array indexed by vnf_id * VNF_MAX_REASONS + reason.
  * Reasons below VNF_R_DROP_BASE are passes, from it on drops. Never renumber. */
-#define VNF_MAX_REASONS 64
+#define VNF_MAX_REASONS 128
 enum vnf_reason {
 	VNF_R_PASS = 0,           /* handed on (next VNF, or the stack) */
 	VNF_R_FORWARD = 1,        /* bridge: known unicast to one port */
@@ -163,6 +177,7 @@ enum vnf_reason {
 	VNF_R_CT_NEW = 17,          /* conntrack: entry created */
 	VNF_R_CT_EXPIRED = 18,      /* conntrack: an expired entry was found and removed */
 	VNF_R_CT_REVALIDATED = 19,  /* conntrack: entry re-checked against a changed rule set and kept */
+	VNF_R_LEARN_LIMIT = 20,     /* bridge: a port's new MACs beyond its learning limit were not learned */
 	VNF_R_DROP_BASE = 32,
 	VNF_R_DROP_NO_PORT = 32,      /* interface has no vnf_ports entry */
 	VNF_R_DROP_NO_CHAIN = 33,     /* chain id not in vnf_chains */
@@ -183,6 +198,12 @@ enum vnf_reason {
 	VNF_R_DROP_REJECT = 48,       /* firewall: rejected (the RST/ICMP answer is counted as REJECT_SENT) */
 	VNF_R_DROP_CT_FULL = 49,      /* conntrack: could not insert an entry */
 	VNF_R_DROP_CROSS_NETWORK = 50, /* the out port is not on the packet's network (mid-apply move) */
+	VNF_R_DROP_SPOOF_MAC = 51,    /* identity: source MAC is not the port's */
+	VNF_R_DROP_SPOOF_IP = 52,     /* identity: IPv4 source is neither the port's nor one it may send as */
+	VNF_R_DROP_SPOOF_ARP = 53,    /* identity: ARP sender MAC/IP is not the port's (or malformed ARP) */
+	VNF_R_DROP_VLAN = 54,         /* a VLAN-tagged frame (no VLAN is configured) */
+	VNF_R_DROP_ETHERTYPE = 55,    /* identity: neither IPv4 nor ARP (vnf's networks are IPv4) */
+	VNF_R_DROP_NOT_FOR_PORT = 56, /* a flooded unicast copy for another MAC than the port's container */
 };
 #define VNF_STATS_ENTRIES (VNF_MAX_PROGS * VNF_MAX_REASONS)
 

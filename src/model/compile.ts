@@ -49,7 +49,7 @@ export function portInterfaces(input: CompileInput): PortInterface[] {
       out.push({
         ifname: host.ifname, ifindex: host.ifindex, source: 'file', container: c.name, iface: i.name,
         network: i.network, networkId: ids.networks.get(i.network)!, ip: i.ip, prefix: i.prefix, mac: i.mac,
-        options: portOptions(topology, c.name, i.name),
+        allowedSources: i.allowedSources, options: portOptions(topology, c.name, i.name),
       });
     }
   }
@@ -58,7 +58,7 @@ export function portInterfaces(input: CompileInput): PortInterface[] {
     if (id === undefined) continue; // the network left the file: the attachment no longer applies
     out.push({
       ifname: a.ifname, ifindex: a.ifindex, source: 'attach', network: a.network, networkId: id,
-      ip: a.ip, prefix: a.prefix, ...(a.mac ? { mac: a.mac } : {}), options: { ...(a.options ?? {}) },
+      ip: a.ip, prefix: a.prefix, ...(a.mac ? { mac: a.mac } : {}), allowedSources: [], options: { ...(a.options ?? {}) },
     });
   }
   return out.sort((a, b) => a.ifindex - b.ifindex);

@@ -65,6 +65,8 @@ export interface ContainerInterface {
   mac: string;
   /** The router port address on this interface's network, if any. */
   gateway?: number;
+  /** Prefixes the container may send from besides its own address (it forwards for them). */
+  allowedSources: Ipv4Prefix[];
 }
 
 export interface Router {

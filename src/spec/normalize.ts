@@ -47,6 +47,7 @@ export function normalize(raw: RawTopology): Topology {
         prefix: network.subnet.prefix,
         mac: ifspec.mac?.toLowerCase() ?? deriveMac(containerMacSeed(raw.name, name, iface)),
         ...(network.gateway !== undefined ? { gateway: network.gateway } : {}),
+        allowedSources: (ifspec.allowedSources ?? []).map((p) => must(parseCidr(p, { defaultPrefix: 32 }))),
       };
     }),
   }));

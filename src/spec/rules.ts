@@ -91,6 +91,11 @@ class Checker implements RuleContext {
     return addr;
   }
 
+  /** Addresses claimed on a network, with who claimed them. */
+  claimed(network: string): ReadonlyMap<number, SpecPath> {
+    return this.addresses.get(network) ?? new Map();
+  }
+
   /** Claims a MAC; a clash is reported at `path` (the explicit `mac`, or the owner for a derived one). */
   mac(mac: string, explicit: boolean, path: SpecPath, owner: SpecPath): void {
     const other = this.macs.get(mac);
@@ -113,6 +118,7 @@ export function checkRules(raw: RawTopology, invalid: ReadonlySet<string> = new 
   checkContainers(c);
   const gateways = new Map<string, SpecPath>();
   for (const [name, router] of Object.entries(raw.routers ?? {})) checkRouter(c, name, router, gateways);
+  checkAllowedSources(c);
   checkCapacity(c);
   for (const v of VNFS) v.spec?.rules?.(c);
   return c.issues;
@@ -225,6 +231,49 @@ function checkRouter(c: Checker, name: string, router: RawRouter, gateways: Map<
       (via.value === networkOf(port.network.subnet) || via.value === broadcastOf(port.network.subnet))
     ) {
       c.report([...path, 'via'], `next hop ${shown} is not a host address of network "${port.network.name}"`);
+    }
+  }
+}
+
+/**
+ * A prefix an interface may send from must not hold the address of another member of its own
+ * network (a container or the router port): that would let it send as its neighbours.
+ */
+function checkAllowedSources(c: Checker): void {
+  const sorted = new Map<string, Array<[number, SpecPath]>>();
+  const membersOf = (network: string): Array<[number, SpecPath]> => {
+    let list = sorted.get(network);
+    if (!list) {
+      list = [...c.claimed(network)].sort((a, b) => a[0] - b[0]);
+      sorted.set(network, list);
+    }
+    return list;
+  };
+  for (const [container, spec] of Object.entries(c.raw.containers ?? {})) {
+    for (const [iface, ifspec] of Object.entries(spec.interfaces)) {
+      const owner: SpecPath = ['containers', container, 'interfaces', iface];
+      for (const [i, text] of (ifspec.allowedSources ?? []).entries()) {
+        const p = parseCidr(text, { defaultPrefix: 32 });
+        if (!p.ok) continue;
+        const first = networkOf(p.value);
+        const last = broadcastOf(p.value);
+        const list = membersOf(ifspec.network);
+        // The first member at or after `first` (binary search), then those inside the prefix.
+        let lo = 0;
+        let hi = list.length;
+        while (lo < hi) {
+          const m = (lo + hi) >> 1;
+          if (list[m]![0] < first) lo = m + 1;
+          else hi = m;
+        }
+        for (let k = lo; k < list.length && list[k]![0] <= last; k++) {
+          const [addr, who] = list[k]!;
+          if (formatPath(who) === formatPath(owner)) continue;
+          c.report([...owner, 'allowedSources', i],
+            `${formatCidr(p.value)} holds ${formatAddr(addr)}, the address of ${formatPath(who)} on network "${ifspec.network}": this interface could send as it`);
+          break;
+        }
+      }
     }
   }
 }

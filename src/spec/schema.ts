@@ -38,6 +38,11 @@ const interfaceCore = {
   network: z.string().meta({ description: 'name of the network this interface is plugged into' }),
   ip: HostAddr,
   mac: z.optional(Mac),
+  allowedSources: z.optional(
+    z.array(networkCidr({ bareAddressIsHost: true })).meta({
+      description: 'prefixes the container may send from besides its own address, because it forwards for them (a router or gateway container); everything else it sends as someone else is dropped',
+    }),
+  ),
 };
 
 export const RouteSchema = z.strictObject({
@@ -92,6 +97,7 @@ export interface RawInterface {
   network: string;
   ip: string;
   mac?: string;
+  allowedSources?: string[];
   [key: string]: unknown;
 }
 export interface RawContainer {

@@ -155,6 +155,8 @@ export interface PortInterface {
   prefix: number;
   /** Lowercase MAC, or undefined when unknown (attachment without a namespace). */
   mac?: string;
+  /** Prefixes the port may send from besides `ip` (it forwards for them). */
+  allowedSources: Array<{ addr: number; prefix: number }>;
   /** Per-module options of this port (e.g. firewall: "web-in"), by module name. */
   options: Record<string, string>;
 }

@@ -1,12 +1,19 @@
 /**
  * TCP connection tracking against forged segments, end to end: a real TCP
- * connection between two firewalled containers, and a third container on
- * the same network that forges (raw AF_PACKET frames, its own MAC, the
- * peers' addresses) an out-of-window RST, a reply-direction SYN and SYN/ACK,
- * and an out-of-window RST in the original direction. Before the window
- * checks, the RST moved the entry to CLOSE and the SYN then deleted it: the
- * connection died in the firewall while both endpoints still held it. Now
- * the forgeries are dropped as CT_INVALID and the connection goes on.
+ * connection between two firewalled containers, and a third container that
+ * forges (raw AF_PACKET frames, the peers' addresses) an out-of-window RST, a
+ * reply-direction SYN and SYN/ACK, and an out-of-window RST in the original
+ * direction. Before the window checks, the RST moved the entry to CLOSE and
+ * the SYN then deleted it: the connection died in the firewall while both
+ * endpoints still held it. Now the forgeries are dropped as CT_INVALID and the
+ * connection goes on.
+ *
+ * An ordinary container cannot send as another's address at all (per-port
+ * identity drops it at its own port: test/integration/identity.test.ts). The
+ * attacker here is the one kind that can: a forwarding container on another
+ * network, declared (allowedSources) to send as the LAN's addresses, whose
+ * frames the router carries onto the LAN. Its forgeries reach the victims'
+ * firewalls, which is what this test is about.
  */
 import t, { type Test } from 'tap';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
@@ -23,21 +30,18 @@ const CLIENT = '10.72.1.10';
 const SERVER = '10.72.1.20';
 const CPORT = 40123;
 
-// The attacker is an ordinary container on the client's and server's network.
-// Source-address validation does not exist yet, so its forged frames (its own
-// MAC, the server's or the client's IPv4 address) reach the victims' ports.
-// Once it lands, ordinary containers' forgeries are dropped at their port:
-// this container must then be declared as allowed to send as those addresses
-// (a forwarding container) for this test to still exercise the window check.
 const TOPOLOGY = `
 apiVersion: vnf/v1
 name: NAME
 containers:
   client: { interfaces: { eth0: { network: lan, ip: ${CLIENT}/24 } } }
   server: { interfaces: { eth0: { network: lan, ip: ${SERVER}/24 } } }
-  attacker: { interfaces: { eth0: { network: lan, ip: 10.72.1.66/24 } } }
+  attacker: { interfaces: { eth0: { network: dmz, ip: 10.72.2.66/24, allowedSources: [10.72.1.0/24] } } }
 networks:
   lan: { subnet: 10.72.1.0/24 }
+  dmz: { subnet: 10.72.2.0/24 }
+routers:
+  r: { ports: { lan: 10.72.1.1/24, dmz: 10.72.2.1/24 } }
 firewalls:
   server-fw:
     attach: [server/eth0]
@@ -183,8 +187,11 @@ function ctInvalidDrops(lab: Lab): number {
 if (requirePrivileges(t)) {
   t.test('forged RSTs and reply-direction SYNs from a third container do not kill a tracked connection', async (t) => {
     const lab = labUp(t, TOPOLOGY, ['client', 'server', 'attacker']);
-    const mac = (c: string): string => nsExec(lab.ns(c), ['cat', '/sys/class/net/eth0/address']).trim();
-    const [clientMac, serverMac] = [mac('client'), mac('server')];
+    // The attacker's frames go to the router (its gateway on dmz), which routes them onto the LAN.
+    nsExec(lab.ns('attacker'), ['ping', '-c', '1', '-W', '1', '10.72.2.1']);
+    const routerMac = /lladdr (\S+)/.exec(nsExec(lab.ns('attacker'), ['ip', 'neigh', 'show', '10.72.2.1']))?.[1] ?? '';
+    t.ok(routerMac, `the attacker knows its gateway (${routerMac})`);
+    const [clientMac, serverMac] = [routerMac, routerMac];
 
     new Py(t, lab.ns('server'), SERVER_PY);
     await new Promise((r) => setTimeout(r, 500)); // listening

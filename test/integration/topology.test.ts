@@ -72,9 +72,10 @@ name: NAME
 containers:
   web: { interfaces: { eth0: { network: front, ip: 10.62.1.10/24 } } }
   gw:
+    # gw forwards between back and mgmt: it sends on each side as the other side's hosts.
     interfaces:
-      eth0: { network: back, ip: 10.62.2.254/24 }
-      eth1: { network: mgmt, ip: 10.62.3.1/24 }
+      eth0: { network: back, ip: 10.62.2.254/24, allowedSources: [10.62.3.0/24] }
+      eth1: { network: mgmt, ip: 10.62.3.1/24, allowedSources: [10.62.1.0/24] }
   ops: { interfaces: { eth0: { network: mgmt, ip: 10.62.3.10/24 } } }
 networks:
   front: { subnet: 10.62.1.0/24 }

@@ -5,19 +5,20 @@
 import t from 'tap';
 import type { StructCodec } from '../../src/codec/struct.js';
 import {
-  chainCodec, counterCodec, floodKeyCodec, metaCodec, networkCodec, portCodec, portStatsKeyCodec,
+  chainCodec, counterCodec, floodKeyCodec, idCodec, idKeyCodec, metaCodec, networkCodec, portCodec, portSrcKeyCodec,
+  portStatsKeyCodec,
 } from '../../src/vnf/common/codec.js';
-import { fdbEntryCodec, fdbKeyCodec } from '../../src/vnf/bridge/codec.js';
-import { neighCodec, neighKeyCodec, routeCodec, routeKeyCodec } from '../../src/vnf/router/codec.js';
+import { fdbEntryCodec, fdbKeyCodec, learnCodec } from '../../src/vnf/bridge/codec.js';
+import { neighCodec, neighKeyCodec, routeCodec, routeKeyCodec, routeStatsKeyCodec } from '../../src/vnf/router/codec.js';
 import { fwBindCodec, fwBindKeyCodec, fwClsKeyCodec, fwPortKeyCodec, fwRuleCodec, fwRuleKeyCodec, fwSetCodec, fwTupleCodec, fwTupleKeyCodec } from '../../src/vnf/firewall/codec.js';
 import { ctCfgCodec, ctEntryCodec, ctKeyCodec, ctTcpDirCodec } from '../../src/vnf/conntrack/codec.js';
 import { assertLayoutMatchesBtf } from '../helpers/btf.js';
 import { vnfObject } from '../helpers/paths.js';
 
 const cases: Array<[string, StructCodec<never>[]]> = [
-  ['entry', [counterCodec, metaCodec, portCodec, networkCodec, floodKeyCodec, chainCodec, portStatsKeyCodec] as StructCodec<never>[]],
-  ['bridge', [fdbKeyCodec, fdbEntryCodec] as StructCodec<never>[]],
-  ['router', [routeKeyCodec, routeCodec, neighKeyCodec, neighCodec] as StructCodec<never>[]],
+  ['entry', [counterCodec, metaCodec, idKeyCodec, idCodec, portCodec, portSrcKeyCodec, networkCodec, floodKeyCodec, chainCodec, portStatsKeyCodec] as StructCodec<never>[]],
+  ['bridge', [fdbKeyCodec, fdbEntryCodec, learnCodec] as StructCodec<never>[]],
+  ['router', [routeKeyCodec, routeCodec, routeStatsKeyCodec, neighKeyCodec, neighCodec] as StructCodec<never>[]],
   ['firewall', [fwBindKeyCodec, fwBindCodec, fwSetCodec, fwTupleKeyCodec, fwTupleCodec, fwClsKeyCodec, fwPortKeyCodec, fwRuleKeyCodec, fwRuleCodec,
     ctKeyCodec, ctEntryCodec, ctTcpDirCodec, ctCfgCodec] as StructCodec<never>[]],
 ];

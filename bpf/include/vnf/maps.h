@@ -46,6 +46,16 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } vnf_ports SEC(".maps");
 
+/* An LPM trie must be created with BPF_F_NO_PREALLOC. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, VNF_PORT_SRC_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct vnf_port_src_key);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vnf_port_src SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, VNF_NETWORKS_MAX);

@@ -4,9 +4,10 @@
  * its port left that network.
  */
 import { put, type MapEntries } from '../../model/desired.js';
-import { VNF_MAP_FDB, VNF_MAP_FDB_STATIC } from '../../abi/bridge.js';
+import { VNF_MAP_FDB, VNF_MAP_FDB_STATIC, VNF_MAP_LEARN } from '../../abi/bridge.js';
+import { VNF_PORTS_MAX } from '../../abi/vnf_common.js';
 import type { CompileContext, MapDecl, StatusReader, StatusSection, VnfModule } from '../types.js';
-import { fdbEntryCodec, fdbKeyCodec, VNF_FDB_F_STATIC, VNF_FDB_MAX, VNF_FDB_STATIC_MAX, VNF_ID_BRIDGE } from './codec.js';
+import { fdbEntryCodec, fdbKeyCodec, learnCodec, VNF_FDB_F_STATIC, VNF_FDB_MAX, VNF_FDB_STATIC_MAX, VNF_ID_BRIDGE } from './codec.js';
 
 function entries(ctx: CompileContext): Record<string, MapEntries> {
   const fdb: MapEntries = new Map();
@@ -56,6 +57,11 @@ export const bridgeModule: VnfModule = {
       // A learned MAC means something while its port is a port of the same network.
       keep: (key, value, live) => live.ports.get(fdbEntryCodec.decode(value).ifindex) === fdbKeyCodec.decode(key).network,
       dependsOn: ['ports', 'networks'],
+    },
+    {
+      // How many new MACs each port taught the bridge in the current window.
+      name: VNF_MAP_LEARN, type: 'hash', keySize: 4, valueSize: learnCodec.size, maxEntries: VNF_PORTS_MAX,
+      kind: 'learned', keep: (key, _v, live) => live.ports.has(key.readUInt32LE(0)), dependsOn: ['ports'],
     },
   ],
   entries,

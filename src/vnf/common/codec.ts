@@ -4,7 +4,7 @@ import { enum_vnf_reason, VNF_MAX_CHAIN, VNF_MAX_REASONS, VNF_R_DROP_BASE } from
 
 export {
   VNF_ABI_VERSION, VNF_ID_CORE, VNF_ID_DELIVER, VNF_MAX_PROGS, VNF_MAX_CHAIN, VNF_MAX_REASONS, VNF_MAX_FLOOD,
-  VNF_PORT_F_ATTACHED, VNF_DIR_RX, VNF_DIR_TX, VNF_R_DROP_BASE, VNF_IDK_NEXT, VNF_IDK_NETWORK, VNF_IDK_ROUTER,
+  VNF_PORT_F_ATTACHED, VNF_PORT_F_SPOOFCHK, VNF_PORT_SRC_MAX, VNF_DIR_RX, VNF_DIR_TX, VNF_R_DROP_BASE, VNF_IDK_NEXT, VNF_IDK_NETWORK, VNF_IDK_ROUTER,
   VNF_ID_NAME_LEN, VNF_PORTS_MAX, VNF_NETWORKS_MAX, VNF_CHAINS_MAX, VNF_FLOOD_ENTRIES_MAX, VNF_PORT_STATS_MAX,
   VNF_IDS_MAX, VNF_STATS_ENTRIES,
 } from '../../abi/vnf_common.js';
@@ -87,6 +87,19 @@ export const portCodec = defineStruct<Port>('vnf_port', [
   ['mac', 'mac'],
   ['prefix', 'u8'],
   ['_pad', { pad: 1 }],
+]);
+
+export interface PortSrcKey {
+  /** 32 (ifindex bits) + the prefix length. */
+  prefixlen: number;
+  ifindex: number;
+  addr: number;
+}
+/** ifindex is big-endian so the trie's prefix runs over (port, address). */
+export const portSrcKeyCodec = defineStruct<PortSrcKey>('vnf_port_src_key', [
+  ['prefixlen', 'u32'],
+  ['ifindex', 'be32'],
+  ['addr', 'ipv4'],
 ]);
 
 export interface NetworkEntry {

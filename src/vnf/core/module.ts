@@ -11,11 +11,11 @@ import { formatAddr } from '../../spec/ipv4.js';
 import type { Topology } from '../../spec/model.js';
 import {
   VNF_MAP_CHAINS, VNF_MAP_FLOOD, VNF_MAP_IDS, VNF_MAP_META, VNF_MAP_NETWORKS, VNF_MAP_PORTS, VNF_MAP_PORT_STATS,
-  VNF_MAP_PROGS, VNF_MAP_STATS,
+  VNF_MAP_PORT_SRC, VNF_MAP_PROGS, VNF_MAP_STATS,
 } from '../../abi/vnf_common.js';
 import {
   chain, chainCodec, counterCodec, floodKeyCodec, idCodec, idKeyCodec, metaCodec, networkCodec, portCodec,
-  portStatsKeyCodec, VNF_ABI_VERSION, VNF_CHAINS_MAX, VNF_FLOOD_ENTRIES_MAX, VNF_ID_CORE, VNF_IDS_MAX, VNF_IDK_NEXT,
+  portSrcKeyCodec, portStatsKeyCodec, VNF_ABI_VERSION, VNF_PORT_F_SPOOFCHK, VNF_PORT_SRC_MAX, VNF_CHAINS_MAX, VNF_FLOOD_ENTRIES_MAX, VNF_ID_CORE, VNF_IDS_MAX, VNF_IDK_NEXT,
   VNF_MAX_PROGS, VNF_NETWORKS_MAX, VNF_PORT_F_ATTACHED, VNF_PORT_STATS_MAX, VNF_PORTS_MAX, VNF_STATS_ENTRIES,
 } from '../common/codec.js';
 import type { CompileContext, MapDecl, StatusReader, StatusSection, VnfModule } from '../types.js';
@@ -35,6 +35,7 @@ function coreEntries(ctx: CompileContext): Record<string, MapEntries> {
   const networks: MapEntries = new Map();
   const flood: MapEntries = new Map();
   const meta: MapEntries = new Map();
+  const sources: MapEntries = new Map();
   put(meta, u32(0), metaCodec.encode({ abi_version: VNF_ABI_VERSION, flags: 0, generation: generationOf(ctx.topology) }));
 
   const members = new Map<number, number[]>();
@@ -45,11 +46,15 @@ function coreEntries(ctx: CompileContext): Record<string, MapEntries> {
       network: p.networkId,
       chain_in: chainId(chainIn),
       chain_out: chainId(chainOut),
-      flags: p.source === 'attach' ? VNF_PORT_F_ATTACHED : 0,
+      // Every port sends only as itself (its identity is checked at its ingress).
+      flags: VNF_PORT_F_SPOOFCHK | (p.source === 'attach' ? VNF_PORT_F_ATTACHED : 0),
       ip: p.ip,
       mac: p.mac ?? ZERO_MAC,
       prefix: p.prefix,
     }));
+    for (const src of p.allowedSources) {
+      put(sources, portSrcKeyCodec.encode({ prefixlen: 32 + src.prefix, ifindex: p.ifindex, addr: src.addr }), u32(1));
+    }
     const list = members.get(p.networkId) ?? [];
     list.push(p.ifindex);
     members.set(p.networkId, list);
@@ -75,7 +80,7 @@ function coreEntries(ctx: CompileContext): Record<string, MapEntries> {
   }
   const ids = idEntries(ctx.ids);
   return {
-    [VNF_MAP_IDS]: ids, [VNF_MAP_PORTS]: ports, [VNF_MAP_CHAINS]: chains, [VNF_MAP_NETWORKS]: networks,
+    [VNF_MAP_IDS]: ids, [VNF_MAP_PORT_SRC]: sources, [VNF_MAP_PORTS]: ports, [VNF_MAP_CHAINS]: chains, [VNF_MAP_NETWORKS]: networks,
     [VNF_MAP_FLOOD]: flood, [VNF_MAP_META]: meta,
   };
 }
@@ -108,6 +113,14 @@ export const coreMaps: MapDecl[] = [
     describe(key, value, names) {
       const k = floodKeyCodec.decode(key);
       return `flood ${names.network(k.network)} list ${k.version} #${k.index}${value ? ` -> ${names.ifname(value.readUInt32LE(0))}` : ''}`;
+    },
+  },
+  {
+    name: VNF_MAP_PORT_SRC, type: 'lpm_trie', keySize: portSrcKeyCodec.size, valueSize: 4, maxEntries: VNF_PORT_SRC_MAX,
+    kind: 'config', stage: 'define', order: 30,
+    describe(key, _value, names) {
+      const k = portSrcKeyCodec.decode(key);
+      return `${names.ifname(k.ifindex)} may send as ${formatAddr(k.addr)}/${k.prefixlen - 32}`;
     },
   },
   {
