@@ -160,7 +160,7 @@ export async function applyPlan(plan: Plan, builds: Build[]): Promise<ApplyResul
           // Root first, marked incomplete (an interrupted write is then finished or removed by
           // the next plan), then every leaf, then the root without the mark.
           if (!op.resume) root.update(op.group.root.key, g.incomplete(op.group.root.value));
-          for (const [leaf, entries] of Object.entries(op.group.leaves)) {
+          for (const [leaf, entries] of Object.entries(op.group.leaves())) {
             for (let k = 0; k < entries.length; k += BATCH) maps.get(leaf).updateMany(entries.slice(k, k + BATCH));
           }
           root.update(op.group.root.key, op.group.root.value);

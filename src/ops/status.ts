@@ -11,13 +11,14 @@ import { unhex } from '../model/desired.js';
 import { u32 } from '../codec/struct.js';
 import { checkTopologyName, pinDir } from '../model/names.js';
 import { listTopologies, observe, observeLinks, readRaw, type Observed } from '../observe/kernel.js';
-import { peekRecord } from '../state/store.js';
+import { peekRecord, peekRecordMeta } from '../state/store.js';
 import {
   chainCodec, portCodec, portStatsKeyCodec, REASONS, sumCounters, VNF_MAX_REASONS, VNF_PORT_F_ATTACHED, VNF_R_DROP_BASE,
 } from '../vnf/common/codec.js';
 import { VNF_MAP_CHAINS, VNF_MAP_PORTS, VNF_MAP_PORT_STATS, VNF_MAP_STATS } from '../abi/vnf_common.js';
 import { VNFS, vnfName } from '../vnf/registry.js';
 import type { StatusReader, StatusSection } from '../vnf/types.js';
+import type { Topology } from '../spec/model.js';
 import { InputError } from './errors.js';
 import { nameView } from './topology.js';
 
@@ -56,7 +57,7 @@ export function requireTopology(name: string): void {
 
 export function listStatus(): TopologySummary[] {
   return listTopologies().map((name) => {
-    const rec = peekRecord(name);
+    const rec = peekRecordMeta(name);
     const path = join(pinDir(name), VNF_MAP_PORTS);
     let interfaces = 0;
     if (existsSync(path)) {
@@ -69,11 +70,20 @@ export function listStatus(): TopologySummary[] {
 }
 
 /** What a module's status view reads. */
-export function statusReader(name: string, actual: Observed): StatusReader {
+export function statusReader(name: string, actual: Observed, known?: Topology): StatusReader {
   const dir = pinDir(name);
+  let topology = known;
+  let read = known !== undefined;
   return {
     names: nameView(actual),
-    topology: peekRecord(name)?.topology,
+    // Read from the record when a section asks: stats never need it.
+    get topology() {
+      if (!read) {
+        topology = peekRecord(name)?.topology;
+        read = true;
+      }
+      return topology;
+    },
     entries: (map) => (actual.pinned.has(map) ? readRaw(join(dir, map)) ?? [] : []),
     counter(map, value) {
       const info = actual.pinned.get(map);
@@ -92,7 +102,7 @@ export function topologyStatus(name: string): TopologyStatus {
   requireTopology(name);
   const actual = observe(name);
   const rec = peekRecord(name);
-  const r = statusReader(name, actual);
+  const r = statusReader(name, actual, rec?.topology);
   const chains = actual.entries(VNF_MAP_CHAINS) ?? new Map<string, Buffer>();
   const chainNames = (id: number): string[] => {
     const v = chains.get(u32(id).toString('hex'));

@@ -18,7 +18,7 @@ import { applyPlan, type ApplyResult } from '../apply/apply.js';
 import type { DesiredState } from '../model/desired.js';
 import { currentBuilds } from '../apply/builds.js';
 import { withLock, type LockOptions } from '../apply/lock.js';
-import { peekRecord, readRecord, RecordError, removeRecord, writeRecord } from '../state/store.js';
+import { peekRecord, peekRecordMeta, readRecord, RecordError, removeRecord, writeRecord } from '../state/store.js';
 import type { Topology } from '../spec/model.js';
 import { VNFS } from '../vnf/registry.js';
 import type { NameView } from '../vnf/types.js';
@@ -109,7 +109,7 @@ export function planTopology(topology: Topology, opts: ApplyOptions = {}): PlanR
 export async function applyTopology(topology: Topology, opts: ApplyOptions = {}): Promise<ApplyResult & { dropped: Attachment[]; names: NameView }> {
   requireEnvironment();
   return withLock(topology.name, async () => {
-    const previous = peekRecord(topology.name);
+    const previous = peekRecordMeta(topology.name);
     const actual = observe(topology.name);
     if (opts.basedOn !== undefined && actual.meta?.generation.toString(16) !== opts.basedOn) {
       throw new InputError(`topology ${topology.name} was changed by another vnf-ctl meanwhile; run the command again`);

@@ -15,8 +15,36 @@ export interface Cidr {
 
 const DECIMAL = /^[0-9]+$/;
 
+/** The common case without allocations: four octets 0-255 without leading zeros; -1 otherwise. */
+function fastAddr(text: string): number {
+  let addr = 0;
+  let octet = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 46 /* . */) {
+      if (digits === 0 || dots === 3) return -1;
+      addr = addr * 256 + octet;
+      octet = 0;
+      digits = 0;
+      dots++;
+    } else if (c >= 48 && c <= 57) {
+      if (digits > 0 && octet === 0) return -1; // a leading zero
+      octet = octet * 10 + (c - 48);
+      if (++digits > 3 || octet > 255) return -1;
+    } else {
+      return -1;
+    }
+  }
+  if (dots !== 3 || digits === 0) return -1;
+  return addr * 256 + octet;
+}
+
 /** Parses dotted-quad notation strictly: four decimal octets, no leading zeros, no whitespace. */
 export function parseAddr(text: string): Parsed<number> {
+  const fast = fastAddr(text);
+  if (fast >= 0) return parsed(fast);
   const parts = text.split('.');
   if (parts.length !== 4) {
     return failed(`"${text}" is not an IPv4 address: expected 4 dot-separated numbers like 10.1.0.1`);

@@ -5,11 +5,12 @@
  * rebuilt by the next apply, and a record is trusted only when it names the generation pinned in
  * vnf_meta by the last complete apply (otherwise attach/detach would silently roll an apply back).
  */
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Topology } from '../spec/model.js';
 import { stateDir } from '../model/names.js';
-import { generationOf } from '../vnf/core/module.js';
+import { serialize } from '../vnf/core/module.js';
 import { checkPrivateDir, ensurePrivateDir } from './dirs.js';
 
 export interface TopologyRecord {
@@ -26,37 +27,54 @@ export class RecordError extends Error {
   override name = 'RecordError';
 }
 
-const recordPath = (name: string): string => join(stateDir(name), 'state.json');
+/** The small part of a record: read by every command that lists topologies. */
+export type RecordMeta = Omit<TopologyRecord, 'topology'>;
 
-/**
- * Whether a parsed record is one this vnf wrote for `name`: the right shape, and a topology that
- * hashes to the generation written beside it (writeRecord stores generationOf(topology)). A record
- * damaged inside its topology would otherwise reach get, lab exec and attach as a broken model.
- */
-function wellFormed(name: string, r: Partial<TopologyRecord> | null): r is TopologyRecord {
-  if (typeof r !== 'object' || r === null || Array.isArray(r)) return false;
-  const t = r.topology as Partial<Topology> | null | undefined;
-  if (typeof t !== 'object' || t === null || Array.isArray(t) || t.name !== name || typeof r.generation !== 'string') return false;
-  return generationOf(t as Topology).toString(16) === r.generation;
+const metaPath = (name: string): string => join(stateDir(name), 'state.json');
+const topologyPath = (name: string): string => join(stateDir(name), 'topology.json');
+
+const corrupt = (name: string, p: string, why: string): RecordError =>
+  new RecordError(`the record of topology ${name} (${p}) is ${why}. ` +
+    `Run \`vnf-ctl apply -f FILE\` to rebuild it from the file and the kernel, or \`vnf-ctl destroy ${name}\`.`);
+
+/** The record's metadata, undefined when there is none; RecordError (with the way out) when unreadable. */
+export function readRecordMeta(name: string): RecordMeta | undefined {
+  const p = metaPath(name);
+  if (!checkPrivateDir(stateDir(name)) || !existsSync(p)) return undefined;
+  let m: unknown;
+  try {
+    m = JSON.parse(readFileSync(p, 'utf8'));
+  } catch (e) {
+    throw corrupt(name, p, `corrupt (${(e as Error).message})`);
+  }
+  const r = m as Partial<RecordMeta> | null;
+  if (typeof r !== 'object' || r === null || Array.isArray(r) || typeof r.generation !== 'string' || typeof r.appliedAt !== 'string') {
+    throw corrupt(name, p, 'not one this vnf wrote');
+  }
+  return r as RecordMeta;
 }
 
-/** The record, undefined when there is none; RecordError (with the way out) when it is unreadable. */
+/**
+ * The whole record, undefined when there is none; RecordError when unreadable. Its topology is
+ * trusted only if it is the very text that hashes to the generation written beside it (a record
+ * damaged inside its topology would otherwise reach get, lab exec and attach as a broken model).
+ */
 export function readRecord(name: string): TopologyRecord | undefined {
-  const p = recordPath(name);
-  if (!checkPrivateDir(stateDir(name)) || !existsSync(p)) return undefined;
-  let rec: unknown;
+  const meta = readRecordMeta(name);
+  if (!meta) return undefined;
+  const p = topologyPath(name);
+  let text: string;
   try {
-    rec = JSON.parse(readFileSync(p, 'utf8'));
-  } catch (e) {
-    throw new RecordError(`the record of topology ${name} (${p}) is corrupt (${(e as Error).message}). ` +
-      `Run \`vnf-ctl apply -f FILE\` to rebuild it from the file and the kernel, or \`vnf-ctl destroy ${name}\`.`);
+    text = readFileSync(p, 'utf8');
+  } catch {
+    throw corrupt(name, p, 'missing its topology');
   }
-  const r = rec as Partial<TopologyRecord>;
-  if (!wellFormed(name, r)) {
-    throw new RecordError(`the record of topology ${name} (${p}) is not one this vnf wrote. ` +
-      `Run \`vnf-ctl apply -f FILE\` to rebuild it, or \`vnf-ctl destroy ${name}\`.`);
+  if (createHash('sha256').update(text).digest().readBigUInt64LE(0).toString(16) !== meta.generation) {
+    throw corrupt(name, p, 'not one this vnf wrote (its topology does not match its generation)');
   }
-  return r as TopologyRecord;
+  const t = JSON.parse(text) as Topology;
+  if (typeof t !== 'object' || t === null || t.name !== name) throw corrupt(name, p, 'not one this vnf wrote');
+  return { ...meta, topology: t };
 }
 
 /** readRecord that treats an unreadable record as absent (for read-only views). */
@@ -69,11 +87,28 @@ export function peekRecord(name: string): TopologyRecord | undefined {
   }
 }
 
+/** readRecordMeta that treats an unreadable record as absent. */
+export function peekRecordMeta(name: string): RecordMeta | undefined {
+  try {
+    return readRecordMeta(name);
+  } catch (e) {
+    if (e instanceof RecordError) return undefined;
+    throw e;
+  }
+}
+
+function atomicWrite(p: string, text: string): void {
+  writeFileSync(p + '.tmp', text, { mode: 0o600 });
+  renameSync(p + '.tmp', p); // atomic replace
+}
+
+/** Writes the topology first and the metadata naming its generation last. */
 export function writeRecord(name: string, rec: TopologyRecord): void {
   ensurePrivateDir(stateDir(name));
-  const p = recordPath(name);
-  writeFileSync(p + '.tmp', JSON.stringify(rec), { mode: 0o600 });
-  renameSync(p + '.tmp', p); // atomic replace
+  const { json } = serialize(rec.topology);
+  const { topology: _t, ...meta } = rec;
+  atomicWrite(topologyPath(name), json);
+  atomicWrite(metaPath(name), JSON.stringify(meta));
 }
 
 export function removeRecord(name: string): void {

@@ -104,7 +104,8 @@ export interface GroupDecl {
 export interface DesiredGroup {
   id: number;
   root: { key: Buffer; value: Buffer };
-  leaves: Record<string, Array<readonly [Buffer, Buffer]>>;
+  /** Every leaf entry, per map: built only when the group is written (or a counter is judged). */
+  leaves(): Record<string, Array<readonly [Buffer, Buffer]>>;
   /** A name for plan output, e.g. "firewall web-in ingress (9 rules)". */
   label: string;
   /** The module that wants it (set by compile). */

@@ -24,10 +24,18 @@ const ZERO_MAC = '00:00:00:00:00:00';
 
 export const chainId = (vnfs: number[]): number => contentId(['chain', ...vnfs]);
 
-/** The generation of an applied topology: what the record of it must name to be trusted. */
-export function generationOf(t: Topology): bigint {
-  return createHash('sha256').update(JSON.stringify(t)).digest().readBigUInt64LE(0);
+/** The JSON of a topology and its generation (what the record of it must name to be trusted), once per topology object. */
+const serialized = new WeakMap<Topology, { json: string; generation: bigint }>();
+export function serialize(t: Topology): { json: string; generation: bigint } {
+  let s = serialized.get(t);
+  if (!s) {
+    const json = JSON.stringify(t);
+    s = { json, generation: createHash('sha256').update(json).digest().readBigUInt64LE(0) };
+    serialized.set(t, s);
+  }
+  return s;
 }
+export const generationOf = (t: Topology): bigint => serialize(t).generation;
 
 function coreEntries(ctx: CompileContext): Record<string, MapEntries> {
   const ports: MapEntries = new Map();

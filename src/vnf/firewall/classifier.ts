@@ -5,6 +5,7 @@
  * (shape, masked addresses, protocol, port classes) holding the lowest
  * matching rule. Pure.
  */
+import { createHash } from 'node:crypto';
 import { contentId } from '../../model/names.js';
 import type { FirewallDirection, FirewallRule } from './model.js';
 import {
@@ -43,9 +44,25 @@ function fieldRanges(r: FirewallRule): [ReadonlyArray<Range> | undefined, Readon
   return [isFull(r.sports) ? undefined : r.sports, isFull(r.dports) ? undefined : r.dports];
 }
 
+const rangesText = (rs: ReadonlyArray<readonly [number, number]>): string => {
+  let out = '';
+  for (const [a, b] of rs) out += `${a}-${b};`;
+  return out;
+};
+
 /** What a rule matches and does, as text: its identity for content ids and counters. */
 const ruleContent = (r: FirewallRule): string =>
-  `${r.action} ${r.proto} ${r.src.addr}/${r.src.prefix} ${r.dst.addr}/${r.dst.prefix} ${r.sports.join(';')} ${r.dports.join(';')} ${r.icmpType ?? '-'}`;
+  `${r.action} ${r.proto} ${r.src.addr}/${r.src.prefix} ${r.dst.addr}/${r.dst.prefix} ${rangesText(r.sports)} ${rangesText(r.dports)} ${r.icmpType ?? '-'}`;
+
+/** FNV-1a, 32 bits: a counter id per rule content, cheap enough for 100,000 rules (not a security hash). */
+function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
 
 /**
  * Compiled rule sets by content, the last few: validation compiles each firewall to check that
@@ -56,14 +73,15 @@ const COMPILED_KEPT = 8;
 
 export function compileRuleSet(firewall: string, direction: 'ingress' | 'egress', d: FirewallDirection): CompiledRuleSet {
   const contents = d.rules.map(ruleContent);
-  const key = ['fw', firewall, direction, d.default, ...contents].join('\u0000');
+  const digest = createHash('sha256').update(`fw\u0000${firewall}\u0000${direction}\u0000${d.default}\u0000${contents.join('\u0000')}`).digest();
+  const key = digest.toString('hex');
   const hit = compiled.get(key);
   if (hit) {
     compiled.delete(key);
     compiled.set(key, hit); // most recently used last
     return hit;
   }
-  const c = compileUncached(firewall, direction, d, contents, contentId([key]));
+  const c = compileUncached(firewall, direction, d, contents, (digest.readUInt32LE(0) & 0x7fffffff) || 1);
   compiled.set(key, c);
   if (compiled.size > COMPILED_KEPT) compiled.delete(compiled.keys().next().value!);
   return c;
@@ -91,7 +109,7 @@ function compileUncached(firewall: string, direction: 'ingress' | 'egress', d: F
     const content = contents[i]!;
     const n = occurrences.get(content) ?? 0;
     occurrences.set(content, n + 1);
-    rules.push({ index: r.index, counter: contentId(['fwrule', firewall, direction, content, n]), action: FW_ACTION[r.action] });
+    rules.push({ index: r.index, counter: (fnv1a(`fwrule\u0000${firewall}\u0000${direction}\u0000${content}\u0000${n}`) & 0x7fffffff) || 1, action: FW_ACTION[r.action] });
     const [sr, dr] = ranges[i]!;
     const proto = protoNumber(r);
     const flags = (sr ? 0 : VNF_FW_T_SPORT_ANY) | (dr ? 0 : VNF_FW_T_DPORT_ANY);

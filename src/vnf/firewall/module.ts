@@ -82,13 +82,15 @@ function desiredGroups(ctx: CompileContext): DesiredGroup[] {
     for (const dir of ['ingress', 'egress'] as const) {
       const c = fws.get(f.name)![dir];
       if (out.has(c.id)) continue;
-      const e = ruleSetEntries(c);
       out.set(c.id, {
         id: c.id,
         root: { key: u32(c.id), value: fwSetCodec.encode(c.set) },
-        leaves: {
-          [VNF_MAP_FW_RULES]: pairs(e.vnf_fw_rules), [VNF_MAP_FW_PORTS]: pairs(e.vnf_fw_ports),
-          [VNF_MAP_FW_CLS]: pairs(e.vnf_fw_cls), [VNF_MAP_FW_TUPLES]: pairs(e.vnf_fw_tuples),
+        leaves: () => {
+          const e = ruleSetEntries(c);
+          return {
+            [VNF_MAP_FW_RULES]: pairs(e.vnf_fw_rules), [VNF_MAP_FW_PORTS]: pairs(e.vnf_fw_ports),
+            [VNF_MAP_FW_CLS]: pairs(e.vnf_fw_cls), [VNF_MAP_FW_TUPLES]: pairs(e.vnf_fw_tuples),
+          };
         },
         label: `rule set ${c.id}: firewall ${f.name} ${dir} (${c.rules.length} rules, ${c.cls.length} classifier entries)`,
       });
@@ -117,9 +119,9 @@ function liveCounters(live: Live): Set<number> {
   if (!s) {
     s = new Set();
     for (const g of live.groups) {
-      if (!g.leaves[VNF_MAP_FW_RULES]) continue;
+      if (g.module !== 'firewall') continue;
       s.add(fwSetCodec.decode(g.root.value).default_counter);
-      for (const [, v] of g.leaves[VNF_MAP_FW_RULES]) s.add(fwRuleCodec.decode(v).counter);
+      for (const [, v] of g.leaves()[VNF_MAP_FW_RULES] ?? []) s.add(fwRuleCodec.decode(v).counter);
     }
     counters.set(live, s);
   }

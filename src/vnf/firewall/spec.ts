@@ -114,7 +114,20 @@ function portRanges(specs: (number | string)[] | undefined): PortRange[] {
 
 const ANY_ADDRESS = { addr: 0, prefix: 0 };
 
+/** Normalized directions by raw object: validation (capacity) and normalize see the same raw data. */
+const normalizedDirections = new WeakMap<RawDirection, FirewallDirection>();
+
 export function normalizeDirection(spec: RawDirection | undefined): FirewallDirection {
+  if (spec === undefined) return normalizeUncached(spec);
+  let d = normalizedDirections.get(spec);
+  if (!d) {
+    d = normalizeUncached(spec);
+    normalizedDirections.set(spec, d);
+  }
+  return d;
+}
+
+function normalizeUncached(spec: RawDirection | undefined): FirewallDirection {
   return {
     default: spec?.default ?? 'allow',
     rules: (spec?.rules ?? []).map((rule, index): FirewallRule => {
