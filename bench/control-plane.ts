@@ -18,7 +18,7 @@ import { applyTopology, destroyTopology } from '../src/ops/topology.js';
 import { randomRules } from './fw-gen.js';
 import { median } from './util.js';
 
-const CLI = (): string => join(projectRoot(), 'dist', 'cli', 'main.js');
+const CLI = (): string => join(projectRoot(), 'dist', 'vnf-ctl.js');
 
 export interface Timed {
   ms: number;

@@ -7,8 +7,8 @@
  */
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { projectRoot } from '../src/native/binding.js';
 import { register as doctor } from './commands/doctor.js';
 import { register as validate } from './commands/validate.js';
 import { register as schema } from './commands/schema.js';
@@ -22,9 +22,7 @@ import { register as stats } from './commands/stats.js';
 import { register as conntrack } from './commands/conntrack.js';
 
 function version(): string {
-  // dist/cli/main.js -> the package root two folders up.
-  const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-  return (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
+  return (JSON.parse(readFileSync(join(projectRoot(), 'package.json'), 'utf8')) as { version: string }).version;
 }
 
 export function buildProgram(): Command {

@@ -4,7 +4,7 @@
 # and cleans up — also when something fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-VNF=(node dist/cli/main.js)
+VNF=(node dist/vnf-ctl.js)
 FILE=examples/demo.yaml
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 

@@ -2,9 +2,9 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { ROOT } from './paths.js';
 
-/** Runs the built vnf-ctl (dist/cli/main.js, as `make` builds it). */
+/** Runs the built vnf-ctl (dist/vnf-ctl.js, as `make` builds it). */
 export function vnfctl(args: string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): { status: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [join(ROOT, 'dist', 'cli', 'main.js'), ...args], {
+  const r = spawnSync(process.execPath, [join(ROOT, 'dist', 'vnf-ctl.js'), ...args], {
     encoding: 'utf8',
     timeout: opts.timeoutMs ?? 60_000,
     env: opts.env ?? process.env,

@@ -16,7 +16,7 @@ function runtimePackages(): string[] {
   return r.stdout.split('\n').map((l) => l.trim()).filter((l) => l && l !== ROOT).map((l) => relative(ROOT, l));
 }
 
-/** Returns the folder holding the copy (dist/cli/main.js runs from it); removed at teardown. */
+/** Returns the folder holding the copy (dist/vnf-ctl.js runs from it); removed at teardown. */
 export function readableCopy(t: Test): string {
   const dir = mkdtempSync(join(tmpdir(), 'vnf-ro-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));

@@ -149,7 +149,7 @@ export interface Running {
 
 /** Starts the built vnf-ctl without waiting for it; it is killed at teardown if still running. */
 export function vnfctlStart(t: Test, args: string[]): Running {
-  const p = spawn(process.execPath, [join(ROOT, 'dist', 'cli', 'main.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const p = spawn(process.execPath, [join(ROOT, 'dist', 'vnf-ctl.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   p.stdout.on('data', (d: Buffer) => (out += d.toString()));

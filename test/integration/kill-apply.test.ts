@@ -71,7 +71,7 @@ async function stopPing(p: Background): Promise<[number, number]> {
 /** Runs vnf-ctl apply and SIGKILLs it after `afterMs`; whether the kill landed before it finished. */
 function applyAndKill(file: string, afterMs: number): Promise<{ killed: boolean }> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, [join(ROOT, 'dist', 'cli', 'main.js'), 'apply', '-f', file, '-q'], { stdio: 'ignore' });
+    const p = spawn(process.execPath, [join(ROOT, 'dist', 'vnf-ctl.js'), 'apply', '-f', file, '-q'], { stdio: 'ignore' });
     const timer = setTimeout(() => p.kill('SIGKILL'), afterMs);
     p.on('close', (_status, signal) => {
       clearTimeout(timer);
