@@ -97,9 +97,20 @@ function removeGroups(maps: Maps, module: string, ids: Set<number>): void {
   }
   for (const leaf of g.leaves) {
     const m = maps.get(leaf);
-    const doomed: Buffer[] = [];
-    for (const [k] of m.entries()) if (ids.has(g.groupOf(leaf, k))) doomed.push(Buffer.from(k));
-    for (let k = 0; k < doomed.length; k += BATCH) m.deleteMany(doomed.slice(k, k + BATCH));
+    // One scan of the packed keys; only the doomed ones become buffers of their own.
+    const { keys, count } = m.packedKeys();
+    const size = m.info.keySize;
+    let doomed: Buffer[] = [];
+    for (let i = 0; i < count; i++) {
+      const k = keys.subarray(i * size, (i + 1) * size);
+      if (!ids.has(g.groupOf(leaf, k))) continue;
+      doomed.push(k);
+      if (doomed.length === BATCH) {
+        m.deleteMany(doomed);
+        doomed = [];
+      }
+    }
+    m.deleteMany(doomed);
   }
   for (const id of ids) root.delete(u32(id));
 }

@@ -70,6 +70,21 @@ export class BpfMap {
     return out;
   }
 
+  /**
+   * Every key of the map in one buffer (key after key, `keySize` bytes each), by one batch lookup
+   * where possible: for scanning a big map without an object per entry.
+   */
+  packedKeys(): { keys: Buffer; count: number } {
+    try {
+      const r = this.handle.lookupBatch();
+      return { keys: r.keys.subarray(0, r.count * this.info.keySize), count: r.count };
+    } catch (e) {
+      if (!batchUnsupported(e)) throw e;
+    }
+    const ks = this.handle.keys();
+    return { keys: Buffer.concat(ks), count: ks.length };
+  }
+
   /** Per-CPU maps: the value of each possible CPU, each `valueSize` bytes. */
   splitPerCpu(value: Buffer): Buffer[] {
     if (!this.info.perCpu) return [value];

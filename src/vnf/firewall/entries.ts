@@ -24,3 +24,15 @@ export function ruleSetEntries(c: CompiledRuleSet, into: RuleSetEntries = emptyR
   for (const r of c.rules) put(into.vnf_fw_rules, fwRuleKeyCodec.encode({ ruleset: c.id, index: r.index }), fwRuleCodec.encode({ counter: r.counter, action: r.action }));
   return into;
 }
+
+/** The same entries as [key, value] pairs per leaf map, without the hex-keyed maps (what apply writes). */
+export function ruleSetPairs(c: CompiledRuleSet): Record<'vnf_fw_tuples' | 'vnf_fw_cls' | 'vnf_fw_ports' | 'vnf_fw_rules', Array<readonly [Buffer, Buffer]>> {
+  const tuples: Array<readonly [Buffer, Buffer]> = [];
+  c.tuples.forEach((list, pclass) => list.forEach((t, index) => tuples.push([fwTupleKeyCodec.encode({ ruleset: c.id, pclass, index }), fwTupleCodec.encode(t)])));
+  return {
+    vnf_fw_tuples: tuples,
+    vnf_fw_cls: c.cls.map(([k, v]) => [fwClsKeyCodec.encode(k), u32(v)] as const),
+    vnf_fw_ports: c.ports.map(([k, v]) => [fwPortKeyCodec.encode(k), u32(v)] as const),
+    vnf_fw_rules: c.rules.map((r) => [fwRuleKeyCodec.encode({ ruleset: c.id, index: r.index }), fwRuleCodec.encode({ counter: r.counter, action: r.action })] as const),
+  };
+}

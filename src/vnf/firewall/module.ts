@@ -3,7 +3,7 @@
  * one binding per (port, direction) — the pointer that flips — and per-rule counters.
  */
 import { u32 } from '../../codec/struct.js';
-import { put, unhex, type MapEntries } from '../../model/desired.js';
+import { put, type MapEntries } from '../../model/desired.js';
 import type { Topology } from '../../spec/model.js';
 import {
   VNF_MAP_FW_BIND, VNF_MAP_FW_CLS, VNF_MAP_FW_PORTS, VNF_MAP_FW_RULES, VNF_MAP_FW_SETS, VNF_MAP_FW_STATS,
@@ -18,7 +18,7 @@ import {
   VNF_FW_SET_F_INCOMPLETE, VNF_FW_SETS_MAX, VNF_FW_STATS_MAX, VNF_FW_TUPLES_MAX, VNF_ID_FIREWALL,
 } from './codec.js';
 import { firewallRuleDiff, formatRule } from './describe.js';
-import { ruleSetEntries } from './entries.js';
+import { ruleSetPairs } from './entries.js';
 import { firewallsOf, type Firewall } from './model.js';
 import { firewallSpec } from './spec.js';
 
@@ -73,7 +73,8 @@ function entries(ctx: CompileContext): Record<string, MapEntries> {
   return { [VNF_MAP_FW_BIND]: bind };
 }
 
-const pairs = (m: MapEntries): Array<readonly [Buffer, Buffer]> => [...m].map(([k, v]) => [unhex(k), v] as const);
+/** The compiled rule set behind each desired group id (for counters, without building leaves). */
+const compiledById = new Map<number, CompiledRuleSet>();
 
 function desiredGroups(ctx: CompileContext): DesiredGroup[] {
   const fws = compiledFirewalls(ctx.topology);
@@ -82,16 +83,11 @@ function desiredGroups(ctx: CompileContext): DesiredGroup[] {
     for (const dir of ['ingress', 'egress'] as const) {
       const c = fws.get(f.name)![dir];
       if (out.has(c.id)) continue;
+      compiledById.set(c.id, c);
       out.set(c.id, {
         id: c.id,
         root: { key: u32(c.id), value: fwSetCodec.encode(c.set) },
-        leaves: () => {
-          const e = ruleSetEntries(c);
-          return {
-            [VNF_MAP_FW_RULES]: pairs(e.vnf_fw_rules), [VNF_MAP_FW_PORTS]: pairs(e.vnf_fw_ports),
-            [VNF_MAP_FW_CLS]: pairs(e.vnf_fw_cls), [VNF_MAP_FW_TUPLES]: pairs(e.vnf_fw_tuples),
-          };
-        },
+        leaves: () => ruleSetPairs(c),
         label: `rule set ${c.id}: firewall ${f.name} ${dir} (${c.rules.length} rules, ${c.cls.length} classifier entries)`,
       });
     }
@@ -121,7 +117,7 @@ function liveCounters(live: Live): Set<number> {
     for (const g of live.groups) {
       if (g.module !== 'firewall') continue;
       s.add(fwSetCodec.decode(g.root.value).default_counter);
-      for (const [, v] of g.leaves()[VNF_MAP_FW_RULES] ?? []) s.add(fwRuleCodec.decode(v).counter);
+      for (const r of compiledById.get(g.id)?.rules ?? []) s.add(r.counter);
     }
     counters.set(live, s);
   }
