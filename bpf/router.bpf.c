@@ -315,6 +315,31 @@ icmp_error:
 	return router_icmp_error(skb, n, type, code, why, hlen, tot);
 }
 
+/*
+ * What the router reads by direct packet access must be in the skb's linear
+ * part: Ethernet, the longest IPv4 header and the first 20 bytes after it (an
+ * ICMP header, the TCP header a RST answers), or an ARP packet. A packet may
+ * carry less there: one sent from an AF_PACKET TX ring (trafgen) arrives with
+ * only its Ethernet header linear, the rest in page fragments, and so can a
+ * packet after GRO or decapsulation. bpf_skb_pull_data(skb, len) makes len
+ * bytes linear (and writable); it fails with -ENOMEM when len > skb->len, so
+ * len is clamped, and only called when the linear part is short (it is a
+ * helper call, and a copy of the head when the skb is cloned). It changes the
+ * packet: every packet pointer must be re-read afterwards (none is held here).
+ */
+#define ROUTER_PULL_LEN (ETH_HLEN + IPV4_MAX_HLEN + 20)
+
+static __always_inline int router_pull(struct __sk_buff *skb)
+{
+	__u32 len = skb->len;
+
+	if (len > ROUTER_PULL_LEN)
+		len = ROUTER_PULL_LEN;
+	if (pkt_end(skb) - pkt_data(skb) >= (long)len)
+		return 0;
+	return bpf_skb_pull_data(skb, len);
+}
+
 SEC("tc")
 int vnf_router(struct __sk_buff *skb)
 {
@@ -325,6 +350,9 @@ int vnf_router(struct __sk_buff *skb)
 		return vnf_drop(skb, R, VNF_R_DROP_NO_NETWORK);
 	if (!n->router_id)
 		return vnf_drop(skb, R, VNF_R_DROP_NOT_FOR_US);
+	/* Only fails without memory (len is at most skb->len). */
+	if (router_pull(skb) < 0)
+		return vnf_drop(skb, R, VNF_R_DROP_MALFORMED);
 
 	void *data = pkt_data(skb);
 	void *end = pkt_end(skb);
