@@ -163,6 +163,9 @@ enum vnf_reason {
 	VNF_R_CT_NEW = 17,          /* conntrack: entry created */
 	VNF_R_CT_EXPIRED = 18,      /* conntrack: an expired entry was found and removed */
 	VNF_R_CT_REVALIDATED = 19,  /* conntrack: entry re-checked against a changed rule set and kept */
+	VNF_R_ARP_PROBE = 20,       /* router: a stale neighbour re-resolved: the packet went on, an ARP probe beside it */
+	VNF_R_TCP_RESET = 21,       /* router: answered TCP to one of its addresses with a RST */
+	VNF_R_NEIGH_UPDATE = 22,    /* router: a gratuitous ARP gave a learned neighbour a new MAC (seen by the bridge) */
 	VNF_R_DROP_BASE = 32,
 	VNF_R_DROP_NO_PORT = 32,      /* interface has no vnf_ports entry */
 	VNF_R_DROP_NO_CHAIN = 33,     /* chain id not in vnf_chains */
@@ -183,6 +186,11 @@ enum vnf_reason {
 	VNF_R_DROP_REJECT = 48,       /* firewall: rejected (the RST/ICMP answer is counted as REJECT_SENT) */
 	VNF_R_DROP_CT_FULL = 49,      /* conntrack: could not insert an entry */
 	VNF_R_DROP_CROSS_NETWORK = 50, /* the out port is not on the packet's network (mid-apply move) */
+	VNF_R_DROP_NEIGH_FAILED = 51,  /* router: the next hop did not answer ARP (ICMP host unreachable sent) */
+	VNF_R_DROP_NEIGH_PENDING = 52, /* router: next hop being resolved, this interval's ARP request already sent */
+	VNF_R_DROP_MARTIAN = 53,       /* router: martian destination, 0/8 or 127/8 (Linux: martian_destination) */
+	VNF_R_DROP_NO_SOCKET = 54,     /* router: TCP, UDP or another protocol to its own address (RST / ICMP unreachable sent) */
+	VNF_R_DROP_ICMP_RATELIMIT = 55, /* router: an ICMP error was due but the destination's rate limit held it back */
 };
 #define VNF_STATS_ENTRIES (VNF_MAX_PROGS * VNF_MAX_REASONS)
 

@@ -8,7 +8,7 @@ import {
   chainCodec, counterCodec, floodKeyCodec, metaCodec, networkCodec, portCodec, portStatsKeyCodec,
 } from '../../src/vnf/common/codec.js';
 import { fdbEntryCodec, fdbKeyCodec } from '../../src/vnf/bridge/codec.js';
-import { neighCodec, neighKeyCodec, routeCodec, routeKeyCodec } from '../../src/vnf/router/codec.js';
+import { icmpRlCodec, neighCodec, neighKeyCodec, routeCodec, routeKeyCodec, routerCfgCodec, routeStatsKeyCodec } from '../../src/vnf/router/codec.js';
 import { fwBindCodec, fwBindKeyCodec, fwClsKeyCodec, fwPortKeyCodec, fwRuleCodec, fwRuleKeyCodec, fwSetCodec, fwTupleCodec, fwTupleKeyCodec } from '../../src/vnf/firewall/codec.js';
 import { ctCfgCodec, ctEntryCodec, ctKeyCodec, ctTcpDirCodec } from '../../src/vnf/conntrack/codec.js';
 import { assertLayoutMatchesBtf } from '../helpers/btf.js';
@@ -17,7 +17,9 @@ import { vnfObject } from '../helpers/paths.js';
 const cases: Array<[string, StructCodec<never>[]]> = [
   ['entry', [counterCodec, metaCodec, portCodec, networkCodec, floodKeyCodec, chainCodec, portStatsKeyCodec] as StructCodec<never>[]],
   ['bridge', [fdbKeyCodec, fdbEntryCodec] as StructCodec<never>[]],
-  ['router', [routeKeyCodec, routeCodec, neighKeyCodec, neighCodec] as StructCodec<never>[]],
+  ['router', [routeKeyCodec, routeCodec, routeStatsKeyCodec, neighKeyCodec, neighCodec, routerCfgCodec, icmpRlCodec] as StructCodec<never>[]],
+  // The bridge shares the neighbour tables (its gratuitous ARP hook, vnf/neigh.h).
+  ['bridge', [neighKeyCodec, neighCodec] as StructCodec<never>[]],
   ['firewall', [fwBindKeyCodec, fwBindCodec, fwSetCodec, fwTupleKeyCodec, fwTupleCodec, fwClsKeyCodec, fwPortKeyCodec, fwRuleKeyCodec, fwRuleCodec,
     ctKeyCodec, ctEntryCodec, ctTcpDirCodec, ctCfgCodec] as StructCodec<never>[]],
 ];
