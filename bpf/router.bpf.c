@@ -165,7 +165,7 @@ static __always_inline int router_icmp_error(struct __sk_buff *skb, const struct
 	if (bpf_skb_load_bytes(skb, ETH_HLEN + __builtin_offsetof(struct iphdr, saddr), &dst, sizeof(dst)) < 0)
 		return vnf_drop(skb, R, why);
 	router_cfg_load(&cfg);
-	if (!icmp_rl_allow(in->id, dst, bpf_ktime_get_ns(), cfg.icmp_rl_ns)) {
+	if (!icmp_rl_allow(in->id, dst, bpf_ktime_get_coarse_ns(), cfg.icmp_rl_ns)) {
 		vnf_count(R, why, len);
 		return vnf_drop(skb, R, VNF_R_DROP_ICMP_RATELIMIT);
 	}

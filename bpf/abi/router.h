@@ -72,7 +72,8 @@ enum vnf_neigh_state {
 #define VNF_NEIGH_F_STATIC 0x1
 #define VNF_NEIGH_F_LEARNED 0x2
 struct vnf_neigh {
-	__u64 updated_ns; /* REACHABLE: last confirmation; other states: when the state began */
+	__u64 updated_ns; /* REACHABLE: last confirmation; other states: when the state began
+			   * (CLOCK_MONOTONIC_COARSE, see vnf/neigh.h) */
 	__u8 mac[6];      /* zero while INCOMPLETE or FAILED */
 	__u16 flags;      /* VNF_NEIGH_F_* */
 	__u64 probe_ns;   /* last ARP request for it (rate limit: one per retransmit time) */

@@ -163,7 +163,7 @@ static __always_inline int neigh_resolve(__u32 network, __be32 ip, struct neigh_
 		return NEIGH_GO;
 	}
 	router_cfg_load(&cfg);
-	__u64 now = bpf_ktime_get_ns();
+	__u64 now = bpf_ktime_get_coarse_ns();
 
 	e = bpf_map_lookup_elem(&vnf_neigh, &k);
 	if (e) {
