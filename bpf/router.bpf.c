@@ -130,17 +130,23 @@ static __always_inline int router_arp(struct __sk_buff *skb, const struct rnet *
 	 * address probe, RFC 5227: answered, nothing to learn), not our own
 	 * address (a conflict), not an address of another subnet. */
 	int learn = neigh_may_learn(arp->ar_sip, in->ip, in->prefix);
+	struct router_cfg cfg;
+	__u64 until = 0;
 
+	if (learn) {
+		router_cfg_load(&cfg);
+		until = router_reachable_until(&cfg);
+	}
 	if (arp->ar_op == bpf_htons(ARPOP_REQUEST)) {
 		if (learn)
-			neigh_learn(in->id, arp->ar_sip, arp->ar_sha, md_in(skb), 1);
+			neigh_learn(in->id, arp->ar_sip, arp->ar_sha, md_in(skb), 1, until);
 		/* Map helpers do not change packet data: eth/arp are still valid. */
 		router_arp_reply(eth, arp, in->mac, in->ip);
 		return vnf_forward_to_port(skb, R, VNF_R_ARP_REPLY, md_in(skb));
 	}
 	if (arp->ar_op == bpf_htons(ARPOP_REPLY)) {
 		/* Taken only when it answers: for a neighbour known or being resolved. */
-		if (learn && neigh_learn(in->id, arp->ar_sip, arp->ar_sha, md_in(skb), 0))
+		if (learn && neigh_learn(in->id, arp->ar_sip, arp->ar_sha, md_in(skb), 0, until))
 			return vnf_verdict(skb, R, VNF_R_ARP_LEARN, TC_ACT_SHOT);
 		return vnf_drop(skb, R, VNF_R_DROP_NOT_FOR_US);
 	}

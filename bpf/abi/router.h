@@ -77,12 +77,14 @@ struct vnf_neigh {
 	__u8 mac[6];      /* zero while INCOMPLETE or FAILED */
 	__u16 flags;      /* VNF_NEIGH_F_* */
 	__u64 probe_ns;   /* last ARP request for it (rate limit: one per retransmit time) */
+	__u64 reachable_until; /* REACHABLE: the kernel's jiffies until which it is used without
+				* reading the clock (a forwarding shortcut; 0 = read the clock) */
 	__u32 ifindex;    /* learned: the port its ARP came from (a probed packet's copy goes there) */
 	__u8 state;       /* enum vnf_neigh_state */
 	__u8 probes;      /* ARP requests sent since the last confirmation */
 	__u8 _pad[2];
 };
-VNF_STATIC_ASSERT(sizeof(struct vnf_neigh) == 32, "vnf_neigh");
+VNF_STATIC_ASSERT(sizeof(struct vnf_neigh) == 40, "vnf_neigh");
 
 #define VNF_MAP_NEIGH_PEND "vnf_neigh_pend"
 #define VNF_MAP_NEIGH_LOCK "vnf_neigh_lock" /* kernel-only: serialises the claim of a probe */

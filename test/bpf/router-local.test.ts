@@ -127,7 +127,7 @@ if (requirePrivileges(t)) {
     const m = l.dp.map('vnf_icmp_rl');
     const rl = l.dp.icmpRl(1, ip4('10.0.1.10'));
     t.ok(rl, 'the bucket of 10.0.1.10 on network 1');
-    m.update(neighKeyCodec.encode({ network: 1, ip: ip4('10.0.1.10') }), icmpRlCodec.encode({ last_ns: rl!.last_ns - S - 1000n, tokens_ns: rl!.tokens_ns }));
+    m.update(neighKeyCodec.encode({ network: 1, ip: ip4('10.0.1.10') }), icmpRlCodec.encode({ last_ns: rl!.last_ns - S - 20_000_000n, tokens_ns: rl!.tokens_ns }));
     t.equal(answered(udpPacket('10.0.1.1'), 3), 1, 'one token a second');
 
     // Echo replies are not limited.

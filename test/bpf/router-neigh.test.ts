@@ -12,6 +12,8 @@
  * lasts 3 s.
  */
 import t, { type Test } from 'tap';
+import { readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
 import { attachTc, detachTc } from '../../src/bpf/attach.js';
 import { VNF_DIR_TX } from '../../src/vnf/common/codec.js';
 import { VNF_FDB_F_STATIC, VNF_ID_BRIDGE } from '../../src/vnf/bridge/codec.js';
@@ -25,6 +27,12 @@ import { BCAST, H2, R2, TC_ACT_REDIRECT, TC_ACT_SHOT, checkIcmpError, ipBytes, l
 import { capture } from '../helpers/vnf.js';
 
 const S = 1_000_000_000n;
+/* Aging margin beyond a timer: the dataplane reads CLOCK_MONOTONIC_COARSE, up to a tick (4 ms at
+ * HZ 250) behind the test's CLOCK_MONOTONIC. */
+const TICK = 20_000_000n;
+/** The kernel's tick counter now (as bpf_jiffies64) and its rate. */
+const jiffies = (): bigint => BigInt(/^jiffies: (\d+)$/m.exec(readFileSync('/proc/timer_list', 'utf8'))![1]!);
+const kernelHz = (): number => Number(/^CONFIG_HZ=(\d+)$/m.exec(gunzipSync(readFileSync('/proc/config.gz')).toString())![1]);
 const ZERO = '00:00:00:00:00:00';
 const H2B = '02:00:00:00:02:99'; // 10.0.2.20 after a MAC change
 const N20 = ip4('10.0.2.20');
@@ -55,8 +63,9 @@ function learnH2(l: Lab): void {
   l.run(asks(H2, '10.0.2.20'), l.b, 2);
 }
 
+/** Moves a time of 10.0.2.20's entry into the past; aging a confirmation also ends its forwarding shortcut (jiffies). */
 const older = (l: Lab, map: 'vnf_neigh' | 'vnf_neigh_pend', what: 'updated_ns' | 'probe_ns', by: bigint): void => {
-  l.dp.editNeigh(map, 2, N20, (e) => ({ [what]: (e[what] ?? 0n) - by }));
+  l.dp.editNeigh(map, 2, N20, (e) => ({ [what]: (e[what] ?? 0n) - by, ...(what === 'updated_ns' ? { reachable_until: 0n } : {}) }));
 };
 
 if (requirePrivileges(t)) {
@@ -82,7 +91,7 @@ if (requirePrivileges(t)) {
 
     // Two more requests, one per retransmit time.
     for (const n of [2, 3]) {
-      older(l, 'vnf_neigh_pend', 'probe_ns', S + 1n);
+      older(l, 'vnf_neigh_pend', 'probe_ns', S + TICK);
       r = l.run(pkt);
       isRequest(t, r.data, '10.0.2.20');
       t.equal(l.dp.pendingNeigh(2, N20)?.probes, n, `request ${n}`);
@@ -91,7 +100,7 @@ if (requirePrivileges(t)) {
     t.equal(l.stat('arp-request'), 3n);
 
     // The third went unanswered for a retransmit time: FAILED, and the packet is answered.
-    older(l, 'vnf_neigh_pend', 'probe_ns', S + 1n);
+    older(l, 'vnf_neigh_pend', 'probe_ns', S + TICK);
     r = l.run(pkt);
     t.equal(r.retval, TC_ACT_REDIRECT, 'answered to the sender');
     checkIcmpError(t, r.data, pkt, { type: 3, code: 1, routerMac: '02:00:00:00:01:01', routerIp: '10.0.1.1' });
@@ -110,7 +119,7 @@ if (requirePrivileges(t)) {
     t.equal(r.retval, TC_ACT_SHOT, 'an ICMP error to a failed next hop: dropped, unanswered');
 
     // After the failed time, a packet starts a new resolution.
-    older(l, 'vnf_neigh_pend', 'updated_ns', 3n * S + 1n);
+    older(l, 'vnf_neigh_pend', 'updated_ns', 3n * S + TICK);
     r = l.run(pkt);
     isRequest(t, r.data, '10.0.2.20');
     p = l.dp.pendingNeigh(2, N20);
@@ -154,6 +163,9 @@ if (requirePrivileges(t)) {
     const n = l.dp.learnedNeigh(2, N20);
     t.equal(n?.state, VNF_NEIGH_REACHABLE, 'learned from its request: REACHABLE');
     t.equal(n?.ifindex, l.b.ifindex, 'on port b');
+    const hz = kernelHz();
+    const ticks = Number((n?.reachable_until ?? 0n) - jiffies());
+    t.ok(ticks > 30 * hz - hz && ticks <= 30 * hz, `its forwarding shortcut lasts the reachable time (${ticks} ticks of ${hz} Hz)`);
 
     let r = l.run(udpPacket('10.0.2.20'));
     t.equal(r.retval, TC_ACT_REDIRECT, 'REACHABLE: routed');
@@ -161,7 +173,7 @@ if (requirePrivileges(t)) {
     t.equal(l.stat('arp-probe'), 0n, 'no probe while REACHABLE');
 
     // 30 s later it is STALE.
-    older(l, 'vnf_neigh', 'updated_ns', 30n * S + 1n);
+    older(l, 'vnf_neigh', 'updated_ns', 30n * S + TICK);
     const txBefore = l.dp.portStat(l.b.ifindex, VNF_DIR_TX).packets;
     let copies = 0;
     const seen = await capture(l.b.ns, l.b.peer, `udp and ether dst ${H2} and ether src ${R2} and ip[8] = 63`, () => {
@@ -185,13 +197,13 @@ if (requirePrivileges(t)) {
     t.equal(l.stat('arp-probe'), 1n);
 
     for (const k of [2, 3]) {
-      older(l, 'vnf_neigh', 'probe_ns', S + 1n);
+      older(l, 'vnf_neigh', 'probe_ns', S + TICK);
       r = l.run(udpPacket('10.0.2.20'));
       isRequest(t, r.data, '10.0.2.20', H2);
       t.equal(l.dp.learnedNeigh(2, N20)?.probes, k, `probe ${k}`);
     }
     // Every unicast probe unanswered: the MAC is forgotten, the next hop resolved by broadcast.
-    older(l, 'vnf_neigh', 'probe_ns', S + 1n);
+    older(l, 'vnf_neigh', 'probe_ns', S + TICK);
     r = l.run(udpPacket('10.0.2.20'));
     t.equal(r.retval, TC_ACT_SHOT, 'the packet became a broadcast request');
     isRequest(t, r.data, '10.0.2.20');
@@ -202,7 +214,7 @@ if (requirePrivileges(t)) {
   t.test('an answered probe makes it REACHABLE again', async (t) => {
     const l = await lab(t);
     learnH2(l);
-    older(l, 'vnf_neigh', 'updated_ns', 30n * S + 1n);
+    older(l, 'vnf_neigh', 'updated_ns', 30n * S + TICK);
     isRequest(t, l.run(udpPacket('10.0.2.20')).data, '10.0.2.20', H2);
     t.equal(l.run(answers(H2, '10.0.2.20'), l.b, 2).retval, TC_ACT_SHOT, 'the reply consumed');
     const n = l.dp.learnedNeigh(2, N20);
@@ -216,11 +228,11 @@ if (requirePrivileges(t)) {
     const l = await lab(t);
     learnH2(l);
     l.dp.setFdb(2, H2B, { ifindex: l.b.ifindex, flags: VNF_FDB_F_STATIC });
-    older(l, 'vnf_neigh', 'updated_ns', 30n * S + 1n);
+    older(l, 'vnf_neigh', 'updated_ns', 30n * S + TICK);
     // H2 is gone: three unanswered unicast probes, then a broadcast request, answered by H2B.
     for (let i = 0; i < 3; i++) {
       l.run(udpPacket('10.0.2.20'));
-      older(l, 'vnf_neigh', 'probe_ns', S + 1n);
+      older(l, 'vnf_neigh', 'probe_ns', S + TICK);
     }
     isRequest(t, l.run(udpPacket('10.0.2.20')).data, '10.0.2.20');
     l.run(answers(H2B, '10.0.2.20'), l.b, 2);

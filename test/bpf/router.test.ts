@@ -58,7 +58,7 @@ if (requirePrivileges(t)) {
     l.dp.setNeigh(1, ip4('10.0.1.11'), { mac: '02:00:00:00:01:0b', flags: VNF_NEIGH_F_STATIC });
     let r = l.run(eth(BCAST, '02:00:00:00:0e:0e', ETH_P_ARP, arp(1, '02:00:00:00:0e:0e', '10.0.1.11', '00:00:00:00:00:00', '10.0.1.1')));
     t.equal(r.retval, TC_ACT_REDIRECT, 'still answered');
-    t.same(l.dp.neigh(1, ip4('10.0.1.11')), { updated_ns: 0n, mac: '02:00:00:00:01:0b', flags: VNF_NEIGH_F_STATIC, probe_ns: 0n, ifindex: 0, state: 0, probes: 0 }, 'static entry untouched');
+    t.same(l.dp.neigh(1, ip4('10.0.1.11')), { updated_ns: 0n, mac: '02:00:00:00:01:0b', flags: VNF_NEIGH_F_STATIC, probe_ns: 0n, reachable_until: 0n, ifindex: 0, state: 0, probes: 0 }, 'static entry untouched');
     t.equal(l.dp.learnedNeigh(1, ip4('10.0.1.11')), null, 'nor learned beside it');
 
     r = l.run(eth(BCAST, H1, ETH_P_ARP, arp(1, H1, '0.0.0.0', '00:00:00:00:00:00', '10.0.1.1')));

@@ -118,10 +118,12 @@ static __always_inline int neigh_may_learn(__be32 ip, __be32 router_ip, __u32 pr
  * answered; a pending (INCOMPLETE/FAILED) entry of the same next hop is
  * removed, after the learned one exists so that a packet finds one of them.
  * A declared neighbour is never learned over. `ifindex` is the port the ARP
- * came from. Returns 1 when something was learned or refreshed. The caller
- * has checked neigh_may_learn and the MAC (unicast, not zero).
+ * came from; reachable_until the jiffies of the forwarding shortcut
+ * (vnf/router_cfg.h). Returns 1 when something was learned or refreshed. The
+ * caller has checked neigh_may_learn and the MAC (unicast, not zero).
  */
-static __always_inline int neigh_learn(__u32 network, __be32 ip, const __u8 *mac, __u32 ifindex, int create)
+static __always_inline int neigh_learn(__u32 network, __be32 ip, const __u8 *mac, __u32 ifindex, int create,
+				       __u64 reachable_until)
 {
 	struct vnf_neigh_key k = { .network = network, .ip = ip };
 
@@ -138,8 +140,12 @@ static __always_inline int neigh_learn(__u32 network, __be32 ip, const __u8 *mac
 
 		__builtin_memcpy(cur, e->mac, ETH_ALEN);
 		if (mac_eq(cur, mac) && state == VNF_NEIGH_REACHABLE && probes == 0 && cur_if == ifindex) {
-			/* Only the confirmation time changes: one aligned 8-byte store. */
+			/* Only the confirmation changes: aligned 8-byte stores, each
+			 * seen whole. A reader between them sees the new time with
+			 * the old shortcut (it reads the clock) or the reverse (it
+			 * takes the shortcut): REACHABLE either way. */
 			e->updated_ns = now;
+			e->reachable_until = reachable_until;
 			return 1;
 		}
 	} else if (!create && !bpf_map_lookup_elem(&vnf_neigh_pend, &k)) {
@@ -148,6 +154,7 @@ static __always_inline int neigh_learn(__u32 network, __be32 ip, const __u8 *mac
 	struct vnf_neigh v = {
 		.updated_ns = now,
 		.flags = VNF_NEIGH_F_LEARNED,
+		.reachable_until = reachable_until,
 		.ifindex = ifindex,
 		.state = VNF_NEIGH_REACHABLE,
 	};

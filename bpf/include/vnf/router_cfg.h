@@ -30,6 +30,10 @@ struct router_cfg {
 	__u8 mcast_probes;
 };
 
+/* The kernel's tick rate, from its configuration (libbpf reads
+ * /proc/config.gz or /boot/config-*); 0 when that is not available. */
+extern unsigned int CONFIG_HZ __kconfig __weak;
+
 /* An array value is written in place by an update: a read racing with the
  * control plane may mix old and new settings, each of them valid. */
 static __always_inline void router_cfg_load(struct router_cfg *c)
@@ -52,6 +56,23 @@ static __always_inline void router_cfg_load(struct router_cfg *c)
 	c->icmp_rl_ns = VNF_ICMP_DEF_RATELIMIT_MS * NSEC_PER_MSEC;
 	c->ucast_probes = VNF_NEIGH_DEF_UCAST_PROBES;
 	c->mcast_probes = VNF_NEIGH_DEF_MCAST_PROBES;
+}
+
+/*
+ * The jiffies until which a neighbour confirmed now is REACHABLE: the
+ * forwarding shortcut of vnf/router_neigh.h, which reads the tick counter
+ * (bpf_jiffies64: one load, inlined by the verifier) instead of the clock (a
+ * helper call). Rounded down to whole ticks and counted from the current
+ * tick, so it never outlasts the reachable time. 0 (no shortcut) when HZ is
+ * unknown.
+ */
+static __always_inline __u64 router_reachable_until(const struct router_cfg *c)
+{
+	__u64 hz = CONFIG_HZ;
+
+	if (!hz)
+		return 0;
+	return bpf_jiffies64() + c->reachable_ns / NSEC_PER_MSEC * hz / 1000;
 }
 
 #endif

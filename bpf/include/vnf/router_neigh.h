@@ -6,7 +6,9 @@
  * beside one).
  *
  *   declared                        -> forward
- *   learned, REACHABLE and young     -> forward
+ *   learned, REACHABLE and young     -> forward (first by the tick counter
+ *                                       against reachable_until, which costs
+ *                                       a load; else by the clock)
  *   learned, otherwise STALE         -> forward; when the last probe is older
  *                                       than retrans (or none was sent) and
  *                                       fewer than ucast_probes were: forward
@@ -162,18 +164,30 @@ static __always_inline int neigh_resolve(__u32 network, __be32 ip, struct neigh_
 		__builtin_memcpy(res->mac, e->mac, ETH_ALEN);
 		return NEIGH_GO;
 	}
-	router_cfg_load(&cfg);
-	__u64 now = bpf_ktime_get_coarse_ns();
+	/* Everything it needs of a learned entry, copied at once: nothing is
+	 * read through e after a helper call (the claim re-checks under its
+	 * lock that e still holds these values). */
+	__u64 updated = 0, probe = 0, until = 0;
+	__u8 state = 0, probes = 0;
 
 	e = bpf_map_lookup_elem(&vnf_neigh, &k);
 	if (e) {
-		__u64 updated = e->updated_ns;
-		__u64 probe = e->probe_ns;
-		__u8 state = e->state;
-		__u8 probes = e->probes;
-
+		updated = e->updated_ns;
+		probe = e->probe_ns;
+		until = e->reachable_until;
+		state = e->state;
+		probes = e->probes;
 		__builtin_memcpy(res->mac, e->mac, ETH_ALEN);
 		res->ifindex = e->ifindex;
+		/* The shortcut: confirmed recently enough by the tick counter
+		 * (a load), no clock, no settings (vnf/router_cfg.h). */
+		if (state == VNF_NEIGH_REACHABLE && (__s64)(bpf_jiffies64() - until) < 0)
+			return NEIGH_GO;
+	}
+	router_cfg_load(&cfg);
+	__u64 now = bpf_ktime_get_coarse_ns();
+
+	if (e) {
 		if (state == VNF_NEIGH_REACHABLE && (__s64)(now - updated) < (__s64)cfg.reachable_ns)
 			return NEIGH_GO;
 		/* STALE. Signed differences: a time slightly ahead of ours

@@ -76,6 +76,8 @@ export interface NeighEntry {
   /* Decoded always; optional when encoding (zero: a declared neighbour's values). */
   /** Last ARP request sent for it. */
   probe_ns?: bigint;
+  /** REACHABLE: kernel jiffies until which the dataplane uses it without reading the clock (0: none). */
+  reachable_until?: bigint;
   /** Learned: the port its ARP came from. */
   ifindex?: number;
   /** enum vnf_neigh_state (NEIGH_STATES); VNF_NEIGH_PERMANENT (0) for declared ones. */
@@ -88,6 +90,7 @@ export const neighCodec = defineStruct<NeighEntry>('vnf_neigh', [
   ['mac', 'mac'],
   ['flags', 'u16'],
   ['probe_ns', 'u64'],
+  ['reachable_until', 'u64'],
   ['ifindex', 'u32'],
   ['state', 'u8'],
   ['probes', 'u8'],
