@@ -10,7 +10,7 @@ import {
 import { fdbEntryCodec, fdbKeyCodec } from '../../src/vnf/bridge/codec.js';
 import { neighCodec, neighKeyCodec, routeCodec, routeKeyCodec } from '../../src/vnf/router/codec.js';
 import { fwBindCodec, fwBindKeyCodec, fwClsKeyCodec, fwPortKeyCodec, fwRuleCodec, fwRuleKeyCodec, fwSetCodec, fwTupleCodec, fwTupleKeyCodec } from '../../src/vnf/firewall/codec.js';
-import { ctCfgCodec, ctEntryCodec, ctKeyCodec, ctTcpDirCodec } from '../../src/vnf/conntrack/codec.js';
+import { ctCfgCodec, ctEntryCodec, ctGcCodec, ctKeyCodec, ctSlotCodec, ctTcpDirCodec, ctZoneCodec } from '../../src/vnf/conntrack/codec.js';
 import { assertLayoutMatchesBtf } from '../helpers/btf.js';
 import { vnfObject } from '../helpers/paths.js';
 
@@ -19,7 +19,7 @@ const cases: Array<[string, StructCodec<never>[]]> = [
   ['bridge', [fdbKeyCodec, fdbEntryCodec] as StructCodec<never>[]],
   ['router', [routeKeyCodec, routeCodec, neighKeyCodec, neighCodec] as StructCodec<never>[]],
   ['firewall', [fwBindKeyCodec, fwBindCodec, fwSetCodec, fwTupleKeyCodec, fwTupleCodec, fwClsKeyCodec, fwPortKeyCodec, fwRuleKeyCodec, fwRuleCodec,
-    ctKeyCodec, ctEntryCodec, ctTcpDirCodec, ctCfgCodec] as StructCodec<never>[]],
+    ctKeyCodec, ctEntryCodec, ctTcpDirCodec, ctCfgCodec, ctZoneCodec, ctSlotCodec, ctGcCodec] as StructCodec<never>[]],
 ];
 
 for (const [object, codecs] of cases) {
