@@ -20,9 +20,14 @@
  *     allowed by an older version of the rule set is re-classified against
  *     the current one first and cut if now denied
  *   new connections: TCP must open with a bare SYN; the rule set classifies
- *     (tuple space search, see bpf/abi/firewall.h); allow -> entry + pass,
- *     drop -> drop, reject -> TCP RST / ICMP port unreachable in place of the
- *     packet, sent back to its sender
+ *     (tuple space search, see bpf/abi/firewall.h); allow -> entry + pass
+ *     (or DROP_CT_FULL when the port is at its quota of new connections, or
+ *     the table is full and nothing unprotected could be early-dropped:
+ *     bpf/include/vnf/ct_table.h), drop -> drop, reject -> TCP RST / ICMP
+ *     port unreachable in place of the packet, sent back to its sender
+ *   an ASSURED connection (TCP after the handshake, UDP after a reply) asks
+ *     for a place in its port's quota of protected connections, which are
+ *     never early-dropped
  *
  * Fragments: a first fragment (offset 0, MF) is handled as a whole packet
  * and, when it passes, its ports are remembered by (zone, addresses, IP id,
