@@ -11,7 +11,7 @@ import {
 import { fdbEntryCodec, fdbKeyCodec, learnCodec } from '../../src/vnf/bridge/codec.js';
 import { icmpRlCodec, neighCodec, neighKeyCodec, routeCodec, routeKeyCodec, routerCfgCodec, routeStatsKeyCodec } from '../../src/vnf/router/codec.js';
 import { fwBindCodec, fwBindKeyCodec, fwClsKeyCodec, fwPortKeyCodec, fwRuleCodec, fwRuleKeyCodec, fwSetCodec, fwTupleCodec, fwTupleKeyCodec } from '../../src/vnf/firewall/codec.js';
-import { ctCfgCodec, ctEntryCodec, ctKeyCodec, ctTcpDirCodec } from '../../src/vnf/conntrack/codec.js';
+import { ctCfgCodec, ctEntryCodec, ctGcCodec, ctKeyCodec, ctSlotCodec, ctTcpDirCodec, ctZoneCodec } from '../../src/vnf/conntrack/codec.js';
 import { assertLayoutMatchesBtf } from '../helpers/btf.js';
 import { vnfObject } from '../helpers/paths.js';
 
@@ -22,7 +22,7 @@ const cases: Array<[string, StructCodec<never>[]]> = [
   // The bridge shares the neighbour tables (its gratuitous ARP hook, vnf/neigh.h).
   ['bridge', [neighKeyCodec, neighCodec] as StructCodec<never>[]],
   ['firewall', [fwBindKeyCodec, fwBindCodec, fwSetCodec, fwTupleKeyCodec, fwTupleCodec, fwClsKeyCodec, fwPortKeyCodec, fwRuleKeyCodec, fwRuleCodec,
-    ctKeyCodec, ctEntryCodec, ctTcpDirCodec, ctCfgCodec] as StructCodec<never>[]],
+    ctKeyCodec, ctEntryCodec, ctTcpDirCodec, ctCfgCodec, ctZoneCodec, ctSlotCodec, ctGcCodec] as StructCodec<never>[]],
 ];
 
 for (const [object, codecs] of cases) {
