@@ -25,6 +25,8 @@
  *     the table is full and nothing unprotected could be early-dropped:
  *     bpf/include/vnf/ct_table.h), drop -> drop, reject -> TCP RST / ICMP
  *     port unreachable in place of the packet, sent back to its sender
+ *   a broadcast/multicast copy flooded to a port's egress hook opens no
+ *     connection in that port's zone (allowed, untracked: fw_flooded_to_all)
  *   an ASSURED connection (TCP after the handshake, UDP after a reply) asks
  *     for a place in its port's quota of protected connections, which are
  *     never early-dropped
@@ -449,6 +451,23 @@ static __attribute__((noinline)) int fw_reject_build(struct __sk_buff *skb, __u3
 	return fw_unreach_build(skb, &a->icmp, hlen & 0x3f, tot & 0xffff);
 }
 
+/* A broadcast or multicast copy the bridge flooded to this port's tc egress
+ * hook: it is allowed through (the rules said so) but opens no connection in
+ * this port's zone. Every port of the network gets such a copy; tracking them
+ * would let one sender fill every port's quota, and give each container an
+ * entry for a flow that was never its own. Unicast copies reach this far only
+ * when addressed to the port (vnf_entry_out drops the rest: NOT_FOR_PORT). */
+static __always_inline int fw_flooded_to_all(struct __sk_buff *skb)
+{
+	__u8 dst[ETH_ALEN];
+
+	if (!(md_flags(skb) & VNF_MD_F_EGRESS_HOOK))
+		return 0;
+	if (bpf_skb_load_bytes(skb, 0, dst, sizeof(dst)) < 0)
+		return 1;
+	return mac_is_multicast(dst);
+}
+
 /* ---- the program ------------------------------------------------------- */
 
 SEC("tc")
@@ -696,7 +715,8 @@ int vnf_firewall(struct __sk_buff *skb)
 		/* Echo requests, TCP, UDP and other IP protocols are tracked
 		 * (the packet's tuple is the original direction); other ICMP
 		 * and fragments without their first are not. */
-		if (p.kind == FW_K_PORTS || p.kind == FW_K_OTHER || p.kind == FW_K_ECHO_REQ) {
+		if ((p.kind == FW_K_PORTS || p.kind == FW_K_OTHER || p.kind == FW_K_ECHO_REQ) &&
+		    !fw_flooded_to_all(skb)) {
 			fw_ct_key(&ck, point, p.saddr, p.daddr, p.sport, p.dport, p.proto);
 			/* A TCP entry starts from its SYN (sequence, window, options). */
 			if (p.proto == IPPROTO_TCP_ && fw_tcp_seg(skb, ETH_HLEN + p.hlen, p.tot - p.hlen, p.first_frag) < 0) {

@@ -416,6 +416,41 @@ if (requirePrivileges(t)) {
     t.equal(r.d.DROP_POLICY, 1n, 'DROP_POLICY');
   });
 
+  t.test('flooded copies: a broadcast or multicast copy opens no connection in the zones it reaches (defect 9)', async (t) => {
+    const { l, a, b, ports } = await strictLab(t, 3);
+    const c = ports[2]!;
+    // c takes UDP 53 from anyone and sends nothing new: only tracked replies could leave it.
+    l.bind(c, VNF_DIR_TX, direction('drop', [{ action: 'allow', proto: 'udp', ports: [[53, 53]] }]), 'c-in');
+    l.bind(c, VNF_DIR_RX, direction('drop'), 'c-out');
+    // a takes anything: c's egress policy is the only thing between a forged "reply" and a.
+    l.bind(a, VNF_DIR_TX, direction('allow'), 'a-open');
+    const copies: Array<[string, { mac: string; ip: string }]> = [
+      ['broadcast', { mac: 'ff:ff:ff:ff:ff:ff', ip: '10.0.0.255' }],
+      ['multicast', { mac: '01:00:5e:00:00:35', ip: '224.0.0.53' }],
+    ];
+    for (const [what, dst] of copies) {
+      // a's query as the bridge floods it: a copy through each port's tc egress hook (vnf_entry_out).
+      let rv = -1;
+      const d = delta(l, () => (rv = l.dp.runEgress(c.ifindex, udpFrame({ src: a, dst }, 5353, 53)).retval));
+      t.equal(rv, 0, `${what}: the copy is delivered to c (TC_ACT_OK at the egress hook)`);
+      t.equal(d.FW_ALLOW, 1n, `${what}: allowed by c's ingress rules`);
+      t.notOk(d.CT_NEW, `${what}: no connection opened`);
+      t.equal(l.ctEntries().filter(([k]) => k.zone === c.ifindex).length, 0, `${what}: nothing tracked in c's zone`);
+      // The attack: c answers "from" the flooded destination, as a reply of that flow would look.
+      const forged = from(l, c, udpFrame({ src: { ip: dst.ip, mac: c.mac }, dst: a }, 53, 5353));
+      t.equal(forged.retval, TC_ACT_SHOT, `${what}: c's forged "reply" is dropped`);
+      t.equal(forged.d.DROP_POLICY, 1n, `${what}: judged as new against c's egress policy (DROP_POLICY), not as a REPLY`);
+      t.notOk(forged.d.FW_REPLY, `${what}: not a reply`);
+    }
+    // Unknown unicast flooded to the port it is addressed to is that port's own traffic: tracked.
+    const d = delta(l, () => l.dp.runEgress(c.ifindex, udpFrame({ src: a, dst: c }, 5353, 53)));
+    t.equal(d.CT_NEW, 1n, 'a unicast copy addressed to c opens its connection');
+    t.equal(l.ctEntries().filter(([k]) => k.zone === c.ifindex).length, 1, 'tracked in c\'s zone');
+    const reply = from(l, c, udpFrame({ src: c, dst: a }, 53, 5353));
+    t.equal(reply.d.FW_REPLY, 1n, 'and c\'s real reply passes as a REPLY');
+    void b;
+  });
+
   t.test('rule-set switch: denied flows are cut in both directions, allowed ones continue', async (t) => {
     const { l, a, b } = await strictLab(t);
     const sess = new Map<number, TcpSession>();
