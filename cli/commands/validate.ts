@@ -12,6 +12,8 @@ export function register(program: Command): void {
       const t = loadTopology(o.file); // throws SpecError (exit 2) with all issues
       const n = t.containers.reduce((s, c) => s + c.interfaces.length, 0);
       const extra = VNFS.flatMap((v) => v.spec?.summary?.(t) ?? []);
-      console.log(`${o.file}: valid topology ${t.name} (${[`${t.networks.length} networks`, `${t.containers.length} containers with ${n} interfaces`, `${t.routers.length} routers`, ...extra].join(', ')})`);
+      const count = (k: number, what: string): string => `${k} ${what}${k === 1 ? '' : 's'}`;
+      const core = [count(t.networks.length, 'network'), `${count(t.containers.length, 'container')} with ${count(n, 'interface')}`, count(t.routers.length, 'router')];
+      console.log(`${o.file}: valid topology ${t.name} (${[...core, ...extra].join(', ')})`);
     });
 }
