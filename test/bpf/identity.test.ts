@@ -101,6 +101,10 @@ if (requirePrivileges(t)) {
     t.same(r.drops, { 'drop:spoof-arp': 1n }, 'a request claiming a neighbour address (poisoning its entry): dropped');
     r = l.send(0, arpFrame(MAC[0], BCAST, 1, MAC[2], IP[0], '00:00:00:00:00:00', IP[1]));
     t.same(r.drops, { 'drop:spoof-arp': 1n }, 'a sender hardware address that is not the port\'s: dropped');
+    r = l.send(0, arpFrame(MAC[0], BCAST, 1, MAC[0], IP[1], '00:00:00:00:00:00', IP[1]));
+    t.same(r.drops, { 'drop:spoof-arp': 1n }, 'a gratuitous ARP claiming a neighbour\'s address (it would move the router\'s entry): dropped');
+    r = l.send(0, arpFrame(MAC[0], BCAST, 2, MAC[0], GATEWAY, BCAST, GATEWAY));
+    t.same(r.drops, { 'drop:spoof-arp': 1n }, 'a gratuitous ARP reply claiming the gateway: dropped');
     r = l.send(0, arpFrame(MAC[0], BCAST, 1, MAC[0], '0.0.0.0', '00:00:00:00:00:00', IP[0]));
     t.same(r.drops, {}, 'an address probe (sender 0.0.0.0, RFC 5227) passes');
     const bad = arp(1, MAC[0], IP[0], '00:00:00:00:00:00', IP[1]);
