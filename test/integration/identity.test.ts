@@ -120,4 +120,50 @@ if (requirePrivileges(t)) {
     t.equal((drops(lab)['drop:vlan'] ?? 0) - before, 2, 'both counted as drop:vlan (the receive path moved the tag to vlan_tci)');
     t.notMatch(dump.out(), /UDP/, 'nothing reached a');
   });
+
+  t.test('a table flood (70,000 source MACs, 20,000 ARP senders) and then a takeover: nothing is learned, nothing is taken', async (t) => {
+    const lab = labUp(t, TOPOLOGY, ['a', 'b', 'c']);
+    t.equal(ping(lab.ns('c'), '10.63.1.10', 1), 1, 'c reaches a through the router (the router resolved a)');
+    const before = drops(lab);
+    // b floods from inside its namespace: random source MACs, then ARP requests for the gateway
+    // from random senders on the subnet (each would be a new learned neighbour), then claims a.
+    const dir = mkdtempSync(join(tmpdir(), 'vnf-flood-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    chmodSync(dir, 0o755);
+    const script = join(dir, 'flood.py');
+    writeFileSync(script, [
+      'import os, socket, struct, sys',
+      's = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)',
+      "s.bind(('eth0', 0))",
+      'def mac(): return bytes([0x02]) + os.urandom(5)',
+      "bcast = b'\\xff' * 6",
+      'for i in range(70000):',
+      "    s.send(bcast + mac() + b'\\x08\\x06' + struct.pack('!HHBBH', 1, 0x0800, 6, 4, 1) + mac() + bytes([10, 63, 1, 11]) + bytes(6) + bytes([10, 63, 1, 1]))",
+      'for i in range(20000):',
+      `    m = bytes.fromhex('${B_MAC.replaceAll(':', '')}')`, // b's own MAC: only the sender address lies
+      "    s.send(bcast + m + b'\\x08\\x06' + struct.pack('!HHBBH', 1, 0x0800, 6, 4, 1) + m + bytes([10, 63, 1, 12 + i % 240]) + bytes(6) + bytes([10, 63, 1, 1]))",
+      'for h in sys.argv[1:]:',
+      '    s.send(bytes.fromhex(h))',
+    ].join('\n'));
+    const takeover = [
+      // a's MAC as the source (the bridge would move a's entry behind b)
+      eth('ff:ff:ff:ff:ff:ff', A_MAC, ETH_P_IP, ipv4({ src: '10.63.1.11', dst: '10.63.1.255', proto: IPPROTO_UDP }, udp('10.63.1.11', '10.63.1.255', 1, 9, Buffer.alloc(8)))),
+      // a gratuitous ARP: "10.63.1.10 is at b's MAC" (the router would send a's traffic to b)
+      eth('ff:ff:ff:ff:ff:ff', B_MAC, ETH_P_ARP, arp(1, B_MAC, '10.63.1.10', '00:00:00:00:00:00', '10.63.1.10')),
+    ];
+    nsExec(lab.ns('b'), ['python3', script, ...takeover.map((f) => f.toString('hex'))]);
+    await sleep(500);
+    const after = drops(lab);
+    const grew = (r: string): number => (after[r] ?? 0) - (before[r] ?? 0);
+    t.ok(grew('drop:spoof-mac') >= 70_000 && grew('drop:spoof-arp') >= 20_000, `the flood stopped at b's port (spoof-mac ${grew('drop:spoof-mac')}, spoof-arp ${grew('drop:spoof-arp')})`);
+    t.ok(grew('drop:spoof-mac') >= 1 && grew('drop:spoof-arp') >= 1, 'and so did the takeover');
+    const got = JSON.parse(vnfctl(['get', lab.name, '-o', 'json', '--only', 'fdb,neighbours']).stdout) as {
+      fdb: Array<{ mac: string; kind: string }>; neighbours: Array<{ ip: string; mac: string }>;
+    };
+    t.ok(got.fdb.length <= 8, `no flooded MAC was learned (${got.fdb.length} FDB entries)`);
+    t.notOk(got.neighbours.some((n) => n.mac === B_MAC && n.ip === '10.63.1.10'), "the router does not think a's address is at b");
+    t.ok(got.neighbours.length <= 4, `no flooded sender became a neighbour (${got.neighbours.length})`);
+    t.equal(ping(lab.ns('c'), '10.63.1.10', 2), 2, 'c still reaches a (routed to a, not to b)');
+    t.equal(ping(lab.ns('b'), '10.63.1.10', 2), 2, 'b still reaches a on the bridge');
+  });
 }
