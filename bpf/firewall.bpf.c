@@ -159,7 +159,7 @@ struct {
  * to its end on one CPU without another run of it in between, so the buffer
  * is ours from fill to use. Not pinned: nothing in it outlives a packet. */
 union fw_scratch {
-	struct fw_rst_frame rst;
+	struct vnf_rst_frame rst;
 	struct icmp_err_frame icmp;
 	struct {
 		struct fw_frag_key k;

@@ -41,7 +41,7 @@
 #include "vnf/router_neigh.h"
 #include "vnf/router_icmp_rl.h"
 #include "vnf/router_arp.h"
-#include "vnf/router_rst.h"
+#include "vnf/tcp_rst.h"
 #include "abi/router.h"
 #include "abi/bridge.h"
 
@@ -200,16 +200,19 @@ static __always_inline int router_local(struct __sk_buff *skb, const struct rnet
 	/* A fragment (MF set or offset != 0) would need reassembly. */
 	if (ip->frag_off & bpf_htons(IPV4_MF | IPV4_OFFSET))
 		return vnf_drop(skb, R, VNF_R_DROP_UNSUPPORTED);
-	if (proto == IPPROTO_TCP_R) {
+	if (proto == IPPROTO_TCP_) {
 		__u32 len = skb->len;
 
-		if (router_rst_build(skb, in->mac) < 0)
+		struct vnf_rst_frame f;
+
+		/* As tcp_v4_send_reset: from the router's MAC, the segment's TOS. */
+		if (vnf_rst_build(skb, &f, in->mac, VNF_RST_F_KEEP_TOS) < 0)
 			return vnf_drop(skb, R, VNF_R_DROP_NO_SOCKET);
 		vnf_count(R, VNF_R_DROP_NO_SOCKET, len);
 		return vnf_forward_to_port(skb, R, VNF_R_TCP_RESET, md_in(skb));
 	}
 	if (proto != IPPROTO_ICMP_) {
-		*code = proto == IPPROTO_UDP_R ? ICMP_PORT_UNREACH_ : ICMP_PROT_UNREACH_;
+		*code = proto == IPPROTO_UDP_ ? ICMP_PORT_UNREACH_ : ICMP_PROT_UNREACH_;
 		return -1;
 	}
 	if (tot < hlen + ICMP_HLEN)

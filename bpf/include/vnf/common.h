@@ -22,6 +22,8 @@
 #define ARPOP_REQUEST 1
 #define ARPOP_REPLY 2
 #define IPPROTO_ICMP_ 1
+#define IPPROTO_TCP_ 6
+#define IPPROTO_UDP_ 17
 #define ICMP_ECHOREPLY_ 0
 #define ICMP_DEST_UNREACH_ 3
 #define ICMP_ECHO_ 8

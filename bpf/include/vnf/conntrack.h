@@ -33,9 +33,6 @@
 
 #define CT_NSEC_PER_SEC 1000000000ULL
 
-#define IPPROTO_TCP_ 6
-#define IPPROTO_UDP_ 17
-
 /* A plain hash: nothing evicts an entry behind our back (an LRU would, and
  * would take established connections with it under a flood). Elements are
  * allocated as entries are created (see ct_table.h for why not preallocated). */

@@ -14,6 +14,7 @@
 
 #include "vnf/common.h"
 #include "vnf/conntrack.h"
+#include "vnf/tcp.h"
 
 #define FW_IPV4_MF 0x2000
 #define FW_IPV4_OFFSET 0x1fff
@@ -58,19 +59,6 @@ struct fw_pkt {
 	__u8 _pad2;
 };
 
-/* The 20 bytes of a TCP header without bitfields. */
-struct fw_tcph {
-	__be16 source;
-	__be16 dest;
-	__be32 seq;
-	__be32 ack_seq;
-	__u8 doff_res; /* data offset in the high nibble */
-	__u8 flags;
-	__be16 window;
-	__be16 check;
-	__be16 urg_ptr;
-};
-_Static_assert(sizeof(struct fw_tcph) == 20, "fw_tcph");
 
 struct fw_l4h { /* first 8 bytes of UDP, ICMP, or TCP */
 	__be16 a; /* ports; ICMP: type/code */
@@ -180,7 +168,7 @@ static long fw_opt_step(__u32 n, void *data)
 __attribute__((noinline)) int fw_tcp_seg(struct __sk_buff *skb, __u32 off, __u32 len, __u32 partial)
 {
 	struct ct_tcp_work *w = ct_tcp_work_get();
-	const struct fw_tcph *th;
+	const struct vnf_tcph *th;
 	struct ct_tcp_seg *s;
 	__u32 n, doff, olen;
 
@@ -193,7 +181,7 @@ __attribute__((noinline)) int fw_tcp_seg(struct __sk_buff *skb, __u32 off, __u32
 	n &= CT_HDR_BUF - 1;
 	if (n < sizeof(*th) || bpf_skb_load_bytes(skb, off, w->hdr, n) < 0)
 		return -1;
-	th = (const struct fw_tcph *)w->hdr;
+	th = (const struct vnf_tcph *)w->hdr;
 	s = &w->seg;
 	doff = (th->doff_res >> 4) * 4;
 	s->seq = bpf_ntohl(th->seq);
@@ -329,7 +317,7 @@ static __always_inline __u32 fw_parse(struct __sk_buff *skb, struct fw_pkt *p)
 	__u32 l4len = tot - hlen;
 
 	if (ip.protocol == IPPROTO_TCP_) {
-		struct fw_tcph th;
+		struct vnf_tcph th;
 
 		if (l4len < sizeof(th))
 			return VNF_R_DROP_MALFORMED;

@@ -124,28 +124,28 @@ static __always_inline int icmp_error_allowed(struct __sk_buff *skb, __u32 hlen,
 
 /*
  * Turns the packet into an ICMP error about it, addressed back to its sender:
- *   eth(dst = old eth src, src = router_mac) | IPv4(router_ip -> old src, TTL 64,
+ *   eth(dst = old eth src, src = mac) | IPv4(src_ip -> old src, TTL 64,
  *   TOS as Linux: precedence "internetwork control") | ICMP type/code |
  *   old IPv4 header with its options + first 8 bytes of its payload.
- * Linux quotes as much as fits in 576 bytes (RFC 1812); we quote what RFC 792
- * requires, which is all a sender uses to find the socket.
+ * `mac` NULL: from the packet's own destination MAC; `src_ip` NULL: from its
+ * destination address (what the destination host itself, or Linux's REJECT,
+ * sends). Linux quotes as much as fits in 576 bytes (RFC 1812); we quote what
+ * RFC 792 requires, which is all a sender uses to find the socket.
  *
- * Everything is assembled on the stack, then the packet is resized once with
+ * Everything is assembled in *f (the caller's stack, or a per-CPU scratch
+ * buffer when its stack is short), then the packet is resized once with
  * bpf_skb_change_tail and written with one bpf_skb_store_bytes: the quote is
  * copied out before the packet changes, so no bytes have to be moved inside
  * it (bpf_skb_adjust_room would only have opened a hole we then overwrite).
+ * Whether an error is due at all is the caller's (icmp_error_allowed).
  * Returns 0, or < 0 when a helper failed (the packet may then be changed:
  * the caller must drop it). All packet pointers are invalid afterwards.
  */
-static __always_inline int icmp_error_build(struct __sk_buff *skb, __u8 type, __u8 code, __be32 router_ip,
-					    const __u8 *router_mac)
+static __always_inline int icmp_error_fill(struct __sk_buff *skb, struct icmp_err_frame *f, __u8 type, __u8 code,
+					   const __be32 *src_ip, const __u8 *mac)
 {
 	struct ethhdr eth;
 	struct iphdr ip;
-	/* Zeroed: bytes past the quote then add nothing to the checksum, and the
-	 * verifier wants every stack byte a helper may read (up to the size's
-	 * maximum, not its actual value) initialised. */
-	struct icmp_err_frame f = {};
 
 	/* Copies, not packet pointers: linear or paged, and nothing to re-check
 	 * after the helpers below change the packet. */
@@ -155,7 +155,7 @@ static __always_inline int icmp_error_build(struct __sk_buff *skb, __u8 type, __
 		return -1;
 	/* ihl is 4 bits, so hlen <= 60; with the lower check the verifier knows
 	 * hlen in [20, 60] and qlen below in [20, 68]: a non-zero size that fits
-	 * f.quote, which is what bpf_skb_load_bytes' ARG_CONST_SIZE demands. */
+	 * f->quote, which is what bpf_skb_load_bytes' ARG_CONST_SIZE demands. */
 	__u32 hlen = ip.ihl * 4;
 	__u32 tot = bpf_ntohs(ip.tot_len);
 
@@ -167,34 +167,39 @@ static __always_inline int icmp_error_build(struct __sk_buff *skb, __u8 type, __
 		plen = ICMP_QUOTE_L4;
 	__u32 qlen = hlen + plen;
 
-	if (bpf_skb_load_bytes(skb, ETH_HLEN, f.quote, qlen) < 0)
+	/* Zeroed: bytes past the quote then add nothing to the checksum. */
+	__builtin_memset(f, 0, sizeof(*f));
+	if (bpf_skb_load_bytes(skb, ETH_HLEN, f->quote, qlen) < 0)
 		return -1;
 
-	__builtin_memcpy(f.eth_dst, eth.h_source, ETH_ALEN);
-	__builtin_memcpy(f.eth_src, router_mac, ETH_ALEN);
-	f.eth_proto = bpf_htons(ETH_P_IP);
-	f.ip.version = 4;
-	f.ip.ihl = IPV4_MIN_HLEN / 4;
-	f.ip.tos = (ip.tos & IPTOS_TOS_MASK_) | IPTOS_PREC_INTERNETCONTROL_;
-	f.ip.tot_len = bpf_htons(ICMP_ERR_HDRS + qlen);
-	f.ip.id = (__be16)bpf_get_prandom_u32(); /* no DF (as Linux): the id must vary */
-	f.ip.ttl = ICMP_ERR_TTL;
-	f.ip.protocol = IPPROTO_ICMP_;
-	f.ip.saddr = router_ip;
-	f.ip.daddr = ip.saddr;
-	f.ip.check = csum_ipv4_hdr(&f.ip); /* check is still 0 here */
-	f.icmp.type = type;
-	f.icmp.code = code;
+	__builtin_memcpy(f->eth_dst, eth.h_source, ETH_ALEN);
+	if (mac)
+		__builtin_memcpy(f->eth_src, mac, ETH_ALEN);
+	else
+		__builtin_memcpy(f->eth_src, eth.h_dest, ETH_ALEN);
+	f->eth_proto = bpf_htons(ETH_P_IP);
+	f->ip.version = 4;
+	f->ip.ihl = IPV4_MIN_HLEN / 4;
+	f->ip.tos = (ip.tos & IPTOS_TOS_MASK_) | IPTOS_PREC_INTERNETCONTROL_;
+	f->ip.tot_len = bpf_htons(ICMP_ERR_HDRS + qlen);
+	f->ip.id = (__be16)bpf_get_prandom_u32(); /* no DF (as Linux): the id must vary */
+	f->ip.ttl = ICMP_ERR_TTL;
+	f->ip.protocol = IPPROTO_ICMP_;
+	f->ip.saddr = src_ip ? *src_ip : ip.daddr;
+	f->ip.daddr = ip.saddr;
+	f->ip.check = csum_ipv4_hdr(&f->ip); /* check is still 0 here */
+	f->icmp.type = type;
+	f->icmp.code = code;
 
 	/* Sum of the ICMP header and the whole (zero-padded) quote: a constant
 	 * size, a multiple of 4 as bpf_csum_diff requires (-EINVAL otherwise).
 	 * The result is an unfolded 32-bit sum (or, on some kernels, already
 	 * folded to 16 bits): folding it again is harmless. */
-	__s64 sum = bpf_csum_diff(NULL, 0, (__be32 *)&f.icmp, ICMP_HLEN + sizeof(f.quote), 0);
+	__s64 sum = bpf_csum_diff(NULL, 0, (__be32 *)&f->icmp, ICMP_HLEN + sizeof(f->quote), 0);
 
 	if (sum < 0)
 		return -1;
-	f.icmp.checksum = csum_fold32((__u32)sum);
+	f->icmp.checksum = csum_fold32((__u32)sum);
 
 	/* Trims (or grows, zero-filled) to the new length; 0 or -errno. It
 	 * refuses to cut below a CHECKSUM_PARTIAL offset (csum_start +
@@ -203,10 +208,19 @@ static __always_inline int icmp_error_build(struct __sk_buff *skb, __u8 type, __
 
 	if (bpf_skb_change_tail(skb, new_len, 0) < 0)
 		return -1;
-	/* new_len <= 14 + 28 + 68 = sizeof(f) - 2: the read stays inside f. */
-	if (bpf_skb_store_bytes(skb, 0, f.eth_dst, new_len, 0) < 0)
+	/* new_len <= 14 + 28 + 68 = sizeof(*f) - 2: the read stays inside *f. */
+	if (bpf_skb_store_bytes(skb, 0, f->eth_dst, new_len, 0) < 0)
 		return -1;
 	return 0;
+}
+
+/* The router's error: from its port (address and MAC), assembled on the stack. */
+static __always_inline int icmp_error_build(struct __sk_buff *skb, __u8 type, __u8 code, __be32 router_ip,
+					    const __u8 *router_mac)
+{
+	struct icmp_err_frame f;
+
+	return icmp_error_fill(skb, &f, type, code, &router_ip, router_mac);
 }
 
 #endif
