@@ -35,9 +35,21 @@
  *   - rewrite:   fields a program must not change (addresses, options,
  *                payload) are unchanged; frames passed on are byte for byte
  *   - length:    output IPv4 has IHL >= 5 and a total length within the frame
+ *   - neighbours: after each router part, the router's learned (vnf_neigh)
+ *                and pending (vnf_neigh_pend) tables hold exactly the model's
+ *                entries, with their state, MAC, probe count and port
  * Counters are read per frame for what the model predicts plus a watch set;
  * at the end of each part every counter of every VNF is read and must equal
  * the sum of what was read per frame (nothing was counted unseen).
+ *
+ * The router's neighbour state machine and ICMP rate limit run on clocks: the
+ * test writes settings (vnf_router_cfg) whose timers are 0 (always elapsed)
+ * or an hour (never, within a run), which the model follows exactly — two
+ * sets, one per router part (SETTINGS_A, SETTINGS_B), so that every state and
+ * transition is reached: INCOMPLETE with requests, FAILED with host
+ * unreachable, a new resolution, a pending next hop dropping, REACHABLE,
+ * STALE after a gratuitous ARP with unicast probes, re-resolution after
+ * unanswered probes, and ICMP errors beyond a host's burst held back.
  *
  * Seeded and reproducible: VNF_FUZZ_SEED=<n> (default 20261108), and
  * VNF_FUZZ_SCALE=<x> multiplies the frame counts. Each frame has its own PRNG
@@ -278,6 +290,7 @@ function finish(t: Test, stats: Stats, find: Findings, tallies: Tally[], what: s
 
 const R1 = mac('02:00:00:00:01:01');
 const R2 = mac('02:00:00:00:02:01');
+const R4 = mac('02:00:00:00:04:01');
 
 /**
  * Router settings the model can follow (timers of 0 or LONG_MS: see
@@ -345,17 +358,20 @@ interface RouterLab {
 
 /**
  * Router 1 with a port on network 1 (10.1.0.1/24) and network 2 (10.2.0.1/24);
- * network 3 has no router port. Ports (identity enforced, as the control
- * plane sets it): p0 10.1.0.10, p1 10.1.0.11 (may also send from 10.7.0.0/16),
- * p2 10.1.0.12 (MAC unknown: the bridge learns it), p3 10.2.0.20, p4 10.2.0.21
- * (a gateway: 10.9.0.0/16 behind it). Routes: both connected networks,
- * 10.9.0.0/16 via p4, 10.3.0.0/16 into network 3 (no port of this router
- * there), default via 10.2.0.99 (no neighbour: ARP). Static FDB entries and
+ * network 3 has no router port; router 2 has one on network 4 (10.4.0.1/24).
+ * Ports (identity enforced, as the control plane sets it): p0 10.1.0.10, p1
+ * 10.1.0.11 (may also send from 10.7.0.0/16), p2 10.1.0.12 (MAC unknown: the
+ * bridge learns it, the router learns its neighbour from ARP), p3 10.2.0.20,
+ * p4 10.2.0.21 (a gateway: 10.9.0.0/16 behind it), p5 10.4.0.10. Routes of
+ * router 1: both connected networks, 10.9.0.0/16 via p4, 10.3.0.0/16 into
+ * network 3 (no port of this router there), default via 10.2.0.99 (never
+ * answers ARP). Router 2: its connected network and 10.1.0.0/16 into network
+ * 1 (router 1's), nothing else (net unreachable). Static FDB entries and
  * neighbours for every port but p2.
  */
 async function routerLab(t: Test): Promise<RouterLab> {
   const dp = await loadDataplane(t, ['entry', 'bridge', 'router']);
-  const ports = createPorts(t, 5);
+  const ports = createPorts(t, 6);
   const model = new DpModel();
   const chainIn = dp.addChain([VNF_ID_BRIDGE]);
   const chainOut = dp.addChain([VNF_ID_DELIVER]);
@@ -365,6 +381,7 @@ async function routerLab(t: Test): Promise<RouterLab> {
     { net: 1, mac: null, ip: '10.1.0.12' },
     { net: 2, mac: '02:00:00:02:00:14', ip: '10.2.0.20' },
     { net: 2, mac: '02:00:00:02:00:15', ip: '10.2.0.21', allowed: ['10.9.0.0', 16] },
+    { net: 4, mac: '02:00:00:04:00:0a', ip: '10.4.0.10' },
   ];
   const cfg: PortCfg[] = defs.map((d, k) => ({
     ifindex: ports[k]!.ifindex, network: d.net, mac: d.mac ? mac(d.mac) : null, ip: ip(d.ip), spoofchk: true,
@@ -385,33 +402,39 @@ async function routerLab(t: Test): Promise<RouterLab> {
   dp.setNetwork(1, { router_id: 1, router_ip: ip('10.1.0.1'), router_mac: macStr(R1), router_prefix: 24, ports: cfg.filter((p) => p.network === 1).map((p) => p.ifindex) });
   dp.setNetwork(2, { router_id: 1, router_ip: ip('10.2.0.1'), router_mac: macStr(R2), router_prefix: 24, ports: cfg.filter((p) => p.network === 2).map((p) => p.ifindex) });
   dp.setNetwork(3, { router_id: 0 });
+  dp.setNetwork(4, { router_id: 2, router_ip: ip('10.4.0.1'), router_mac: macStr(R4), router_prefix: 24, ports: cfg.filter((p) => p.network === 4).map((p) => p.ifindex) });
   applySettings(dp, model, SETTINGS_A);
   model.nets.set(1, { id: 1, routerId: 1, routerIp: ip('10.1.0.1'), routerMac: R1, routerPrefix: 24 });
   model.nets.set(2, { id: 2, routerId: 1, routerIp: ip('10.2.0.1'), routerMac: R2, routerPrefix: 24 });
   model.nets.set(3, { id: 3, routerId: 0, routerIp: 0, routerMac: Buffer.alloc(6), routerPrefix: 0 });
-  const routes: Array<[string, number, number, string, boolean]> = [
-    ['10.1.0.0', 24, 1, '0.0.0.0', true],
-    ['10.2.0.0', 24, 2, '0.0.0.0', true],
-    ['10.9.0.0', 16, 2, '10.2.0.21', false],
-    ['10.3.0.0', 16, 3, '0.0.0.0', false],
-    ['0.0.0.0', 0, 2, '10.2.0.99', false],
+  model.nets.set(4, { id: 4, routerId: 2, routerIp: ip('10.4.0.1'), routerMac: R4, routerPrefix: 24 });
+  const routes: Array<[number, string, number, number, string, boolean]> = [
+    [1, '10.1.0.0', 24, 1, '0.0.0.0', true],
+    [1, '10.2.0.0', 24, 2, '0.0.0.0', true],
+    [1, '10.9.0.0', 16, 2, '10.2.0.21', false],
+    [1, '10.3.0.0', 16, 3, '0.0.0.0', false],
+    [1, '0.0.0.0', 0, 2, '10.2.0.99', false],
+    // Router 2 knows only its own subnet: anything else is ICMP net unreachable; 10.1/16 is router 1's network.
+    [2, '10.4.0.0', 24, 4, '0.0.0.0', true],
+    [2, '10.1.0.0', 16, 1, '0.0.0.0', false],
   ];
-  for (const [a, l, net, nh, conn] of routes) {
-    dp.setRoute(1, ip(a), l, { network: net, nexthop: ip(nh), flags: conn ? VNF_ROUTE_F_CONNECTED : VNF_ROUTE_F_STATIC });
-    model.routes.push({ routerId: 1, addr: ip(a), plen: l, network: net, nexthop: ip(nh), connected: conn });
+  for (const [rid, a, l, net, nh, conn] of routes) {
+    dp.setRoute(rid, ip(a), l, { network: net, nexthop: ip(nh), flags: conn ? VNF_ROUTE_F_CONNECTED : VNF_ROUTE_F_STATIC });
+    model.routes.push({ routerId: rid, addr: ip(a), plen: l, network: net, nexthop: ip(nh), connected: conn });
   }
   // What each port's container may try to send as and to.
   const p2mac = mac('02:00:00:01:00:0c');
   const self = (k: number): Endpoint => ({ mac: cfg[k]!.mac ?? p2mac, ip: cfg[k]!.ip });
-  const others = [0, 1, 2, 3, 4].map(self);
+  const others = [0, 1, 2, 3, 4, 5].map(self);
   const dstIps = ['10.1.0.10', '10.1.0.11', '10.1.0.12', '10.1.0.77', '10.1.0.255', '10.1.0.1', '10.2.0.20', '10.2.0.21', '10.2.0.99', '10.2.0.255',
-    '10.2.0.1', '10.9.3.4', '10.9.255.255', '10.3.0.5', '8.8.8.8', '192.0.2.1', '224.0.0.5', '255.255.255.255', '0.0.0.0', '127.0.0.1'].map(ip);
+    '10.2.0.1', '10.9.3.4', '10.9.255.255', '10.3.0.5', '10.4.0.10', '10.4.0.1', '10.4.0.66', '8.8.8.8', '192.0.2.1', '224.0.0.5', '255.255.255.255', '0.0.0.0', '127.0.0.1'].map(ip);
   const srcIps = ['10.7.1.2', '10.7.255.255', '10.9.3.4', '10.1.0.10', '10.1.0.11', '10.1.0.12', '10.2.0.20', '10.2.0.21', '10.1.0.1', '192.0.2.7', '10.1.0.0'].map(ip);
-  const macs = [...others.map((e) => e.mac), R1, R2, mac('02:00:00:01:00:99'), mac('02:aa:00:00:00:01')];
-  const scenes = [0, 1, 2, 3, 4].map((k): Scene => {
+  const macs = [...others.map((e) => e.mac), R1, R2, R4, mac('02:00:00:01:00:99'), mac('02:aa:00:00:00:01')];
+  const scenes = [0, 1, 2, 3, 4, 5].map((k): Scene => {
     const net = cfg[k]!.network;
-    const peers = [0, 1, 2, 3, 4].filter((j) => j !== k && cfg[j]!.network === net).map(self);
-    const router = { mac: net === 1 ? R1 : R2, ip: net === 1 ? ip('10.1.0.1') : ip('10.2.0.1') };
+    const peers = [0, 1, 2, 3, 4, 5].filter((j) => j !== k && cfg[j]!.network === net).map(self);
+    const n = model.nets.get(net)!;
+    const router = { mac: n.routerMac, ip: n.routerIp };
     const srcMacs = k === 2 ? [...macs, mac('02:00:00:01:00:0d'), mac('02:00:00:01:00:0e'), mac('06:11:22:33:44:55'), mac('01:00:5e:00:00:01')] : macs;
     return { self: self(k), peers, router, srcIps, dstIps, srcMacs, dstMacs: macs };
   });
@@ -617,7 +640,7 @@ if (requirePrivileges(t)) {
     const tIn = new Tally('vnf_entry_in (identity -> bridge -> router -> bridge -> DELIVER)');
     const tOut = new Tally('vnf_entry_out (egress path -> DELIVER)');
     const tRt = new Tally('vnf_router run directly (as the bridge hands it frames)');
-    const weights: Array<[number, number]> = [[30, 0], [20, 1], [20, 2], [20, 3], [10, 4]];
+    const weights: Array<[number, number]> = [[30, 0], [20, 1], [20, 2], [20, 3], [10, 4], [6, 5]];
 
     // 1. From the containers, through vnf_entry_in.
     const ctxIn: Ctx = { stats, find, tally: tIn, watch };
@@ -634,12 +657,22 @@ if (requirePrivileges(t)) {
     const ctxOut: Ctx = { stats, find, tally: tOut, watch: [idx(CORE, 'pass'), idx(CORE, 'deliver'), idx(CORE, 'drop:not-for-port')] };
     for (let i = 0; i < n(5_000); i++) {
       const rng = new Rng(mix(SEED, streamId('out-port'), i));
-      const k = rng.int(5);
-      const g = fuzzFrame(SEED, 'out', i, scenes[rng.int(5)]!);
+      const k = rng.int(6);
+      const g = fuzzFrame(SEED, 'out', i, scenes[rng.int(6)]!);
       const e = model.entryOut(g.frame, cfg[k]!.ifindex);
       runFrame(ctxOut, 'out', i, `to p${k}: ${g.what}`, g.frame, e, () => dp.runEgress(cfg[k]!.ifindex, g.frame));
     }
 
+    // The default route's next hop (never answers) driven to FAILED before the settings change: in part 3,
+    // where FAILED never ends, every packet routed through it is answered with host unreachable.
+    const dflt = DpModel.neighKey(2, ip('10.2.0.99'));
+    for (let i = 0; i < 10 && model.pendingNeigh.get(dflt)?.state !== 'failed'; i++) {
+      const rng = new Rng(mix(SEED, streamId('prime'), i));
+      const f = ethFrame(R2, cfg[3]!.mac!, ET.IP, ipv4({ src: cfg[3]!.ip, dst: ip('192.0.2.1'), proto: P.UDP, id: rng.int(65536) }, udp(cfg[3]!.ip, ip('192.0.2.1'), 1024 + rng.int(60000), 53, rng.bytes(rng.int(40)))));
+      const r = runFrame(ctxIn, 'prime', i, 'from p3: UDP by the default route', f, model.entryIn(f, cfg[3]!.ifindex), () => dp.runFrom(cfg[3]!.ifindex, f));
+      if (r) checkIdentity(ctxIn, 'prime', i, 'from p3: UDP by the default route', f, cfg[3]!, r);
+    }
+    t.equal(model.pendingNeigh.get(dflt)?.state, 'failed', 'the default route\'s next hop has FAILED');
     t.same(neighDiff(dp, model), [], 'parts 1-2: the neighbour tables are the model\'s');
 
     // 3. The router directly, with any source (martians too): as the bridge of a network hands it a frame from a port.
@@ -648,7 +681,7 @@ if (requirePrivileges(t)) {
     const router = dp.program('vnf_router');
     for (let i = 0; i < n(20_000); i++) {
       const rng = new Rng(mix(SEED, streamId('rt-port'), i));
-      const k = rng.pick([0, 0, 2, 3, 4]);
+      const k = rng.pick([0, 0, 2, 3, 4, 5]);
       const net = rng.weighted<number>([[96, cfg[k]!.network], [2, 3], [2, 9]]);
       // Any source: the scene's sender with its identity loosened.
       const sc = scenes[k]!;
@@ -668,6 +701,18 @@ if (requirePrivileges(t)) {
     const routed = (tIn.reasons.get(idx(ROUTER, 'routed')) ?? 0) + (tRt.reasons.get(idx(ROUTER, 'routed')) ?? 0);
     const errors = (tIn.reasons.get(idx(ROUTER, 'icmp-error')) ?? 0) + (tRt.reasons.get(idx(ROUTER, 'icmp-error')) ?? 0);
     t.ok(routed > 1000 * MIN && errors > 200 * MIN, `routing (${routed}) and ICMP errors (${errors}) were exercised`);
+    // Every path of the router's state machines and answers was taken (at a scale that makes it likely).
+    if (SCALE >= 0.5) {
+      const seen = (tl: Tally, r: string): number => tl.reasons.get(idx(ROUTER, r)) ?? 0;
+      const want: Array<[Tally, string[]]> = [
+        [tIn, ['arp-request', 'arp-probe', 'neigh-update', 'drop:neigh-failed', 'tcp-reset', 'drop:no-socket', 'icmp-echo-reply', 'arp-reply', 'arp-learn', 'drop:martian', 'drop:ttl', 'drop:no-route', 'drop:no-network']],
+        [tRt, ['arp-request', 'arp-probe', 'drop:neigh-pending', 'drop:neigh-failed', 'drop:icmp-ratelimit', 'icmp-error', 'tcp-reset', 'arp-learn']],
+      ];
+      for (const [tl, rs] of want) {
+        const missing = rs.filter((r) => !seen(tl, r));
+        t.same(missing, [], `${tl.name}: every router path counted at least once`);
+      }
+    }
   });
 
   t.test('firewall: new connections against the reference classifier (no state kept between frames)', async (t) => {
