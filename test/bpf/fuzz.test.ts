@@ -58,6 +58,8 @@
  * down a total that does not add up to the frame that caused it).
  */
 import t, { type Test } from 'tap';
+import { existsSync } from 'node:fs';
+import { release } from 'node:os';
 import type { BpfMap } from '../../src/bpf/map.js';
 import { skbContext } from '../../src/bpf/skb.js';
 import { u32 } from '../../src/codec/struct.js';
@@ -402,6 +404,8 @@ async function routerLab(t: Test): Promise<RouterLab> {
   dp.setNetwork(1, { router_id: 1, router_ip: ip('10.1.0.1'), router_mac: macStr(R1), router_prefix: 24, ports: cfg.filter((p) => p.network === 1).map((p) => p.ifindex) });
   dp.setNetwork(2, { router_id: 1, router_ip: ip('10.2.0.1'), router_mac: macStr(R2), router_prefix: 24, ports: cfg.filter((p) => p.network === 2).map((p) => p.ifindex) });
   dp.setNetwork(3, { router_id: 0 });
+  // libbpf reads CONFIG_HZ from one of these (the programs' __kconfig).
+  model.hzKnown = existsSync('/proc/config.gz') || existsSync(`/boot/config-${release()}`);
   dp.setNetwork(4, { router_id: 2, router_ip: ip('10.4.0.1'), router_mac: macStr(R4), router_prefix: 24, ports: cfg.filter((p) => p.network === 4).map((p) => p.ifindex) });
   applySettings(dp, model, SETTINGS_A);
   model.nets.set(1, { id: 1, routerId: 1, routerIp: ip('10.1.0.1'), routerMac: R1, routerPrefix: 24 });

@@ -244,6 +244,12 @@ export class DpModel {
     reachableMs: VNF_NEIGH_DEF_REACHABLE_MS, retransMs: VNF_NEIGH_DEF_RETRANS_MS, failedMs: VNF_NEIGH_DEF_FAILED_MS,
     ucastProbes: VNF_NEIGH_DEF_UCAST_PROBES, mcastProbes: VNF_NEIGH_DEF_MCAST_PROBES, icmpRatelimitMs: VNF_ICMP_DEF_RATELIMIT_MS,
   };
+  /**
+   * Whether the programs know the kernel's tick rate (CONFIG_HZ, which libbpf
+   * reads from the kernel's config): without it no neighbour gets the
+   * forwarding shortcut (vnf/router_cfg.h).
+   */
+  hzKnown = true;
   fw: FwHook | undefined;
 
   static fdbKey = (net: number, m: Uint8Array): string => `${net}/${macStr(m)}`;
@@ -417,7 +423,7 @@ export class DpModel {
     const cur = this.learnedNeigh.get(k);
     if (!cur && !create && !this.pendingNeigh.has(k)) return false;
     // A refresh (same MAC, REACHABLE, unprobed, same port) or a new REACHABLE value: the same entry either way.
-    this.learnedNeigh.set(k, { mac: Buffer.from(m), state: 'reachable', probes: 0, ifindex, untilFar: this.long(this.cfg.reachableMs) });
+    this.learnedNeigh.set(k, { mac: Buffer.from(m), state: 'reachable', probes: 0, ifindex, untilFar: this.hzKnown && this.long(this.cfg.reachableMs) });
     this.pendingNeigh.delete(k);
     return true;
   }
