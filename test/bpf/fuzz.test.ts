@@ -795,8 +795,9 @@ if (requirePrivileges(t)) {
     finish(t, stats, find, Object.values(tallies), 'firewall (stateless)');
     t.comment(`classified by the firewall and checked against the reference (rule counter and verdict): ${verdicts.checkedRule} ` +
       `(allow ${verdicts.allow}, drop ${verdicts.drop}, reject ${verdicts.reject}, of which ${verdicts.answered} answered with a RST/ICMP)`);
-    for (const a of ['allow', 'drop', 'reject'] as const) t.ok(verdicts[a] > 1000 * MIN, `${a}: ${verdicts[a]} frames`);
-    t.ok(verdicts.answered > 500 * MIN, `${verdicts.answered} reject answers checked`);
+    // Coverage (how much of each depends on the seed's random policies: a default of allow makes most frames allowed).
+    for (const a of ['allow', 'drop', 'reject'] as const) t.ok(verdicts[a] > 300 * MIN, `${a}: ${verdicts[a]} frames`);
+    t.ok(verdicts.answered > 150 * MIN, `${verdicts.answered} reject answers checked`);
     for (const tl of Object.values(tallies)) {
       totals.frames += tl.frames;
       totals.ran += tl.frames - tl.refused;
