@@ -873,7 +873,8 @@ export interface FwPrediction {
  * new packet gets. ARP passes, other non-IPv4 is dropped, malformed IPv4 is
  * dropped, ICMP errors relate to nothing, TCP opens only with a bare SYN, and
  * the rest is classified by the reference: allow passes (tracked for TCP, UDP,
- * other protocols and echo requests), drop drops, reject answers with a RST
+ * other protocols and echo requests, unless it is a broadcast/multicast copy at
+ * the egress hook), drop drops, reject answers with a RST
  * or ICMP port unreachable where Linux's REJECT would.
  */
 export function fwStateless(f: Buffer, d: FirewallDirection, egressHook: boolean): FwPrediction {
@@ -888,7 +889,10 @@ export function fwStateless(f: Buffer, d: FirewallDirection, egressHook: boolean
   }
   const ref = referenceFor(d, p);
   if (ref.action === 'allow') {
-    const tracked = p.kind === FwKind.PORTS || p.kind === FwKind.OTHER || p.kind === FwKind.ECHO_REQ;
+    // A broadcast/multicast copy flooded to the port's egress hook is allowed but opens no
+    // connection in the port's zone (README, "Connection tracking holds under pressure").
+    const floodedToAll = egressHook && (f[0]! & 1) === 1;
+    const tracked = (p.kind === FwKind.PORTS || p.kind === FwKind.OTHER || p.kind === FwKind.ECHO_REQ) && !floodedToAll;
     return { decision: { action: 'pass', reasons: tracked ? ['ct-new', 'fw-allow'] : ['fw-allow'] }, parsed: p, ref, tracked };
   }
   if (ref.action === 'drop') return { decision: { action: 'drop', reasons: ['drop:policy'] }, parsed: p, ref, tracked: false };
