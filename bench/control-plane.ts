@@ -145,17 +145,17 @@ export async function portCounts(sizes: number[]): Promise<PortsRow[]> {
   const rows: PortsRow[] = [];
   for (const n of sizes) {
     const tag = randomBytes(2).toString('hex');
-    const name = `vp${tag}`;
+    const name = `vb${tag}p`;
     const dir = mkdtempSync(join(tmpdir(), 'vnf-bench-'));
     const file = join(dir, 'topology.yaml');
     const nets = Math.ceil(n / 60);
-    const namespaces = Array.from({ length: Math.ceil(n / 1000) }, (_, i) => `vnfbp${tag}${i}`);
+    const namespaces = Array.from({ length: Math.ceil(n / 1000) }, (_, i) => `vnfb${tag}p${i}`);
     try {
       for (const ns of namespaces) spawnSync('ip', ['netns', 'add', ns]);
       const batch: string[] = [];
       for (let i = 0; i < n; i++) {
-        batch.push(`link add vp${tag}${i} type veth peer name p${i} netns ${namespaces[Math.floor(i / 1000)]}`);
-        batch.push(`link set vp${tag}${i} up`);
+        batch.push(`link add vb${tag}${i} type veth peer name p${i} netns ${namespaces[Math.floor(i / 1000)]}`);
+        batch.push(`link set vb${tag}${i} up`);
       }
       writeFileSync(join(dir, 'batch'), batch.join('\n') + '\n');
       if (spawnSync('ip', ['-batch', join(dir, 'batch')]).status !== 0) throw new Error('creating veths failed');
@@ -163,7 +163,7 @@ export async function portCounts(sizes: number[]): Promise<PortsRow[]> {
       writeFileSync(file, `apiVersion: vnf/v1\nname: ${name}\nnetworks:\n${networks}\n`);
       const t = loadTopology(file);
       const attachments = Array.from({ length: n }, (_, i) => ({
-        ifname: `vp${tag}${i}`, network: `n${Math.floor(i / 60)}`, ip: ((10 << 24) | ((100 + (Math.floor(i / 60) >> 8)) << 16) | ((Math.floor(i / 60) & 255) << 8) | ((i % 60) + 2)) >>> 0, prefix: 24,
+        ifname: `vb${tag}${i}`, network: `n${Math.floor(i / 60)}`, ip: ((10 << 24) | ((100 + (Math.floor(i / 60) >> 8)) << 16) | ((Math.floor(i / 60) & 255) << 8) | ((i % 60) + 2)) >>> 0, prefix: 24,
       }));
       const t0 = process.hrtime.bigint();
       await applyTopology(t, { attachments, file });

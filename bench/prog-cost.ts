@@ -48,6 +48,14 @@ export interface CostResult {
   verdict: number;
 }
 
+export interface CostVariant {
+  id: string;
+  path: string;
+  /** Whether `repeat` is valid (the program leaves the packet as it found it). */
+  repeatable: boolean;
+  measure(singles: number): { repeatNs?: number; singleNs: number; verdict: number };
+}
+
 function measure(prog: NativeProgram, data: Buffer, ifindex: number, repeat: boolean, singles: number): { repeatNs?: number; singleNs: number; verdict: number } {
   const ctx = skbContext({ ifindex });
   const verdict = prog.testRun({ data, ctx }).retval;
@@ -63,7 +71,11 @@ function measure(prog: NativeProgram, data: Buffer, ifindex: number, repeat: boo
   return { ...(repeatNs !== undefined ? { repeatNs } : {}), singleNs: median(xs), verdict };
 }
 
-export async function progCost(singles = 20_000): Promise<CostResult[]> {
+/**
+ * Loads null, entry, bridge and router with a two-network topology in their maps (scratch pins,
+ * scratch ports) and returns the paths to measure; `close` undoes everything.
+ */
+export async function progCostSetup(): Promise<{ variants: CostVariant[]; close: () => void }> {
   const scratch = new Scratch();
   const pins = mkdtempSync('/sys/fs/bpf/vnf-bench-');
   scratch.defer(() => rmSync(pins, { recursive: true, force: true }));
@@ -103,18 +115,29 @@ export async function progCost(singles = 20_000): Promise<CostResult[]> {
     router!.map('vnf_neigh_static').update(neighKeyCodec.encode({ network: 2, ip: ip('10.0.2.10') }), neighCodec.encode({ updated_ns: 0n, mac: macs.c, flags: VNF_NEIGH_F_STATIC }));
 
     const entryIn = entry!.program('vnf_entry_in');
-    const results: CostResult[] = [];
-    const nullR = measure(nul.program('vnf_null'), frame(macs.b, macs.a, '10.0.1.10', '10.0.1.11'), a.ifindex, true, singles);
-    results.push({ path: 'null program (baseline)', ...nullR });
-    const bridgeR = measure(entryIn, frame(macs.b, macs.a, '10.0.1.10', '10.0.1.11'), a.ifindex, true, singles);
-    results.push({ path: 'entry > bridge > deliver (known unicast)', ...bridgeR });
-    // Routing changes the packet (TTL, MACs): with repeat the kernel would run
-    // each repetition on the previous one's output, so only single runs count.
-    const routerR = measure(entryIn, frame(macs.r1, macs.a, '10.0.1.10', '10.0.2.10'), a.ifindex, false, singles);
-    results.push({ path: 'entry > bridge > router > bridge > deliver', ...routerR });
-    return results;
-  } finally {
+    const bridged = frame(macs.b, macs.a, '10.0.1.10', '10.0.1.11');
+    const routed = frame(macs.r1, macs.a, '10.0.1.10', '10.0.2.10');
+    const variants: CostVariant[] = [
+      { id: 'null', path: 'null program (baseline)', repeatable: true, measure: (n) => measure(nul.program('vnf_null'), bridged, a.ifindex, true, n) },
+      { id: 'bridge', path: 'entry > bridge > deliver (known unicast)', repeatable: true, measure: (n) => measure(entryIn, bridged, a.ifindex, true, n) },
+      // Routing changes the packet (TTL, MACs): with repeat the kernel would run
+      // each repetition on the previous one's output, so only single runs count.
+      { id: 'router', path: 'entry > bridge > router > bridge > deliver', repeatable: false, measure: (n) => measure(entryIn, routed, a.ifindex, false, n) },
+    ];
+    return { variants, close: () => scratch.close() };
+  } catch (e) {
     scratch.close();
+    throw e;
+  }
+}
+
+/** One pass over every path (kept for callers that want a single table). */
+export async function progCost(singles = 20_000): Promise<CostResult[]> {
+  const { variants, close } = await progCostSetup();
+  try {
+    return variants.map((v) => ({ path: v.path, ...v.measure(singles) }));
+  } finally {
+    close();
   }
 }
 

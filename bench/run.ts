@@ -101,7 +101,7 @@ async function main(): Promise<number> {
   }
   if (args.list) {
     console.log('usage: node dist/bench/run.js [--quick] [--rounds N] [--no-readme] [--list] [SCENARIO ...]\n\nscenarios:');
-    for (const s of SCENARIOS) console.log(`  ${s.id.padEnd(18)} ~${s.minutes.quick} min quick, ~${s.minutes.full} min full: ${s.about}`);
+    for (const s of SCENARIOS) console.log(`  ${s.id.padEnd(18)} ~${s.minutes.quick} min quick, ~${s.minutes.full} min full: ${s.about}${s.optIn ? ` [only when named: ${s.optIn}]` : ''}`);
     return 0;
   }
   if (process.getuid?.() !== 0) throw new Error('the bench needs root (namespaces, veths, BPF programs, netfilter)');
@@ -115,7 +115,8 @@ async function main(): Promise<number> {
 
   const started = new Date();
   const t0 = Date.now();
-  const selected = args.only.length ? SCENARIOS.filter((s) => args.only.includes(s.id)) : SCENARIOS;
+  const selected = args.only.length ? SCENARIOS.filter((s) => args.only.includes(s.id)) : SCENARIOS.filter((s) => !s.optIn);
+  const roundsOf = (s: (typeof SCENARIOS)[number]): number => args.rounds ?? s.rounds?.[args.quick ? 'quick' : 'full'] ?? (args.quick ? 2 : 5);
   const rounds = args.rounds ?? (args.quick ? 2 : 5);
   const tmp = mkdtempSync(join(tmpdir(), 'vnf-bench-'));
   root.defer(`remove ${tmp}`, () => rmSync(tmp, { recursive: true, force: true }));
@@ -128,21 +129,21 @@ async function main(): Promise<number> {
     seconds: 0,
     machine: machine(),
     scenarios: [],
-    skipped: SCENARIOS.filter((s) => !selected.includes(s)).map((s) => s.id),
+    skipped: SCENARIOS.filter((s) => !selected.includes(s)).map((s) => `${s.id}${s.optIn ? ` (${s.optIn})` : ''}`),
     charts: {},
   };
   for (const s of selected) {
     const cleanup = root.child(s.id);
     const ctx: Context = {
       quick: args.quick,
-      rounds,
+      rounds: roundsOf(s),
       tag: randomBytes(2).toString('hex'),
       tmp,
       cleanup,
       log: (m) => log(`${s.id}: ${m}`),
     };
     const st = Date.now();
-    const sr: ScenarioRecord = { id: s.id, title: s.title, status: 'ok', seconds: 0 };
+    const sr: ScenarioRecord = { id: s.id, title: s.title, status: 'ok', seconds: 0, rounds: ctx.rounds };
     log(`${s.id}: start (${s.title})`);
     try {
       sr.result = await s.run(ctx);

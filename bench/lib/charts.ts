@@ -28,7 +28,7 @@ export function barChart(title: string, unit: string, bars: Bar[], opts: { log?:
     scale: { domain: families, range: families.map((f) => FAMILY_COLOURS[f] ?? '#9467bd') },
   };
   const hasSeries = values.some((v) => v.series);
-  const y = { field: 'label', type: 'nominal', title: null, sort: null, axis: { labelLimit: 260 } };
+  const y = { field: 'label', type: 'nominal', title: null, sort: null, axis: { labelLimit: 420 } };
   const x = { field: 'median', type: 'quantitative', title: unit, ...(opts.log ? { scale: { type: 'log' } } : {}) };
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
@@ -44,9 +44,9 @@ export function barChart(title: string, unit: string, bars: Bar[], opts: { log?:
       ...(hasSeries ? { width: opts.width ?? 480 } : {}),
       encoding: { y },
       layer: [
-        { mark: { type: 'bar', height: { band: 0.7 } }, encoding: { x, color: colour, tooltip: [{ field: 'label' }, { field: 'median', format: ',.3~g' }, { field: 'min', format: ',.3~g' }, { field: 'max', format: ',.3~g' }] } },
+        { mark: { type: 'bar', height: { band: 0.7 } }, encoding: { x, color: colour, tooltip: [{ field: 'label' }, { field: 'median', format: ',.4~r' }, { field: 'min', format: ',.4~r' }, { field: 'max', format: ',.4~r' }] } },
         { mark: { type: 'rule', color: 'black' }, encoding: { x: { field: 'min', type: 'quantitative' }, x2: { field: 'max' } } },
-        { mark: { type: 'text', align: 'left', dx: 4, fontSize: 10 }, encoding: { x: { field: 'max', type: 'quantitative' }, text: { field: 'median', type: 'quantitative', format: ',.3~g' } } },
+        { mark: { type: 'text', align: 'left', dx: 4, fontSize: 10 }, encoding: { x: { field: 'max', type: 'quantitative' }, text: { field: 'median', type: 'quantitative', format: ',.4~r' } } },
       ],
     };
   }

@@ -170,6 +170,10 @@ export interface Scenario {
   about: string;
   /** Rough duration, for --list. */
   minutes: { quick: number; full: number };
+  /** Interleaved rounds by default (the run's default when absent; --rounds overrides both). */
+  rounds?: { quick: number; full: number };
+  /** Not part of a plain `make bench`: runs only when named (too long for the full run's budget). */
+  optIn?: string;
   run(ctx: Context): Promise<ScenarioResult>;
 }
 

@@ -174,7 +174,7 @@ async function buildLinuxBridge(env: BuildEnv): Promise<Path> {
   return finish(env, 'linux-bridge', c, s, ADDR.serverL2, { mid: m });
 }
 
-async function buildLinuxRouter(env: BuildEnv, opts: FilterOptions = {}, kind = 'linux-router'): Promise<Path> {
+export async function buildLinuxRouter(env: BuildEnv, opts: FilterOptions = {}, kind = 'linux-router'): Promise<Path> {
   const { c, s, m } = linuxTwoPairs(env);
   addrUp(m, 'a', `${ADDR.gw1}/24`);
   addrUp(m, 'b', `${ADDR.gw2}/24`);
@@ -234,7 +234,7 @@ ${routed ? '  n2: { subnet: 172.16.2.0/24 }\nrouters:\n  r: { ports: { n1: ' + A
 }
 
 /** `labUp` of a topology (from YAML; rules of the server's firewall replaced when given). */
-async function buildVnf(env: BuildEnv, kind: string, routed: boolean, firewall: boolean, fw?: FirewallDirection): Promise<Path> {
+export async function buildVnf(env: BuildEnv, kind: string, routed: boolean, firewall: boolean, fw?: FirewallDirection): Promise<Path> {
   const name = `${IF_PREFIX}${env.id}`; // ≤ 15 characters; lab namespaces vnf.<name>.<c|s>
   const file = join(env.ctx.tmp, `${name}.yaml`);
   const yaml = vnfYaml(name, routed, firewall || !!fw);

@@ -13,6 +13,7 @@ export interface ScenarioRecord {
   title: string;
   status: 'ok' | 'failed';
   seconds: number;
+  rounds: number;
   error?: string;
   cleanupErrors?: string[];
   result?: ScenarioResult;
@@ -82,14 +83,14 @@ export function markdown(rec: RunRecord): string {
   out.push(`- machine: ${machineLine(rec)}`);
   out.push(`- load average at start ${m.loadAvgStart.join(' / ')}${m.loadAvgEnd ? `, at end ${m.loadAvgEnd.join(' / ')}` : ''} (other work on the machine shows up as spread)`);
   out.push(`- tools: ${Object.entries(m.tools).map(([k, v]) => `${k}: ${v}`).join('; ')}${m.brNetfilter ? '; br_netfilter loaded (disabled in the bench bridge namespace)' : ''}`);
-  out.push(`- ${rec.rounds} interleaved rounds per figure; each cell is median (min–max) over the rounds; ratios are computed per round against a baseline measured in the same round`);
+  out.push(`- interleaved rounds per figure (${rec.scenarios.map((s) => `${s.id}: ${s.rounds}`).join(', ')}); each cell is median (min–max) over the rounds; ratios are computed per round against a baseline measured in the same round`);
   out.push(`- run time ${Math.round(rec.seconds)} s; command: \`node dist/bench/run.js ${rec.argv.join(' ')}\``);
   if (rec.skipped.length) out.push(`- not run (not selected): ${rec.skipped.join(', ')}`);
   out.push('');
   const targets = rec.scenarios.flatMap((s) => s.result?.targets ?? []);
   if (targets.length) out.push(mdTable(targetsTable(targets), '##'), '');
   for (const s of rec.scenarios) {
-    out.push(`## ${s.title} (\`${s.id}\`, ${Math.round(s.seconds)} s)`, '');
+    out.push(`## ${s.title} (\`${s.id}\`, ${Math.round(s.seconds)} s, ${s.rounds} rounds)`, '');
     if (s.status === 'failed') {
       out.push(`**FAILED**: ${s.error ?? 'unknown error'}`, '');
     }

@@ -10,7 +10,7 @@ import { destroyTopology } from '../../src/ops/topology.js';
 import { run } from './sys.js';
 
 const STALE_NS = /^(vnfb[0-9a-f]|vnf\.vb[0-9a-f])/;
-const STALE_IF = /^vb[0-9a-f]{4}/;
+const STALE_IF = /^(vb[0-9a-f]{4}|vnfb[0-9a-f]{6}$)/;
 const STALE_TOPO = /^vb[0-9a-f]{4}/;
 
 export async function sweep(log: (s: string) => void): Promise<string[]> {
