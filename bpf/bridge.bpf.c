@@ -19,6 +19,7 @@
 #include "vnf/parse.h"
 #include "abi/bridge.h"
 #include "abi/router.h"
+#include "vnf/neigh.h" /* the router's neighbour table: neigh_gratuitous_arp */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -228,6 +229,10 @@ int vnf_bridge(struct __sk_buff *skb)
 		 * would only reach containers that cannot answer it. */
 		if (mac_is_multicast(eth.h_dest) && is_arp_for(skb, eth.h_proto, net.router_ip))
 			return vnf_handoff(skb, VNF_ID_BRIDGE, VNF_R_TO_ROUTER, VNF_ID_ROUTER);
+		/* Router hook (vnf/neigh.h): a gratuitous ARP about to be flooded
+		 * updates the router's learned neighbour; the frame is flooded as before. */
+		if (eth.h_proto == bpf_htons(ETH_P_ARP) && mac_is_multicast(eth.h_dest))
+			neigh_gratuitous_arp(skb, network, &net);
 	}
 
 	if (!mac_is_multicast(eth.h_dest)) {

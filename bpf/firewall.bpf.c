@@ -20,9 +20,14 @@
  *     allowed by an older version of the rule set is re-classified against
  *     the current one first and cut if now denied
  *   new connections: TCP must open with a bare SYN; the rule set classifies
- *     (tuple space search, see bpf/abi/firewall.h); allow -> entry + pass,
- *     drop -> drop, reject -> TCP RST / ICMP port unreachable in place of the
- *     packet, sent back to its sender
+ *     (tuple space search, see bpf/abi/firewall.h); allow -> entry + pass
+ *     (or DROP_CT_FULL when the port is at its quota of new connections, or
+ *     the table is full and nothing unprotected could be early-dropped:
+ *     bpf/include/vnf/ct_table.h), drop -> drop, reject -> TCP RST / ICMP
+ *     port unreachable in place of the packet, sent back to its sender
+ *   an ASSURED connection (TCP after the handshake, UDP after a reply) asks
+ *     for a place in its port's quota of protected connections, which are
+ *     never early-dropped
  *
  * Fragments: a first fragment (offset 0, MF) is handled as a whole packet
  * and, when it passes, its ports are remembered by (zone, addresses, IP id,
@@ -348,27 +353,33 @@ static __always_inline void fw_ct_key(struct vnf_ct_key *k, __u32 zone, __be32 s
 	k->_pad[2] = 0;
 }
 
-/* A live entry, or NULL. An expired one is deleted and counted on the way:
- * the packet is then handled as if the connection had never existed. */
+/* A live entry, or NULL. An expired one is removed and counted on the way
+ * (ct_kill re-checks under its lock; whoever removes it counts): the packet
+ * is then handled as if the connection had never existed. One being removed
+ * by another CPU (DYING) is as good as gone. */
 static __always_inline struct vnf_ct_entry *fw_ct_find(struct vnf_ct_key *k, __u64 now, __u32 bytes)
 {
 	struct vnf_ct_entry *e = bpf_map_lookup_elem(&vnf_ct, k);
 
-	if (e && ct_expired(e, now)) {
-		bpf_map_delete_elem(&vnf_ct, k); /* -ENOENT if another CPU did it first: fine */
-		vnf_count(FW, VNF_R_CT_EXPIRED, bytes);
+	if (!e)
+		return NULL;
+	if (e->flags & VNF_CT_F_DYING)
+		return NULL;
+	if (ct_expired(e, now)) {
+		if (ct_kill(k, e, CT_KILL_EXPIRED, now))
+			vnf_count(FW, VNF_R_CT_EXPIRED, bytes);
 		return NULL;
 	}
 	return e;
 }
 
-/* Creates the entry of an allowed connection. Not inlined: the entry is
- * assembled in this frame, not in the main one (whose stack the classifier's
- * frames sit on). The timestamp is taken here: five arguments at most. */
-static __attribute__((noinline)) int fw_ct_new(const struct vnf_ct_key *k, __u32 ruleset, __u32 rule, __u32 dir,
-					       __u32 bytes)
+/* The packet's entry went away (or was reused) while we held it: run the
+ * firewall again for it, to find what is there now. Counted as a conntrack
+ * event; the hop count bounds the repeats. */
+static __always_inline int fw_ct_retry(struct __sk_buff *skb)
 {
-	return ct_create(k, ruleset, rule, dir, bytes, bpf_ktime_get_ns());
+	ct_stat(VNF_CT_S_RETRY);
+	return vnf_run_at(skb, FW, md_pos(skb));
 }
 
 /* ---- fragments --------------------------------------------------------- */
@@ -594,7 +605,7 @@ int vnf_firewall(struct __sk_buff *skb)
 			}
 			if (v.action != VNF_FW_ALLOW) {
 				fw_count_rule(v.counter, len);
-				bpf_map_delete_elem(&vnf_ct, &ck);
+				ct_kill(&ck, e, 0, 0);
 				reason = VNF_R_DROP_POLICY;
 				goto drop;
 			}
@@ -618,6 +629,8 @@ int vnf_firewall(struct __sk_buff *skb)
 			}
 			__u32 act = ct_tcp_packet(e, &ck, pkt_reply);
 
+			if (act & CT_TCP_GONE)
+				return fw_ct_retry(skb);
 			if (act & CT_TCP_REOPEN) {
 				/* A SYN reusing the tuple of a closed connection:
 				 * the old entry goes and the packet runs through the
@@ -626,7 +639,7 @@ int vnf_firewall(struct __sk_buff *skb)
 				 * policy (the roles may have switched), never passed
 				 * as part of the old one. Counts its verdict there;
 				 * the hop count bounds the repeats. */
-				bpf_map_delete_elem(&vnf_ct, &ck);
+				ct_kill(&ck, e, CT_KILL_MARKED, 0);
 				return vnf_run_at(skb, FW, md_pos(skb));
 			}
 			if (!(act & CT_TCP_PASS)) {
@@ -635,11 +648,16 @@ int vnf_firewall(struct __sk_buff *skb)
 			}
 			ct_tcp_touch(e, now, len, pkt_reply, act & CT_TCP_REFRESH);
 			if (act & CT_TCP_KILL)
-				bpf_map_delete_elem(&vnf_ct, &ck);
+				ct_kill(&ck, e, CT_KILL_MARKED, 0);
+			else if (act & CT_TCP_ASSURE)
+				ct_assure(&ck, e);
 		} else if (ck.proto == IPPROTO_TCP_) {
 			ct_tcp_touch(e, now, len, pkt_reply, 1); /* a later fragment: no header to judge */
 		} else {
 			ct_touch(e, now, len, pkt_reply);
+			/* Replied: ASSURED; protected once its zone has room. */
+			if ((e->flags & (VNF_CT_F_ASSURED | VNF_CT_F_PROTECTED)) == VNF_CT_F_ASSURED)
+				ct_assure(&ck, e);
 		}
 		reason = pkt_reply ? VNF_R_FW_REPLY : VNF_R_FW_ESTABLISHED;
 		goto pass;
@@ -685,7 +703,7 @@ int vnf_firewall(struct __sk_buff *skb)
 				reason = VNF_R_DROP_MALFORMED;
 				goto drop;
 			}
-			if (fw_ct_new(&ck, ruleset, v.rule, dir, len) < 0) {
+			if (ct_create(&ck, ruleset, v.rule, dir, len) < 0) {
 				reason = VNF_R_DROP_CT_FULL;
 				goto drop;
 			}

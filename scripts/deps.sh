@@ -11,6 +11,8 @@ APT_PACKAGES=(
   iproute2 iputils-ping netcat-openbsd ethtool tcpdump
   # benchmarks and the Linux reference datapath
   iperf3 iptables nftables
+  # trafgen: frames from an AF_PACKET TX ring, whose headers arrive paged (test/integration/router-paged)
+  netsniff-ng
 )
 
 missing=()

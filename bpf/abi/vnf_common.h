@@ -13,7 +13,7 @@
 #include <linux/types.h>
 #endif
 
-#define VNF_ABI_VERSION 3
+#define VNF_ABI_VERSION 4
 #define VNF_STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
 
 /* Slots of the shared program array (vnf_progs), also the VNF ids of the
@@ -178,6 +178,9 @@ enum vnf_reason {
 	VNF_R_CT_EXPIRED = 18,      /* conntrack: an expired entry was found and removed */
 	VNF_R_CT_REVALIDATED = 19,  /* conntrack: entry re-checked against a changed rule set and kept */
 	VNF_R_LEARN_LIMIT = 20,     /* bridge: a port's new MACs beyond its learning limit were not learned */
+	VNF_R_ARP_PROBE = 21,       /* router: a stale neighbour re-resolved: the packet went on, an ARP probe beside it */
+	VNF_R_TCP_RESET = 22,       /* router: answered TCP to one of its addresses with a RST */
+	VNF_R_NEIGH_UPDATE = 23,    /* router: a gratuitous ARP gave a learned neighbour a new MAC (seen by the bridge) */
 	VNF_R_DROP_BASE = 32,
 	VNF_R_DROP_NO_PORT = 32,      /* interface has no vnf_ports entry */
 	VNF_R_DROP_NO_CHAIN = 33,     /* chain id not in vnf_chains */
@@ -204,6 +207,11 @@ enum vnf_reason {
 	VNF_R_DROP_VLAN = 54,         /* a VLAN-tagged frame (no VLAN is configured) */
 	VNF_R_DROP_ETHERTYPE = 55,    /* identity: neither IPv4 nor ARP (vnf's networks are IPv4) */
 	VNF_R_DROP_NOT_FOR_PORT = 56, /* a flooded unicast copy for another MAC than the port's container */
+	VNF_R_DROP_NEIGH_FAILED = 57,  /* router: the next hop did not answer ARP (ICMP host unreachable sent) */
+	VNF_R_DROP_NEIGH_PENDING = 58, /* router: next hop being resolved, this interval's ARP request already sent */
+	VNF_R_DROP_MARTIAN = 59,       /* router: martian destination, 0/8 or 127/8 (Linux: martian_destination) */
+	VNF_R_DROP_NO_SOCKET = 60,     /* router: TCP, UDP or another protocol to its own address (RST / ICMP unreachable sent) */
+	VNF_R_DROP_ICMP_RATELIMIT = 61, /* router: an ICMP error was due but the destination's rate limit held it back */
 };
 #define VNF_STATS_ENTRIES (VNF_MAX_PROGS * VNF_MAX_REASONS)
 

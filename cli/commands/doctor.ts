@@ -10,10 +10,11 @@ export function register(program: Command): void {
     .action(async (opts: { output: string }) => {
       const format = parseFormat(opts.output);
       const { probeEnvironment, environmentProblems } = await import('../../src/bpf/environment.js');
+      const { rcuExpedited } = await import('../../src/apply/expedite.js');
       const env = probeEnvironment();
       const problems = environmentProblems(env);
       if (format !== 'table') {
-        console.log(renderData({ ...env, problems }, format));
+        console.log(renderData({ ...env, rcuExpedited: rcuExpedited(), problems }, format));
       } else {
         console.log(
           await table(['check', 'value'], [
@@ -22,6 +23,7 @@ export function register(program: Command): void {
             ['privileged (CAP_BPF + CAP_NET_ADMIN)', String(env.privileged)],
             ['bpffs at /sys/fs/bpf', String(env.bpffs)],
             ['kernel BTF', String(env.btf)],
+            ['RCU expedited (host-wide; on only during apply --fast-attach)', String(rcuExpedited() ?? 'unknown')],
           ]),
         );
         for (const p of problems) console.log(`problem: ${p}`);

@@ -9,12 +9,13 @@ export function register(program: Command): void {
     .command('up')
     .description('create the containers of the file as namespaces with veth pairs, then apply')
     .requiredOption('-f, --file <FILE>', 'topology file')
+    .option('--fast-attach', 'attach new ports with expedited RCU grace periods (host-wide while it runs)')
     .addHelpText('after', '\nExamples:\n  vnf-ctl lab up -f examples/demo.yaml')
-    .action(async (o: { file: string }) => {
+    .action(async (o: { file: string; fastAttach?: boolean }) => {
       const { loadTopology } = await import('../../src/spec/index.js');
       const { labUp } = await import('../../src/lab/lab.js');
       const t = loadTopology(o.file);
-      const r = await labUp(t, o.file);
+      const r = await labUp(t, o.file, { fastAttach: o.fastAttach ?? false });
       console.log(`lab ${t.name}: ${r.created.length} namespaces created, ${r.applied} operations applied`);
       for (const c of t.containers) console.log(`  ${c.name}: vnf-ctl lab exec ${c.name} -- ip addr`);
     });

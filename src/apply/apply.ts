@@ -18,6 +18,7 @@ import { VNF_MAP_PROGS } from '../abi/vnf_common.js';
 import { VNFS } from '../vnf/registry.js';
 import { objectPath } from './builds.js';
 import { ensurePrivateDir } from '../state/dirs.js';
+import { withExpeditedRcu } from './expedite.js';
 
 export class ApplyError extends Error {
   override name = 'ApplyError';
@@ -120,7 +121,17 @@ export interface ApplyResult {
   applied: number;
 }
 
-export async function applyPlan(plan: Plan, builds: Build[]): Promise<ApplyResult> {
+export interface ApplyPlanOptions {
+  /** Expedited RCU grace periods while links are attached (see expedite.ts). */
+  fastAttach?: boolean;
+}
+
+export async function applyPlan(plan: Plan, builds: Build[], opts: ApplyPlanOptions = {}): Promise<ApplyResult> {
+  const attaches = plan.ops.filter((o) => o.kind === 'attach').length;
+  return withExpeditedRcu((opts.fastAttach ?? false) && attaches > 0, () => run(plan, builds));
+}
+
+async function run(plan: Plan, builds: Build[]): Promise<ApplyResult> {
   const topology = plan.topology;
   if (plan.blocked.length) {
     throw new ApplyError(`topology ${topology} cannot be applied: ${plan.blocked.join('; ')}. ` +

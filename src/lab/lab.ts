@@ -78,12 +78,12 @@ function removeNamespaces(t: Topology): string[] {
   return removed;
 }
 
-export async function labUp(t: Topology, file?: string): Promise<LabUpResult & Awaited<ReturnType<typeof applyTopology>>> {
+export async function labUp(t: Topology, file?: string, opts: { fastAttach?: boolean } = {}): Promise<LabUpResult & Awaited<ReturnType<typeof applyTopology>>> {
   requireEnvironment();
   let created: string[] = [];
   try {
     created = createContainers(t);
-    const result = await applyTopology(t, { lab: true, ...(file ? { file } : {}) });
+    const result = await applyTopology(t, { lab: true, ...(file ? { file } : {}), fastAttach: opts.fastAttach ?? false });
     return { created, ...result };
   } catch (e) {
     // Leave nothing behind that this call made.

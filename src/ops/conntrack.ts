@@ -1,12 +1,13 @@
 /** The connection tracking table of a topology, read back from the kernel (list, flush). */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { BpfMap } from '../bpf/map.js';
 import { formatAddr } from '../spec/ipv4.js';
 import { pinDir } from '../model/names.js';
 import { interfaceNames } from '../observe/interfaces.js';
 import { readRaw } from '../observe/kernel.js';
-import { CT_STATES, ctEntryCodec, ctKeyCodec } from '../vnf/conntrack/codec.js';
-import { VNF_MAP_CT } from '../abi/conntrack.js';
+import { CT_STATES, ctEntryCodec, ctKeyCodec, VNF_CT_F_ASSURED, VNF_CT_F_DYING, VNF_CT_F_PROTECTED } from '../vnf/conntrack/codec.js';
+import { VNF_MAP_CT, VNF_MAP_CT_ZONE } from '../abi/conntrack.js';
 import { requireTopology } from './status.js';
 
 export interface ConntrackEntry {
@@ -15,6 +16,10 @@ export interface ConntrackEntry {
   src: string;
   dst: string;
   state: string;
+  /** ASSURED as Linux means it (TCP after the handshake, UDP after a reply). */
+  assured: boolean;
+  /** Holding a place in its port's quota of protected connections: never early-dropped. */
+  protected: boolean;
   policy: 'egress' | 'ingress';
   rule: number | 'default';
   ageSeconds: number;
@@ -30,35 +35,52 @@ export function conntrackEntries(name: string): ConntrackEntry[] {
   const raw = readRaw(join(pinDir(name), VNF_MAP_CT)) ?? [];
   const names = interfaceNames();
   const now = process.hrtime.bigint();
-  return raw.map(([k, v]) => {
+  const out: ConntrackEntry[] = [];
+  for (const [k, v] of raw) {
     const key = ctKeyCodec.decode(k);
     const e = ctEntryCodec.decode(v);
+    if (e.flags & VNF_CT_F_DYING) continue; // being removed by the kernel this very moment
     const proto = PROTOS[key.proto] ?? String(key.proto);
     const port = (p: number): string => (key.proto === 6 || key.proto === 17 ? `:${p}` : '');
-    return {
+    out.push({
       interface: names.get(key.zone) ?? `#${key.zone}`,
       proto,
       src: `${formatAddr(key.saddr)}${port(key.sport)}`,
       dst: `${formatAddr(key.daddr)}${port(key.dport)}`,
       state: CT_STATES[e.state] ?? String(e.state),
+      assured: (e.flags & VNF_CT_F_ASSURED) !== 0,
+      protected: (e.flags & VNF_CT_F_PROTECTED) !== 0,
       policy: e.dir === 0 ? 'egress' : 'ingress',
       rule: e.rule === 0xffffffff ? 'default' : e.rule,
       ageSeconds: Number((now - e.created_ns) / 1_000_000_000n),
       idleSeconds: Number((now - e.last_seen_ns) / 1_000_000_000n),
       packets: { orig: e.packets_orig, reply: e.packets_reply },
       bytes: { orig: e.bytes_orig, reply: e.bytes_reply },
-    } satisfies ConntrackEntry;
-  });
+    });
+  }
+  return out;
 }
 
-/** Deletes every tracked connection of the topology; returns how many. */
+/**
+ * Deletes every tracked connection of the topology, then every port's counters (which start again
+ * from 0 under a new generation: the kernel uncounts a slot only from the counter that counted it,
+ * and recounts a slot whose entry outlived the flush in the new one). The index slots the deleted
+ * entries held are released by the kernel's collector within one walk. Returns how many went.
+ */
 export function flushConntrack(name: string): number {
   requireTopology(name);
-  const path = join(pinDir(name), VNF_MAP_CT);
-  const m = BpfMap.openPinned(path);
-  try {
-    return m.deleteMany(m.keys());
-  } finally {
-    m.close();
-  }
+  const dir = pinDir(name);
+  const clear = (map: string): number => {
+    const path = join(dir, map);
+    if (!existsSync(path)) return 0;
+    const m = BpfMap.openPinned(path);
+    try {
+      return m.deleteMany(m.keys());
+    } finally {
+      m.close();
+    }
+  };
+  const n = clear(VNF_MAP_CT);
+  clear(VNF_MAP_CT_ZONE);
+  return n;
 }

@@ -40,6 +40,8 @@ export interface ApplyOptions {
   lock?: LockOptions;
   /** Apply only if the kernel still runs this generation (attach/detach re-apply the recorded topology). */
   basedOn?: string;
+  /** Expedited RCU grace periods while new ports' links are attached (host-wide, opt-in). */
+  fastAttach?: boolean;
 }
 
 /** Looks up every interface the topology needs; all missing ones are reported at once. */
@@ -117,7 +119,7 @@ export async function applyTopology(topology: Topology, opts: ApplyOptions = {})
     const { plan, dropped, builds, names } = planAgainst(topology, actual, opts);
     let result: ApplyResult;
     try {
-      result = await applyPlan(plan, builds);
+      result = await applyPlan(plan, builds, { fastAttach: opts.fastAttach ?? false });
     } catch (e) {
       // A first apply that fails leaves nothing behind; a later one is left at a safe prefix
       // of its plan (see plan.ts), which the next apply completes.

@@ -14,7 +14,7 @@ import {
   CT, delta, direction, echoFrame, firewallLab, flowKey, fragmentFrame, icmpErrorFrame, protoFrame, TC_ACT_REDIRECT, TC_ACT_SHOT,
   tcpFrame, TcpSession, udpFrame, VNF_DIR_RX, VNF_DIR_TX, type FwLab, type FwPort, type ReasonName,
 } from '../helpers/firewall-dp.js';
-import { VNF_CT_F_ASSURED, VNF_CT_F_FIN_ORIG, VNF_CT_F_FIN_REPLY, VNF_CT_F_SEEN_REPLY } from '../../src/vnf/conntrack/codec.js';
+import { ctCfgCodec, VNF_CT_F_ASSURED, VNF_CT_F_FIN_ORIG, VNF_CT_F_FIN_REPLY, VNF_CT_F_SEEN_REPLY } from '../../src/vnf/conntrack/codec.js';
 import { requirePrivileges } from '../helpers/privilege.js';
 
 const SEC = 1_000_000_000n;
@@ -274,7 +274,7 @@ if (requirePrivileges(t)) {
 
   t.test('expiry: without configured timeouts, the Linux defaults apply', async (t) => {
     const { l, a, b } = await strictLab(t);
-    l.dp.map('vnf_ct_cfg').update(Buffer.alloc(4), Buffer.alloc(64)); // all zero: use the defaults
+    l.dp.map('vnf_ct_cfg').update(Buffer.alloc(4), Buffer.alloc(ctCfgCodec.size)); // all zero: use the defaults
     const ab = { src: a, dst: b };
     from(l, a, udpFrame(ab, 5000, 53));
     const k = flowKey(a, IPPROTO_UDP, a.ip, b.ip, 5000, 53);

@@ -4,141 +4,24 @@
  * container port, md.network = the network it came from), with the whole
  * dataplane loaded so its hand-offs reach the bridge and DELIVER.
  *
- * Topology: router 1 with a port on network 1 (10.0.1.1/24, R1) and network 2
- * (10.0.2.1/24, R2); dummy interfaces stand for the container ports: `a` on
- * network 1, `b` and `c` on network 2. Checksums are recomputed from the
- * output bytes, never compared with constants.
+ * Topology (test/helpers/router-lab.ts): router 1 with a port on network 1
+ * (10.0.1.1/24, R1) and network 2 (10.0.2.1/24, R2); veth host ends stand for
+ * the container ports: `a` on network 1, `b` and `c` on network 2. Checksums
+ * are recomputed from the output bytes, never compared with constants.
  */
-import t, { type Test } from 'tap';
-import { skbContext } from '../../src/bpf/skb.js';
-import { parseMac } from '../../src/codec/struct.js';
-import { REASON, VNF_DIR_TX, VNF_ID_DELIVER, sumCounters } from '../../src/vnf/common/codec.js';
+import t from 'tap';
+import { VNF_DIR_TX } from '../../src/vnf/common/codec.js';
 import { VNF_ID_BRIDGE, VNF_FDB_F_STATIC } from '../../src/vnf/bridge/codec.js';
-import { routeStatsKeyCodec, VNF_ID_ROUTER, VNF_NEIGH_F_LEARNED, VNF_NEIGH_F_STATIC, VNF_ROUTE_F_CONNECTED, VNF_ROUTE_F_STATIC } from '../../src/vnf/router/codec.js';
-import { createPorts, loadDataplane, type TestPort, type TestDataplane } from '../helpers/dataplane.js';
+import {
+  VNF_NEIGH_F_LEARNED, VNF_NEIGH_F_STATIC, VNF_NEIGH_INCOMPLETE, VNF_NEIGH_REACHABLE, VNF_ROUTE_F_STATIC,
+} from '../../src/vnf/router/codec.js';
 import {
   ETH_P_ARP, ETH_P_IP, IPPROTO_ICMP, IPPROTO_UDP, arp, eth, icmpEcho, inetChecksum, ip4, ipv4, udp,
 } from '../helpers/packets.js';
 import { requirePrivileges } from '../helpers/privilege.js';
-
-const R1 = '02:00:00:00:01:01';
-const R2 = '02:00:00:00:02:01';
-const H1 = '02:00:00:00:01:0a'; // 10.0.1.10 behind port a
-const H2 = '02:00:00:00:02:14'; // 10.0.2.20 behind port b
-const BCAST = 'ff:ff:ff:ff:ff:ff';
-const TC_ACT_SHOT = 2;
-const TC_ACT_REDIRECT = 7;
-
-const mac = (s: string): Buffer => parseMac(s);
-const ipBytes = (s: string): Buffer => u32be(ip4(s));
-function u32be(n: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeUInt32BE(n >>> 0);
-  return b;
-}
-
-interface Lab {
-  dp: TestDataplane;
-  a: TestPort;
-  b: TestPort;
-  c: TestPort;
-  /** Runs vnf_router as if the bridge of `network` handed it a packet from `from`. */
-  run(data: Buffer, from?: TestPort, network?: number): { retval: number; data: Buffer };
-  stat(reason: string, vnf?: number): bigint;
-  /** Packets counted on router `routerId`'s route to `to` (a.b.c.d/len). */
-  routeStat(routerId: number, to: string): bigint;
-}
-
-async function lab(t: Test): Promise<Lab> {
-  const dp = await loadDataplane(t, ['entry', 'bridge', 'router']);
-  const [a, b, c] = createPorts(t, 3) as [TestPort, TestPort, TestPort];
-  for (const [p, network] of [[a, 1], [b, 2], [c, 2]] as const) {
-    dp.setPort(p.ifindex, { network, chain_out: dp.addChain([VNF_ID_DELIVER]) });
-  }
-  dp.setNetwork(1, { router_id: 1, router_ip: ip4('10.0.1.1'), router_mac: R1, router_prefix: 24, ports: [a.ifindex] });
-  dp.setNetwork(2, { router_id: 1, router_ip: ip4('10.0.2.1'), router_mac: R2, router_prefix: 24, ports: [b.ifindex, c.ifindex] });
-  dp.setRoute(1, ip4('10.0.1.0'), 24, { network: 1, nexthop: 0, flags: VNF_ROUTE_F_CONNECTED });
-  dp.setRoute(1, ip4('10.0.2.0'), 24, { network: 2, nexthop: 0, flags: VNF_ROUTE_F_CONNECTED });
-  const router = dp.program('vnf_router');
-  return {
-    dp, a, b, c,
-    run(data, from = a, network = 1) {
-      return router.testRun({ data, ctx: skbContext({ ifindex: from.ifindex, cb: [from.ifindex, 0, 0, network, 0] }) });
-    },
-    stat: (reason, vnf = VNF_ID_ROUTER) => dp.stat(vnf, REASON[reason]!).packets,
-    routeStat(routerId, to) {
-      const [addr, len] = to.split('/');
-      const m = dp.map('vnf_route_stats');
-      const v = m.lookup(routeStatsKeyCodec.encode({ router_id: routerId, addr: ip4(addr!), prefixlen: Number(len) }));
-      return v ? sumCounters(m.splitPerCpu(v)).packets : 0n;
-    },
-  };
-}
-
-/** A UDP datagram from 10.0.1.10 (behind a) to the router's MAC. */
-function udpPacket(dst: string, o: { ttl?: number; data?: Buffer; srcMac?: string; dstMac?: string; src?: string } = {}): Buffer {
-  const src = o.src ?? '10.0.1.10';
-  const data = o.data ?? Buffer.from('payload of the datagram, unchanged');
-  return eth(o.dstMac ?? R1, o.srcMac ?? H1, ETH_P_IP, ipv4({ src, dst, proto: IPPROTO_UDP, ttl: o.ttl ?? 64, id: 0x1234 }, udp(src, dst, 4000, 5000, data)));
-}
-
-/** An IP id for which the UDP header built by ipv4() gets checksum `target` (null if none does). */
-function idForChecksum(src: string, dst: string, ttl: number, target: number): number | null {
-  const h = ipv4({ src, dst, proto: IPPROTO_UDP, ttl, id: 0 }, udp(src, dst, 1, 2, Buffer.alloc(4))).subarray(0, 20);
-  for (let id = 0; id <= 0xffff; id++) {
-    h.writeUInt16BE(id, 4);
-    h.writeUInt16BE(0, 10);
-    if (inetChecksum(h) === target) return id;
-  }
-  return null;
-}
-
-/** IPv4 with options (ihl > 5); `opts` is padded to a multiple of 4 bytes. */
-function ipv4WithOptions(o: { src: string; dst: string; proto: number; ttl: number }, opts: Buffer, payload: Buffer): Buffer {
-  const olen = Math.ceil(opts.length / 4) * 4;
-  const h = Buffer.alloc(20 + olen);
-  h[0] = 0x40 | ((20 + olen) / 4);
-  h.writeUInt16BE(h.length + payload.length, 2);
-  h.writeUInt16BE(0x4242, 4);
-  h[8] = o.ttl;
-  h[9] = o.proto;
-  h.writeUInt32BE(ip4(o.src), 12);
-  h.writeUInt32BE(ip4(o.dst), 16);
-  opts.copy(h, 20);
-  h.writeUInt16BE(inetChecksum(h), 10);
-  return Buffer.concat([h, payload]);
-}
-
-/**
- * Checks an ICMP error produced about `orig` (a whole frame): Ethernet back to
- * the sender from the router port, outer IPv4 from the router's address with
- * valid checksums, and the quote = original IP header with options + 8 bytes.
- */
-function checkIcmpError(t: Test, out: Buffer, orig: Buffer, e: { type: number; code: number; routerMac: string; routerIp: string }): void {
-  const oihl = (orig[14]! & 0x0f) * 4;
-  const otot = orig.readUInt16BE(16);
-  const qlen = oihl + Math.min(8, otot - oihl);
-  t.equal(out.length, 14 + 20 + 8 + qlen, 'frame length: eth + IPv4 + ICMP + quote');
-  t.same(out.subarray(0, 6), orig.subarray(6, 12), 'eth dst = original eth src');
-  t.same(out.subarray(6, 12), mac(e.routerMac), 'eth src = router port MAC');
-  t.equal(out.readUInt16BE(12), ETH_P_IP, 'ethertype IPv4');
-  const ip = out.subarray(14, 34);
-  t.equal(ip[0], 0x45, 'outer IPv4, no options');
-  t.equal(ip[1], 0xc0 | (orig[15]! & 0x1e), 'TOS: internetwork control precedence');
-  t.equal(ip.readUInt16BE(2), 20 + 8 + qlen, 'outer total length');
-  t.equal(ip.readUInt16BE(6), 0, 'no DF, no fragment');
-  t.equal(ip[8], 64, 'outer TTL 64');
-  t.equal(ip[9], IPPROTO_ICMP, 'proto ICMP');
-  t.same(ip.subarray(12, 16), ipBytes(e.routerIp), 'outer src = router port address');
-  t.same(ip.subarray(16, 20), orig.subarray(26, 30), 'outer dst = original src');
-  t.equal(inetChecksum(ip), 0, 'outer IPv4 header checksum is valid');
-  const icmp = out.subarray(34);
-  t.equal(icmp[0], e.type, 'ICMP type');
-  t.equal(icmp[1], e.code, 'ICMP code');
-  t.equal(icmp.readUInt32BE(4), 0, 'unused word is zero');
-  t.equal(inetChecksum(icmp), 0, 'ICMP checksum over header + quote is valid');
-  t.same(icmp.subarray(8), orig.subarray(14, 14 + qlen), 'quote = original IPv4 header (with options) + first 8 payload bytes');
-}
+import {
+  BCAST, H1, H2, R1, R2, TC_ACT_REDIRECT, TC_ACT_SHOT, checkIcmpError, idForChecksum, ipBytes, ipv4WithOptions, lab, mac, udpPacket,
+} from '../helpers/router-lab.js';
 
 if (requirePrivileges(t)) {
   t.test('ARP request for the router address: reply in place, requester learned', async (t) => {
@@ -175,7 +58,8 @@ if (requirePrivileges(t)) {
     l.dp.setNeigh(1, ip4('10.0.1.11'), { mac: '02:00:00:00:01:0b', flags: VNF_NEIGH_F_STATIC });
     let r = l.run(eth(BCAST, '02:00:00:00:0e:0e', ETH_P_ARP, arp(1, '02:00:00:00:0e:0e', '10.0.1.11', '00:00:00:00:00:00', '10.0.1.1')));
     t.equal(r.retval, TC_ACT_REDIRECT, 'still answered');
-    t.same(l.dp.neigh(1, ip4('10.0.1.11')), { updated_ns: 0n, mac: '02:00:00:00:01:0b', flags: VNF_NEIGH_F_STATIC }, 'static entry untouched');
+    t.same(l.dp.neigh(1, ip4('10.0.1.11')), { updated_ns: 0n, mac: '02:00:00:00:01:0b', flags: VNF_NEIGH_F_STATIC, probe_ns: 0n, reachable_until: 0n, ifindex: 0, state: 0, probes: 0 }, 'static entry untouched');
+    t.equal(l.dp.learnedNeigh(1, ip4('10.0.1.11')), null, 'nor learned beside it');
 
     r = l.run(eth(BCAST, H1, ETH_P_ARP, arp(1, H1, '0.0.0.0', '00:00:00:00:00:00', '10.0.1.1')));
     t.equal(r.retval, TC_ACT_REDIRECT, 'address probe answered');
@@ -187,17 +71,30 @@ if (requirePrivileges(t)) {
     t.equal(l.stat('drop:malformed'), 1n);
   });
 
-  t.test('ARP reply to the router: learned and consumed', async (t) => {
+  t.test('ARP reply to the router: learned when it answers (a next hop being resolved, a known neighbour), not unsolicited', async (t) => {
     const l = await lab(t);
-    const r = l.run(eth(R2, H2, ETH_P_ARP, arp(2, H2, '10.0.2.20', R2, '10.0.2.1')), l.b, 2);
+    const reply = (mac: string): Buffer => eth(R2, mac, ETH_P_ARP, arp(2, mac, '10.0.2.20', R2, '10.0.2.1'));
+    let r = l.run(reply(H2), l.b, 2);
+    t.equal(r.retval, TC_ACT_SHOT, 'consumed');
+    t.equal(l.dp.neigh(2, ip4('10.0.2.20')), null, 'an unsolicited reply teaches nothing (Linux: arp_accept = 0)');
+    t.equal(l.stat('drop:not-for-us'), 1n, 'counted NOT_FOR_US');
+
+    // A packet to it starts its resolution; the reply answers the request.
+    t.equal(l.run(udpPacket('10.0.2.20')).data.readUInt16BE(12), ETH_P_ARP, 'the packet became the ARP request');
+    t.equal(l.dp.pendingNeigh(2, ip4('10.0.2.20'))?.state, VNF_NEIGH_INCOMPLETE, 'INCOMPLETE while resolved');
+    r = l.run(reply(H2), l.b, 2);
     t.equal(r.retval, TC_ACT_SHOT, 'consumed');
     t.equal(l.stat('arp-learn'), 1n, 'ARP_LEARN counted');
-    t.equal(l.dp.neigh(2, ip4('10.0.2.20'))?.mac, H2, 'sender learned');
-    t.equal(l.dp.neigh(2, ip4('10.0.2.20'))?.flags, VNF_NEIGH_F_LEARNED);
-    t.equal(l.dp.portStat(l.b.ifindex, VNF_DIR_TX).packets, 0n, 'nothing sent');
+    const n = l.dp.learnedNeigh(2, ip4('10.0.2.20'));
+    t.equal(n?.mac, H2, 'sender learned');
+    t.equal(n?.flags, VNF_NEIGH_F_LEARNED);
+    t.equal(n?.state, VNF_NEIGH_REACHABLE, 'REACHABLE');
+    t.equal(n?.ifindex, l.b.ifindex, 'on the port it answered from');
+    t.equal(l.dp.pendingNeigh(2, ip4('10.0.2.20')), null, 'no longer pending');
+    t.equal(l.dp.portStat(l.b.ifindex, VNF_DIR_TX).packets, 0n, 'nothing sent to it');
 
-    // A later reply with a new MAC replaces the learned one.
-    l.run(eth(R2, '02:00:00:00:02:99', ETH_P_ARP, arp(2, '02:00:00:00:02:99', '10.0.2.20', R2, '10.0.2.1')), l.b, 2);
+    // A later reply from a known neighbour with a new MAC replaces the learned one.
+    l.run(reply('02:00:00:00:02:99'), l.b, 2);
     t.equal(l.dp.neigh(2, ip4('10.0.2.20'))?.mac, '02:00:00:00:02:99', 'learned entry updated');
   });
 
@@ -443,12 +340,10 @@ if (requirePrivileges(t)) {
     t.equal(l.stat('icmp-echo-reply'), 2n);
     t.equal(l.dp.portStat(l.a.ifindex, VNF_DIR_TX).packets, 2n);
 
-    let r = l.run(udpPacket('10.0.1.1'));
-    t.equal(r.retval, TC_ACT_SHOT, 'UDP to the router');
-    t.equal(l.stat('drop:not-for-us'), 1n, 'NOT_FOR_US');
-    r = l.run(eth(R1, H1, ETH_P_IP, ipv4({ src: '10.0.1.10', dst: '10.0.1.1', proto: IPPROTO_ICMP }, icmpEcho(0, 1, 1))));
+    // (UDP and TCP to the router are answered: router-local.test.ts.)
+    const r = l.run(eth(R1, H1, ETH_P_IP, ipv4({ src: '10.0.1.10', dst: '10.0.1.1', proto: IPPROTO_ICMP }, icmpEcho(0, 1, 1))));
     t.equal(r.retval, TC_ACT_SHOT, 'echo reply to the router');
-    t.equal(l.stat('drop:not-for-us'), 2n);
+    t.equal(l.stat('drop:not-for-us'), 1n, 'NOT_FOR_US');
   });
 
   t.test('malformed, non-IPv4 and martian packets are dropped with their reasons', async (t) => {

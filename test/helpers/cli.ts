@@ -8,6 +8,8 @@ export function vnfctl(args: string[], opts: { timeoutMs?: number; env?: NodeJS.
     encoding: 'utf8',
     timeout: opts.timeoutMs ?? 60_000,
     env: opts.env ?? process.env,
+    maxBuffer: 256 * 1024 * 1024, // a table of 100,000 connections as JSON is tens of megabytes
+
   });
   return { status: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
 }

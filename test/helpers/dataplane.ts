@@ -20,7 +20,9 @@ import {
 } from '../../src/vnf/common/codec.js';
 import { fdbEntryCodec, fdbKeyCodec, VNF_FDB_F_STATIC, VNF_ID_BRIDGE, type FdbEntry } from '../../src/vnf/bridge/codec.js';
 import {
-  neighCodec, neighKeyCodec, routeCodec, routeKey, routeKeyCodec, VNF_ID_ROUTER, VNF_NEIGH_F_STATIC, type NeighEntry, type RouteEntry,
+  icmpRlCodec, neighCodec, neighKeyCodec, routeCodec, routeKey, routeKeyCodec, routerCfgCodec, VNF_ID_ROUTER, VNF_NEIGH_F_STATIC,
+  VNF_ROUTER_CFG_F_SET, VNF_NEIGH_DEF_FAILED_MS, VNF_NEIGH_DEF_MCAST_PROBES, VNF_NEIGH_DEF_REACHABLE_MS, VNF_NEIGH_DEF_RETRANS_MS,
+  VNF_NEIGH_DEF_UCAST_PROBES, VNF_ICMP_DEF_RATELIMIT_MS, type IcmpRl, type NeighEntry, type RouteEntry, type RouterCfg,
 } from '../../src/vnf/router/codec.js';
 import { tempPinDir } from './objects.js';
 import { vnfObject } from './paths.js';
@@ -30,6 +32,9 @@ import { run, sh } from './sh.js';
 export interface TestPort {
   name: string;
   ifindex: number;
+  /** The scratch namespace holding its peer, and the peer's name there. */
+  ns: string;
+  peer: string;
 }
 
 /**
@@ -51,7 +56,7 @@ export function createPorts(t: Test, n: number): TestPort[] {
     sh('sysctl', ['-qw', `net.ipv6.conf.${name}.disable_ipv6=1`]);
     sh('ip', ['link', 'set', name, 'up']);
     nsExec(ns, ['ip', 'link', 'set', `c${i}`, 'up']);
-    out.push({ name, ifindex: native.ifindex(name) });
+    out.push({ name, ifindex: native.ifindex(name), ns, peer: `c${i}` });
   }
   return out;
 }
@@ -164,6 +169,54 @@ export class TestDataplane {
     return v ? neighCodec.decode(v) : null;
   }
 
+  /** The learned entry only (vnf_neigh). */
+  learnedNeigh(network: number, ip: number): NeighEntry | null {
+    const v = this.map('vnf_neigh').lookup(neighKeyCodec.encode({ network, ip }));
+    return v ? neighCodec.decode(v) : null;
+  }
+
+  /** The entry of a next hop being resolved or that failed (vnf_neigh_pend). */
+  pendingNeigh(network: number, ip: number): NeighEntry | null {
+    const v = this.map('vnf_neigh_pend').lookup(neighKeyCodec.encode({ network, ip }));
+    return v ? neighCodec.decode(v) : null;
+  }
+
+  /**
+   * Rewrites a learned ('vnf_neigh') or pending ('vnf_neigh_pend') entry, e.g. to move its times
+   * into the past (nanoseconds on CLOCK_MONOTONIC, the clock of bpf_ktime_get_ns: see now()).
+   */
+  editNeigh(map: 'vnf_neigh' | 'vnf_neigh_pend', network: number, ip: number, f: (e: NeighEntry) => Partial<NeighEntry>): NeighEntry {
+    const m = this.map(map);
+    const k = neighKeyCodec.encode({ network, ip });
+    const v = m.lookup(k);
+    if (!v) throw new Error(`no ${map} entry for ${network}/${ip}`);
+    const e = neighCodec.decode(v);
+    const next = { ...e, ...f(e) };
+    m.update(k, neighCodec.encode(next));
+    return next;
+  }
+
+  /** Router settings (vnf_router_cfg[0]); unset fields are Linux's defaults. */
+  setRouterCfg(c: Partial<RouterCfg>): void {
+    const full: RouterCfg = {
+      flags: VNF_ROUTER_CFG_F_SET,
+      reachable_ms: VNF_NEIGH_DEF_REACHABLE_MS,
+      retrans_ms: VNF_NEIGH_DEF_RETRANS_MS,
+      failed_ms: VNF_NEIGH_DEF_FAILED_MS,
+      icmp_ratelimit_ms: VNF_ICMP_DEF_RATELIMIT_MS,
+      ucast_probes: VNF_NEIGH_DEF_UCAST_PROBES,
+      mcast_probes: VNF_NEIGH_DEF_MCAST_PROBES,
+      ...c,
+    };
+    this.map('vnf_router_cfg').update(u32(0), routerCfgCodec.encode(full));
+  }
+
+  /** The ICMP rate limit's bucket of a host, or null. */
+  icmpRl(network: number, ip: number): IcmpRl | null {
+    const v = this.map('vnf_icmp_rl').lookup(neighKeyCodec.encode({ network, ip }));
+    return v ? icmpRlCodec.decode(v) : null;
+  }
+
   /** Sum over CPUs of vnf_stats[vnf][reason]. */
   stat(vnfId: number, reason: number): Counter {
     const m = this.map('vnf_stats');
@@ -212,3 +265,6 @@ export async function loadDataplane(t: Test, objects = ['entry', 'bridge', 'rout
 }
 
 export { counterCodec };
+
+/** Now on CLOCK_MONOTONIC in nanoseconds: the clock of bpf_ktime_get_ns() and of the neighbour entries' times. */
+export const now = (): bigint => process.hrtime.bigint();

@@ -126,6 +126,8 @@ export interface FwLab {
   bindId(port: FwPort, dir: number, ruleset: number): void;
   unbind(port: FwPort, dir: number): void;
   setTimeouts(t: Partial<ConntrackTimeouts>): void;
+  /** vnf_ct_cfg: timeouts (Linux's defaults), quotas and the collector's period (0: the kernel's defaults). */
+  setConntrack(c: { timeouts?: Partial<ConntrackTimeouts>; maxPerPort?: number; maxNewPerPort?: number; gcIntervalMs?: number }): void;
   /** A packet from the container behind `port` (vnf_entry_in: chain_in). */
   runFrom(port: FwPort, pkt: Buffer): NativeTestRunResult;
   /** A packet to the container behind `port`, handed over as the bridge does
@@ -191,8 +193,18 @@ export async function firewallLab(t: Test, n = 2): Promise<FwLab> {
       dp.map('vnf_fw_bind').delete(fwBindKeyCodec.encode({ ifindex: port.ifindex, dir }));
     },
     setTimeouts(tmo) {
+      const cur = ctCfgCodec.decode(dp.map('vnf_ct_cfg').lookup(u32(0))!);
       const table = timeoutTable({ ...DEFAULT_CONNTRACK_TIMEOUTS, ...tmo });
-      dp.map('vnf_ct_cfg').update(u32(0), ctCfgCodec.encode({ timeout: table }));
+      dp.map('vnf_ct_cfg').update(u32(0), ctCfgCodec.encode({ ...cur, timeout: table }));
+    },
+    setConntrack(c) {
+      const cur = ctCfgCodec.decode(dp.map('vnf_ct_cfg').lookup(u32(0))!);
+      dp.map('vnf_ct_cfg').update(u32(0), ctCfgCodec.encode({
+        timeout: c.timeouts ? timeoutTable({ ...DEFAULT_CONNTRACK_TIMEOUTS, ...c.timeouts }) : cur.timeout,
+        max_assured: c.maxPerPort ?? cur.max_assured,
+        max_new: c.maxNewPerPort ?? cur.max_new,
+        gc_interval_ms: c.gcIntervalMs ?? cur.gc_interval_ms,
+      }));
     },
     runFrom(port, pkt) {
       return dp.runFrom(port.ifindex, pkt);

@@ -49,12 +49,13 @@ if (requirePrivileges(t)) {
     const lab = labUp(t, TWO_NETS, ['a', 'b', 'c']);
     const x = handContainer(t, '10.61.2.50/24', '10.61.2.1');
     t.equal(vnfctl(['attach', x.host, '--topology', lab.name, '--network', 'right', '--ip', '10.61.2.50/24', '--netns', x.netnsPath]).status, 0);
-    const record = `${stateDir(lab.name)}/state.json`;
-    const old = readFileSync(record);
+    // The record is two files, the topology and the metadata naming its generation.
+    const files = ['state.json', 'topology.json'].map((f) => `${stateDir(lab.name)}/${f}`);
+    const old = files.map((f) => readFileSync(f));
 
     writeFileSync(lab.file, WITH_EXTRA.replaceAll('NAME', lab.name));
     t.equal(vnfctl(['apply', '-f', lab.file]).status, 0, 'a changed file is applied');
-    writeFileSync(record, old); // the record of the apply before
+    files.forEach((f, i) => writeFileSync(f, old[i])); // the whole record of the apply before
     const networks = (): string[] => getTopology(lab.name).networks.map((n) => n.network).sort();
     t.same(networks(), ['extra', 'left', 'right']);
 
@@ -81,19 +82,25 @@ if (requirePrivileges(t)) {
 
   t.test('a corrupt record: get, stats and destroy work; attach names the way out', async (t) => {
     const lab = labUp(t, TWO_NETS, ['a', 'b', 'c']);
-    const record = `${stateDir(lab.name)}/state.json`;
-    const good = readFileSync(record, 'utf8');
-    const damaged = [
-      'garbage{',
-      '[]',
-      '{"topology":null,"generation":"1"}',
-      '{"topology":{},"generation":"1"}',
-      good.replace('"containers":[', '"containers":5,"x":['), // valid JSON, damaged inside
+    const meta = `${stateDir(lab.name)}/state.json`;
+    const topo = `${stateDir(lab.name)}/topology.json`;
+    const goodMeta = readFileSync(meta, 'utf8');
+    const goodTopo = readFileSync(topo, 'utf8');
+    t.match(goodTopo, /"containers":\[/, 'the topology file holds the containers');
+    const damaged: Array<[string, string]> = [
+      [meta, 'garbage{'],
+      [meta, '[]'],
+      [meta, '{"topology":null,"generation":"1"}'],
+      [meta, '{"appliedAt":"x","generation":"1"}'], // well formed, names another generation
+      [topo, 'garbage{'],
+      [topo, goodTopo.replace('"containers":[', '"containers":5,"x":[')], // valid JSON, damaged inside
     ];
     const y = handContainer(t, '10.61.2.51/24', '10.61.2.1');
-    for (const bad of damaged) {
+    for (const [record, bad] of damaged) {
+      writeFileSync(meta, goodMeta);
+      writeFileSync(topo, goodTopo);
       writeFileSync(record, bad);
-      const what = bad.length > 40 ? `${bad.slice(0, 40)}…` : bad;
+      const what = `${record === meta ? 'state.json' : 'topology.json'} ${bad.length > 40 ? `${bad.slice(0, 40)}…` : bad}`;
       const g = vnfctl(['get', lab.name]);
       t.equal(g.status, 0, `${what}: get works (${g.stderr.trim()})`);
       t.match(g.stdout, /INTERFACES/);

@@ -5,7 +5,7 @@
  */
 import t from 'tap';
 import { join } from 'node:path';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { requirePrivileges } from '../helpers/privilege.js';
 import { readableCopy } from '../helpers/readable-copy.js';
 import { vnfctl } from '../helpers/cli.js';
@@ -202,6 +202,16 @@ routers:
     const attach = vnfctl(['attach', 'nosuchif0', '--topology', 'nosuchtopo', '--network', 'x', '--ip', '10.0.0.1/24']);
     t.equal(attach.status, 2);
     t.match(attach.stderr, /no applied topology/);
+  });
+
+  t.test('lab up --fast-attach: expedited grace periods only while it attaches, the setting put back', async (t) => {
+    const before = readFileSync('/sys/kernel/rcu_expedited', 'utf8').trim();
+    t.teardown(() => writeFileSync('/sys/kernel/rcu_expedited', before));
+    const lab = labFile(t, TWO_NETS, ['a', 'b', 'c']);
+    const r = vnfctl(['lab', 'up', '-f', lab.file, '--fast-attach']);
+    t.equal(r.status, 0, r.stderr);
+    t.equal(readFileSync('/sys/kernel/rcu_expedited', 'utf8').trim(), before, 'rcu_expedited is what it was before');
+    t.equal(ping(lab.ns('a'), '10.61.2.10', 2), 2, 'and the ports work');
   });
 
   t.test('without privileges: one clear message, exit 1, nothing changed', async (t) => {

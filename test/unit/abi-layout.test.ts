@@ -9,18 +9,20 @@ import {
   portStatsKeyCodec,
 } from '../../src/vnf/common/codec.js';
 import { fdbEntryCodec, fdbKeyCodec, learnCodec } from '../../src/vnf/bridge/codec.js';
-import { neighCodec, neighKeyCodec, routeCodec, routeKeyCodec, routeStatsKeyCodec } from '../../src/vnf/router/codec.js';
+import { icmpRlCodec, neighCodec, neighKeyCodec, routeCodec, routeKeyCodec, routerCfgCodec, routeStatsKeyCodec } from '../../src/vnf/router/codec.js';
 import { fwBindCodec, fwBindKeyCodec, fwClsKeyCodec, fwPortKeyCodec, fwRuleCodec, fwRuleKeyCodec, fwSetCodec, fwTupleCodec, fwTupleKeyCodec } from '../../src/vnf/firewall/codec.js';
-import { ctCfgCodec, ctEntryCodec, ctKeyCodec, ctTcpDirCodec } from '../../src/vnf/conntrack/codec.js';
+import { ctCfgCodec, ctEntryCodec, ctGcCodec, ctKeyCodec, ctSlotCodec, ctTcpDirCodec, ctZoneCodec } from '../../src/vnf/conntrack/codec.js';
 import { assertLayoutMatchesBtf } from '../helpers/btf.js';
 import { vnfObject } from '../helpers/paths.js';
 
 const cases: Array<[string, StructCodec<never>[]]> = [
   ['entry', [counterCodec, metaCodec, idKeyCodec, idCodec, portCodec, portSrcKeyCodec, networkCodec, floodKeyCodec, chainCodec, portStatsKeyCodec] as StructCodec<never>[]],
   ['bridge', [fdbKeyCodec, fdbEntryCodec, learnCodec] as StructCodec<never>[]],
-  ['router', [routeKeyCodec, routeCodec, routeStatsKeyCodec, neighKeyCodec, neighCodec] as StructCodec<never>[]],
+  ['router', [routeKeyCodec, routeCodec, routeStatsKeyCodec, neighKeyCodec, neighCodec, routerCfgCodec, icmpRlCodec] as StructCodec<never>[]],
+  // The bridge shares the neighbour tables (its gratuitous ARP hook, vnf/neigh.h).
+  ['bridge', [neighKeyCodec, neighCodec] as StructCodec<never>[]],
   ['firewall', [fwBindKeyCodec, fwBindCodec, fwSetCodec, fwTupleKeyCodec, fwTupleCodec, fwClsKeyCodec, fwPortKeyCodec, fwRuleKeyCodec, fwRuleCodec,
-    ctKeyCodec, ctEntryCodec, ctTcpDirCodec, ctCfgCodec] as StructCodec<never>[]],
+    ctKeyCodec, ctEntryCodec, ctTcpDirCodec, ctCfgCodec, ctZoneCodec, ctSlotCodec, ctGcCodec] as StructCodec<never>[]],
 ];
 
 for (const [object, codecs] of cases) {

@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Connection tracking, kernel side (shared by the firewall and NAT): one LRU
+ * Connection tracking, kernel side (shared by the firewall and NAT): one
  * table per topology, keys in the ORIGINAL direction and scoped by a zone
  * (the ifindex of the port whose policy tracks the connection); timeouts,
- * expiry, per-direction accounting. Layouts are bpf/abi/conntrack.h. Under
- * pressure the LRU evicts the least recently used entries; an evicted TCP
- * connection's next packet is then not a SYN and is dropped as invalid (fail
- * closed).
+ * expiry, per-direction accounting. Layouts are bpf/abi/conntrack.h.
+ *
+ * Under pressure (ct_table.h, ct_gc.h): the table is a plain hash that
+ * traffic never evicts; a port may hold at most its quota of unassured and
+ * of protected (ASSURED) entries; a full table early-drops an unprotected
+ * entry; a collector driven by a bpf_timer reclaims expired entries. A new
+ * connection that finds no room is dropped as DROP_CT_FULL.
  *
  * TCP segments of a tracked connection go through ct_tcp.h: state table,
  * sequence and window checks, as Linux's conntrack does.
@@ -16,26 +19,30 @@
  * counters move by atomic adds and last_seen_ns, ruleset and rule are single
  * aligned stores, so a reader on another CPU sees each field old or new,
  * never torn. The TCP state, flags and window state of an entry are read and
- * written only under its lock (ct_tcp.h), so no update is lost. For other
- * protocols the state and flags are byte stores that only ever move one way
- * (UDP -> UDP_REPLIED, flags set, never cleared).
+ * written only under its lock (ct_tcp.h), so no update is lost; so are the
+ * PROTECTED and DYING flags, and an entry is removed only by the CPU that
+ * marked it DYING (ct_table.h). For other protocols the state is a byte
+ * store and flags are set by atomic ORs (ct_flags_set), both only ever
+ * moving one way (UDP -> UDP_REPLIED, flags set, never cleared).
  */
 #ifndef VNF_CONNTRACK_H
 #define VNF_CONNTRACK_H
 
 #include "vnf/common.h"
 #include "abi/conntrack.h"
-#include "vnf/ct_tcp.h"
 
 #define CT_NSEC_PER_SEC 1000000000ULL
 
 #define IPPROTO_TCP_ 6
 #define IPPROTO_UDP_ 17
 
-/* One LRU list for all CPUs (no BPF_F_NO_COMMON_LRU): eviction order is global. */
+/* A plain hash: nothing evicts an entry behind our back (an LRU would, and
+ * would take established connections with it under a flood). Elements are
+ * allocated as entries are created (see ct_table.h for why not preallocated). */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, VNF_CT_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct vnf_ct_key);
 	__type(value, struct vnf_ct_entry);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
@@ -114,39 +121,128 @@ static __always_inline __u8 ct_initial_state(__u8 proto)
 	return VNF_CT_UDP; /* UDP, and any other IP protocol tracked by addresses */
 }
 
+#include "vnf/ct_tcp.h"
+#include "vnf/ct_table.h"
+#include "vnf/ct_gc.h"
+
+#define CT_CREATE_FULL 1 /* ct_insert: the table is full (or no element was ready): make room, try again */
+
 /*
- * Creates the entry of a new connection, whole; a TCP one from its SYN (the
+ * Inserts the entry of a new connection, whole; a TCP one from its SYN (the
  * segment fw_tcp_seg left in this CPU's work slot; the caller lets only a
  * bare SYN open one). 0 on success (also when another CPU created the same
- * key first: that is the same connection), < 0 when the table refused it
- * (the caller drops: DROP_CT_FULL).
+ * key first: that is the same connection), CT_CREATE_FULL when the table
+ * refused it for room, < 0 when there is no room for it (its zone is at its
+ * unassured quota, or no slot near its home is free).
+ *
+ * In order: arm the collector (ct_gc.h); take a place in the zone's
+ * unassured quota; claim a slot (BUSY: ours); insert the entry, which names its slot; publish the slot (USED,
+ * counted by this counter's generation). Whatever fails gives back what was
+ * taken. A global function: verified once, on its own; the entry is
+ * assembled in a per-CPU buffer, not on a stack.
  */
-static __always_inline int ct_create(const struct vnf_ct_key *k, __u32 ruleset, __u32 rule, __u8 dir, __u32 bytes,
-				     __u64 now)
+__attribute__((noinline)) int ct_insert(const struct vnf_ct_key *k, __u32 ruleset, __u32 rule, __u32 dir, __u32 bytes)
 {
-	struct vnf_ct_entry e = {
-		.created_ns = now,
-		.last_seen_ns = now,
-		.packets_orig = 1,
-		.bytes_orig = bytes,
-		.ruleset = ruleset,
-		.rule = rule,
-		.state = ct_initial_state(k->proto),
-		.dir = dir,
-	};
+	struct ct_scratch *w = ct_scratch_get();
+	struct vnf_ct_entry *e = w ? &w->e : NULL;
+	struct ct_probe p = { .slot = ~0U };
+	struct vnf_ct_slot *sl;
+	struct vnf_ct_zone *z;
+	__u64 now = bpf_ktime_get_ns();
+	__s64 max = ct_max_new();
+	__u32 h, cgen;
 	long ret;
 
-	if (k->proto == IPPROTO_TCP_)
-		ct_tcp_new(&e);
-	ret = bpf_map_update_elem(&vnf_ct, k, &e, BPF_NOEXIST);
+	if (!k || !e)
+		return -1;
+	ct_gc_arm(now);
+	z = ct_zone(k->zone, 1);
+	if (!z) {
+		ct_stat(VNF_CT_S_ZONE_FULL);
+		return -1;
+	}
+	if ((__s64)z->unassured >= max) {
+		ct_stat(VNF_CT_S_NEW_QUOTA);
+		return -1;
+	}
+	if ((__s64)__sync_fetch_and_add(&z->unassured, 1) >= max) {
+		__sync_fetch_and_add(&z->unassured, -1);
+		ct_stat(VNF_CT_S_NEW_QUOTA);
+		return -1;
+	}
+	cgen = z->gen;
+	h = ct_hash(k);
+	p.home = h & CT_SLOT_MASK;
+	bpf_loop(CT_PROBES, ct_claim_step, &p, 0);
+	sl = p.slot != ~0U ? ct_slot(p.slot) : NULL;
+	if (!sl) {
+		__sync_fetch_and_add(&z->unassured, -1);
+		ct_stat(VNF_CT_S_FULL);
+		return -1;
+	}
+	sl->key = *k;
 
-	if (ret == 0 || ret == -17 /* -EEXIST: a concurrent first packet won */)
+	__builtin_memset(e, 0, sizeof(*e));
+	e->created_ns = now;
+	e->last_seen_ns = now;
+	e->packets_orig = 1;
+	e->bytes_orig = bytes;
+	e->ruleset = ruleset;
+	e->rule = rule;
+	e->state = ct_initial_state(k->proto);
+	e->dir = dir;
+	e->tag = ct_tag_of(h);
+	e->slot = p.slot;
+	if (k->proto == IPPROTO_TCP_)
+		ct_tcp_new(e);
+	ret = bpf_map_update_elem(&vnf_ct, k, e, BPF_NOEXIST);
+	if (ret != 0) {
+		__sync_val_compare_and_swap(&sl->st, p.st, ST_MAKE(VNF_CT_SLOT_FREE, 0, ST_SEQ(p.st) + 1, 0));
+		__sync_fetch_and_add(&z->unassured, -1);
+		if (ret == -EEXIST_)
+			return 0; /* a concurrent first packet won */
+		/* Full (-E2BIG), or no element ready on this CPU (-ENOMEM: the
+		 * allocator refills asynchronously). */
+		return CT_CREATE_FULL;
+	}
+	__sync_val_compare_and_swap(&sl->st, p.st, ST_MAKE(VNF_CT_SLOT_USED, VNF_CT_CLASS_NEW, ST_SEQ(p.st) + 1, cgen));
+	return 0;
+}
+
+/* Makes room for key `k`: early-drops one unprotected entry near its home. */
+__attribute__((noinline)) int ct_make_room(const struct vnf_ct_key *k)
+{
+	if (!k)
 		return 0;
-	return -1;
+	return ct_early_drop(ct_hash(k) & CT_SLOT_MASK);
+}
+
+/*
+ * Creates the entry of a new connection (ct_insert); when the table is full,
+ * early-drops an unprotected entry and tries once more (the victim's element
+ * is then this CPU's next one). 0 on success, < 0 when there is no room: the
+ * caller drops the packet as DROP_CT_FULL.
+ *
+ * Inlined into the caller, so that the steps (global functions) are called
+ * one after the other from its frame, not nested: the firewall's main frame
+ * leaves ~144 bytes of stack to the deepest chain under it.
+ */
+static __always_inline int ct_create(const struct vnf_ct_key *k, __u32 ruleset, __u32 rule, __u32 dir, __u32 bytes)
+{
+	int r = ct_insert(k, ruleset, rule, dir, bytes);
+
+	if (r == CT_CREATE_FULL && ct_make_room(k))
+		r = ct_insert(k, ruleset, rule, dir, bytes);
+	if (r == CT_CREATE_FULL) {
+		ct_stat(VNF_CT_S_FULL);
+		return -1;
+	}
+	return r;
 }
 
 /* Accounts a packet of a tracked connection: per-direction counters (atomic
- * adds), last_seen, and for non-TCP the first reply (UDP -> UDP_REPLIED). */
+ * adds), last_seen, and for non-TCP the first reply (UDP -> UDP_REPLIED,
+ * ASSURED: the caller then asks for protection, ct_assure). */
 static __always_inline void ct_touch(struct vnf_ct_entry *e, __u64 now, __u32 len, int reply)
 {
 	e->last_seen_ns = now;
@@ -154,10 +250,10 @@ static __always_inline void ct_touch(struct vnf_ct_entry *e, __u64 now, __u32 le
 		__sync_fetch_and_add(&e->packets_reply, 1);
 		__sync_fetch_and_add(&e->bytes_reply, len);
 		if (!(e->flags & VNF_CT_F_SEEN_REPLY))
-			e->flags |= VNF_CT_F_SEEN_REPLY;
+			ct_flags_set(e, VNF_CT_F_SEEN_REPLY);
 		if (e->state == VNF_CT_UDP) {
-			e->flags |= VNF_CT_F_ASSURED;
-			e->state = VNF_CT_UDP_REPLIED;
+			ct_flags_set(e, VNF_CT_F_ASSURED);
+			e->state = VNF_CT_UDP_REPLIED; /* a byte store: the flags byte is not touched */
 		}
 	} else {
 		__sync_fetch_and_add(&e->packets_orig, 1);

@@ -61,15 +61,24 @@
  * fw_parse.h's fw_tcp_seg, also global, only where a segment is judged.
  *
  * Concurrency: several CPUs may handle segments of one connection at once.
- * The window state is read and written under a bpf_spin_lock. The entry's
- * own map (vnf_ct, an LRU hash) cannot hold one (the kernel refuses a spin
- * lock in an LRU map's value: EOPNOTSUPP), so the locks live in an array of
- * 1024 (vnf_ct_lock) and a connection takes the one its key hashes to; two
- * connections sharing a lock only wait for each other. Every program that
- * writes TCP state of vnf_ct takes the lock, so no update is lost. The lock
- * covers the TCP fields, state and flags; the counters (atomic adds),
- * last_seen (one 8-byte store) and the rule set (revalidation) are written
- * outside it, as before.
+ * The window state is read and written under a bpf_spin_lock. The locks live
+ * in an array of 1024 (vnf_ct_lock), not in the entries: a connection takes
+ * the one its key hashes to (two connections sharing a lock only wait for
+ * each other), so the lock outlives the entry and serialises its removal too
+ * (ct_table.h). Every program that writes TCP state of vnf_ct takes the lock,
+ * so no update is lost. The lock covers the TCP fields, state and flags; the
+ * counters (atomic adds), last_seen (one 8-byte store) and the rule set
+ * (revalidation) are written outside it, as before.
+ *
+ * An entry may be removed (expiry, the collector, an early drop, a reset) by
+ * another CPU between our lookup and our lock, and a hash map reuses a
+ * removed element at once (with or without BPF_F_NO_PREALLOC on this kernel:
+ * both recycle through a per-CPU free list, checked here): a stale pointer
+ * may then point at another connection's entry. Under the lock, before
+ * touching anything, ct_tcp_packet checks that the entry is still this key's
+ * (its tag, a hash of the key) and not being removed (VNF_CT_F_DYING, set
+ * under the same lock by the one CPU that removes it); otherwise the packet
+ * is run again (CT_TCP_GONE) and finds what is there now.
  */
 #ifndef VNF_CT_TCP_H
 #define VNF_CT_TCP_H
@@ -175,15 +184,57 @@ static __always_inline struct ct_tcp_work *ct_tcp_work_get(void)
 	return bpf_map_lookup_elem(&ct_tcp_work, &zero);
 }
 
-/* The lock of a connection: a multiplicative hash of its (original) key. */
-static __always_inline __u32 ct_lock_slot(const struct vnf_ct_key *k)
+/* A hash of a connection's (original) key: multiply-xor over its fields,
+ * then a final mix so that the low bits (its home in vnf_ct_slots) depend on
+ * every field, as the high ones (its lock) do. */
+static __always_inline __u32 ct_hash(const struct vnf_ct_key *k)
 {
 	__u32 h = k->zone * 0x9e3779b1U;
 
 	h = (h ^ k->saddr) * 0x85ebca6bU;
 	h = (h ^ k->daddr) * 0xc2b2ae35U;
 	h = (h ^ (((__u32)k->sport << 16) | k->dport)) * 0x9e3779b1U;
-	return h >> 22; /* the top 10 bits: 0 .. CT_LOCKS - 1 */
+	h = (h ^ k->proto) * 0x85ebca6bU;
+	h ^= h >> 15;
+	h *= 0x2c1b3c6dU;
+	h ^= h >> 12;
+	return h;
+}
+
+/* The lock of a connection: the top 10 bits of its hash, 0 .. CT_LOCKS - 1. */
+static __always_inline __u32 ct_lock_of(__u32 h)
+{
+	return h >> 22;
+}
+
+static __always_inline __u32 ct_lock_slot(const struct vnf_ct_key *k)
+{
+	return ct_lock_of(ct_hash(k));
+}
+
+/* The tag an entry of this key carries (struct vnf_ct_entry.tag): never 0. */
+static __always_inline __u32 ct_tag_of(__u32 h)
+{
+	return h | 1;
+}
+
+/* Sets flag bits of an entry with one atomic OR on the 8-byte word that
+ * holds its state and flags: some flags are set without the lock (ct_touch:
+ * a UDP reply) while others are set under it (DYING, PROTECTED); a plain
+ * read-modify-write of the flags byte could undo a concurrent one. */
+_Static_assert(__builtin_offsetof(struct vnf_ct_entry, state) % 8 == 0 &&
+		       __builtin_offsetof(struct vnf_ct_entry, flags) == __builtin_offsetof(struct vnf_ct_entry, state) + 1,
+	       "state and flags: the low bytes of an aligned 8-byte word");
+static __always_inline void ct_flags_set(struct vnf_ct_entry *e, __u8 f)
+{
+	__sync_fetch_and_or((__u64 *)&e->state, (__u64)f << 8); /* little-endian: byte 1 is flags */
+}
+
+/* Whether `e`, under its key's lock, is still that key's entry and in use:
+ * its tag (0 for an entry user space wrote whole) and not being removed. */
+static __always_inline int ct_entry_live(const struct vnf_ct_entry *e, __u32 tag)
+{
+	return (e->tag == tag || e->tag == 0) && !(e->flags & VNF_CT_F_DYING);
 }
 
 /* ---- sequence arithmetic (mod 2^32, RFC 1982) --------------------------- */
@@ -463,6 +514,8 @@ commit:
 #define CT_TCP_REFRESH 0x2 /* and renews the entry's timeout (not for ignored segments) */
 #define CT_TCP_KILL 0x4    /* then the entry goes (reset before any reply: Linux's nf_ct_kill_acct) */
 #define CT_TCP_REOPEN 0x8  /* the entry goes and the SYN is judged as a new connection (nf_ct_kill + NF_REPEAT) */
+#define CT_TCP_ASSURE 0x10 /* ASSURED but not PROTECTED: ask for a place in the zone's quota (ct_assure) */
+#define CT_TCP_GONE 0x20   /* the entry was removed (or reused) under us: nothing changed, run the packet again */
 #define CT_TCP_DROP 0
 
 /* A segment the table ignores: it passes without a state change, only
@@ -669,6 +722,11 @@ static __always_inline __u32 ct_tcp_finish(struct vnf_ct_entry *e, const struct 
 		if (index == VNF_CT_TCP_SYN && old == T_SS)
 			return CT_TCP_PASS;
 	}
+	/* An ASSURED connection not yet protected asks for a place in its
+	 * zone's assured quota (ct_assure, ct_table.h: map operations, so not
+	 * under this lock); until it has one, every segment asks again. */
+	if ((e->flags & (VNF_CT_F_ASSURED | VNF_CT_F_PROTECTED)) == VNF_CT_F_ASSURED)
+		return CT_TCP_PASS | CT_TCP_REFRESH | CT_TCP_ASSURE;
 	return CT_TCP_PASS | CT_TCP_REFRESH;
 }
 
@@ -676,7 +734,10 @@ static __always_inline __u32 ct_tcp_finish(struct vnf_ct_entry *e, const struct 
  * A segment of the tracked connection `e` (key `k`, the original direction;
  * `dir` 0 original, 1 reply), the one in this CPU's work slot (fw_tcp_seg
  * put it there). Takes the connection's lock. Returns CT_TCP_* bits; 0
- * (CT_TCP_DROP) for an invalid segment, which changed nothing.
+ * (CT_TCP_DROP) for an invalid segment, which changed nothing; CT_TCP_GONE
+ * when `e` is no longer this key's live entry. With CT_TCP_KILL or
+ * CT_TCP_REOPEN the entry is marked DYING here, under the lock: the caller
+ * is the one that removes it (ct_kill with CT_KILL_MARKED).
  *
  * A global function: the verifier checks it once, on its own, with
  * arguments of any value (a static one is re-verified for every state the
@@ -688,16 +749,21 @@ __attribute__((noinline)) __u32 ct_tcp_packet(struct vnf_ct_entry *e, const stru
 {
 	struct ct_tcp_work *w = ct_tcp_work_get();
 	struct ct_lock *l;
-	__u32 slot, r;
+	__u32 h, slot, r;
 
 	if (!e || !k || !w || !ct_tcp_flags_valid(w->seg.flags))
 		return CT_TCP_DROP;
-	slot = ct_lock_slot(k);
+	h = ct_hash(k);
+	slot = ct_lock_of(h);
 	l = bpf_map_lookup_elem(&vnf_ct_lock, &slot);
 	if (!l)
 		return CT_TCP_DROP;
 	dir &= 1;
 	bpf_spin_lock(&l->lock);
+	if (!ct_entry_live(e, ct_tag_of(h))) {
+		bpf_spin_unlock(&l->lock);
+		return CT_TCP_GONE;
+	}
 	/* Phases (nf_conntrack_tcp_packet): the table, the window, the move.
 	 * What passes between them is in the work slot, so that little is
 	 * live across the window check's call. */
@@ -716,6 +782,8 @@ __attribute__((noinline)) __u32 ct_tcp_packet(struct vnf_ct_entry *e, const stru
 	}
 	if ((r & CT_TCP_PASS) && dir && !(e->flags & VNF_CT_F_SEEN_REPLY))
 		e->flags |= VNF_CT_F_SEEN_REPLY;
+	if (r & (CT_TCP_KILL | CT_TCP_REOPEN))
+		ct_flags_set(e, VNF_CT_F_DYING); /* ours to remove: no other CPU acts on it now */
 	bpf_spin_unlock(&l->lock);
 	return r;
 }

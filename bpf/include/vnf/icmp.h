@@ -90,30 +90,30 @@ _Static_assert(sizeof(struct icmp_err_frame) == 2 + ETH_HLEN + ICMP_ERR_HDRS + I
  * never about a link-layer broadcast/multicast (pkt_type != PACKET_HOST), a
  * multicast/broadcast destination, a non-first fragment, or an ICMP error
  * (nor an ICMP message too short to tell its type). The caller has validated
- * the IPv4 header: hlen is its length, tot its total length.
+ * the IPv4 header: hlen is its length, tot its total length. The headers are
+ * copied with bpf_skb_load_bytes (0 on success, -EFAULT past the end), which
+ * reads linear and paged data alike: callers need not have pulled them.
  */
 static __always_inline int icmp_error_allowed(struct __sk_buff *skb, __u32 hlen, __u32 tot)
 {
-	void *data = pkt_data(skb);
-	void *end = pkt_end(skb);
-	struct ethhdr *eth = data;
-	struct iphdr *ip = data + ETH_HLEN;
+	struct ethhdr eth;
+	struct iphdr ip;
 
-	if ((void *)(ip + 1) > end)
+	if (bpf_skb_load_bytes(skb, 0, &eth, sizeof(eth)) < 0)
 		return 0;
-	if (mac_is_multicast(eth->h_dest))
+	if (bpf_skb_load_bytes(skb, ETH_HLEN, &ip, sizeof(ip)) < 0)
 		return 0;
-	if ((bpf_ntohl(ip->daddr) >> 28) >= 0xe) /* 224/4 multicast, 240/4 incl. 255.255.255.255 */
+	if (mac_is_multicast(eth.h_dest))
 		return 0;
-	if (ip->frag_off & bpf_htons(IPV4_OFFSET))
+	if ((bpf_ntohl(ip.daddr) >> 28) >= 0xe) /* 224/4 multicast, 240/4 incl. 255.255.255.255 */
 		return 0;
-	if (ip->protocol == IPPROTO_ICMP_) {
+	if (ip.frag_off & bpf_htons(IPV4_OFFSET))
+		return 0;
+	if (ip.protocol == IPPROTO_ICMP_) {
 		__u8 type;
 
 		if (tot < hlen + 1)
 			return 0;
-		/* bpf_skb_load_bytes copies from linear or paged data alike;
-		 * 0 on success, -EFAULT past the end. */
 		if (bpf_skb_load_bytes(skb, ETH_HLEN + hlen, &type, 1) < 0)
 			return 0;
 		if (icmp_type_is_error(type))
@@ -140,22 +140,24 @@ static __always_inline int icmp_error_allowed(struct __sk_buff *skb, __u32 hlen,
 static __always_inline int icmp_error_build(struct __sk_buff *skb, __u8 type, __u8 code, __be32 router_ip,
 					    const __u8 *router_mac)
 {
-	void *data = pkt_data(skb);
-	void *end = pkt_end(skb);
-	struct ethhdr *eth = data;
-	struct iphdr *ip = data + ETH_HLEN;
+	struct ethhdr eth;
+	struct iphdr ip;
 	/* Zeroed: bytes past the quote then add nothing to the checksum, and the
 	 * verifier wants every stack byte a helper may read (up to the size's
 	 * maximum, not its actual value) initialised. */
 	struct icmp_err_frame f = {};
 
-	if ((void *)(ip + 1) > end)
+	/* Copies, not packet pointers: linear or paged, and nothing to re-check
+	 * after the helpers below change the packet. */
+	if (bpf_skb_load_bytes(skb, 0, &eth, sizeof(eth)) < 0)
+		return -1;
+	if (bpf_skb_load_bytes(skb, ETH_HLEN, &ip, sizeof(ip)) < 0)
 		return -1;
 	/* ihl is 4 bits, so hlen <= 60; with the lower check the verifier knows
 	 * hlen in [20, 60] and qlen below in [20, 68]: a non-zero size that fits
 	 * f.quote, which is what bpf_skb_load_bytes' ARG_CONST_SIZE demands. */
-	__u32 hlen = ip->ihl * 4;
-	__u32 tot = bpf_ntohs(ip->tot_len);
+	__u32 hlen = ip.ihl * 4;
+	__u32 tot = bpf_ntohs(ip.tot_len);
 
 	if (hlen < IPV4_MIN_HLEN || tot < hlen)
 		return -1;
@@ -168,18 +170,18 @@ static __always_inline int icmp_error_build(struct __sk_buff *skb, __u8 type, __
 	if (bpf_skb_load_bytes(skb, ETH_HLEN, f.quote, qlen) < 0)
 		return -1;
 
-	__builtin_memcpy(f.eth_dst, eth->h_source, ETH_ALEN);
+	__builtin_memcpy(f.eth_dst, eth.h_source, ETH_ALEN);
 	__builtin_memcpy(f.eth_src, router_mac, ETH_ALEN);
 	f.eth_proto = bpf_htons(ETH_P_IP);
 	f.ip.version = 4;
 	f.ip.ihl = IPV4_MIN_HLEN / 4;
-	f.ip.tos = (ip->tos & IPTOS_TOS_MASK_) | IPTOS_PREC_INTERNETCONTROL_;
+	f.ip.tos = (ip.tos & IPTOS_TOS_MASK_) | IPTOS_PREC_INTERNETCONTROL_;
 	f.ip.tot_len = bpf_htons(ICMP_ERR_HDRS + qlen);
 	f.ip.id = (__be16)bpf_get_prandom_u32(); /* no DF (as Linux): the id must vary */
 	f.ip.ttl = ICMP_ERR_TTL;
 	f.ip.protocol = IPPROTO_ICMP_;
 	f.ip.saddr = router_ip;
-	f.ip.daddr = ip->saddr;
+	f.ip.daddr = ip.saddr;
 	f.ip.check = csum_ipv4_hdr(&f.ip); /* check is still 0 here */
 	f.icmp.type = type;
 	f.icmp.code = code;

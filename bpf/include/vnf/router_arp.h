@@ -5,16 +5,9 @@
 
 #include "vnf/common.h"
 #include "vnf/parse.h"
+#include "vnf/neigh.h" /* arp_is_eth_ipv4 */
 
-#define ARPHRD_ETHER_ 1
 #define ETH_ZLEN_ 60 /* minimum Ethernet frame without FCS */
-
-/* Whether an ARP packet is Ethernet/IPv4 (the only kind the router answers). */
-static __always_inline int arp_is_eth_ipv4(const struct vnf_arp_eth *arp)
-{
-	return arp->ar_hrd == bpf_htons(ARPHRD_ETHER_) && arp->ar_pro == bpf_htons(ETH_P_IP) &&
-	       arp->ar_hln == ETH_ALEN && arp->ar_pln == 4;
-}
 
 /*
  * Rewrites a request for `ip` into the reply, in place (direct packet writes,
@@ -35,7 +28,7 @@ static __always_inline void router_arp_reply(struct ethhdr *eth, struct vnf_arp_
 	arp->ar_sip = ip;
 }
 
-/* A broadcast "who-has tip tell sip", padded with zeros to the Ethernet minimum. */
+/* A "who-has tip tell sip", padded with zeros to the Ethernet minimum. */
 struct router_arp_frame {
 	__u8 eth_dst[ETH_ALEN];
 	__u8 eth_src[ETH_ALEN];
@@ -46,7 +39,10 @@ struct router_arp_frame {
 _Static_assert(sizeof(struct router_arp_frame) == ETH_ZLEN_, "router_arp_frame is one minimum frame");
 
 /*
- * Replaces the packet by an ARP request from (mac, sip) for tip. The frame is
+ * Replaces the packet by an ARP request from (mac, sip) for tip: broadcast
+ * when dst is NULL (resolution), else unicast to dst (a probe of a cached
+ * MAC, as Linux's PROBE state sends it: the target hardware address stays
+ * zero either way, as in Linux's arp_create). The frame is
  * 60 bytes, not 42: bpf_skb_change_tail refuses to cut a CHECKSUM_PARTIAL
  * packet (a TCP segment from a container) below csum_start + csum_offset + 2,
  * which is 52 for TCP behind a 20-byte IPv4 header; 60 is also what a wire
@@ -57,11 +53,15 @@ _Static_assert(sizeof(struct router_arp_frame) == ETH_ZLEN_, "router_arp_frame i
  * egress re-parses it on the peer. Returns 0 or < 0 (then drop); packet
  * pointers are invalid afterwards.
  */
-static __always_inline int router_arp_request(struct __sk_buff *skb, const __u8 *mac, __be32 sip, __be32 tip)
+static __always_inline int router_arp_request(struct __sk_buff *skb, const __u8 *dst, const __u8 *mac, __be32 sip,
+					      __be32 tip)
 {
 	struct router_arp_frame f __attribute__((aligned(8))) = {};
 
-	__builtin_memset(f.eth_dst, 0xff, ETH_ALEN);
+	if (dst)
+		__builtin_memcpy(f.eth_dst, dst, ETH_ALEN);
+	else
+		__builtin_memset(f.eth_dst, 0xff, ETH_ALEN);
 	__builtin_memcpy(f.eth_src, mac, ETH_ALEN);
 	f.eth_proto = bpf_htons(ETH_P_ARP);
 	f.arp.ar_hrd = bpf_htons(ARPHRD_ETHER_);

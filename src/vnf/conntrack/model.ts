@@ -1,5 +1,6 @@
 /** Connection tracking's part of the normalized topology (topology.ext.conntrack). */
 import type { Topology } from '../../spec/model.js';
+import { VNF_CT_DEFAULT_MAX_ASSURED, VNF_CT_DEFAULT_MAX_NEW } from '../../abi/conntrack.js';
 
 export interface ConntrackTimeouts {
   tcpSynSent: number;
@@ -18,6 +19,10 @@ export interface ConntrackTimeouts {
 export interface ConntrackModel {
   /** Seconds per state; Linux's defaults unless the file sets them. */
   timeouts: ConntrackTimeouts;
+  /** Protected (ASSURED) connections one port may hold: beyond, its connections stay early-droppable. */
+  maxPerPort: number;
+  /** Other (new, unreplied) connections one port may hold: beyond, its new connections are dropped (ct-full). */
+  maxNewPerPort: number;
 }
 
 declare module '../../spec/model.js' {
@@ -42,3 +47,10 @@ export const DEFAULT_CONNTRACK_TIMEOUTS: ConntrackTimeouts = {
 };
 
 export const timeoutsOf = (t: Topology): ConntrackTimeouts => t.ext.conntrack?.timeouts ?? DEFAULT_CONNTRACK_TIMEOUTS;
+
+/** The per-port quotas when the file sets none (bpf/abi/conntrack.h: an eighth of the table each). */
+export const DEFAULT_MAX_PER_PORT = VNF_CT_DEFAULT_MAX_ASSURED;
+export const DEFAULT_MAX_NEW_PER_PORT = VNF_CT_DEFAULT_MAX_NEW;
+
+export const conntrackOf = (t: Topology): ConntrackModel =>
+  t.ext.conntrack ?? { timeouts: DEFAULT_CONNTRACK_TIMEOUTS, maxPerPort: DEFAULT_MAX_PER_PORT, maxNewPerPort: DEFAULT_MAX_NEW_PER_PORT };

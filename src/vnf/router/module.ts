@@ -1,17 +1,35 @@
 /**
  * The router VNF: routes per router (LPM keyed by the router's stable id), static neighbours of
- * declared ports (a plain hash looked up first), learned neighbours (LRU, kept while their
- * network exists), and per-route counters keyed by what the route is.
+ * declared ports (a plain hash looked up first), learned neighbours (LRU) and next hops being
+ * resolved (LRU of their own), both kept while their network exists, the settings of the
+ * neighbour state machine and of the ICMP rate limit (settings.router), and per-route counters
+ * keyed by what the route is.
  */
+import { u32 } from '../../codec/struct.js';
 import { put, type MapEntries } from '../../model/desired.js';
 import { formatAddr } from '../../spec/ipv4.js';
-import { VNF_MAP_NEIGH, VNF_MAP_NEIGH_STATIC, VNF_MAP_ROUTES, VNF_MAP_ROUTE_STATS } from '../../abi/router.js';
+import {
+  VNF_MAP_ICMP_RL, VNF_MAP_NEIGH, VNF_MAP_NEIGH_LOCK, VNF_MAP_NEIGH_PEND, VNF_MAP_NEIGH_STATIC, VNF_MAP_ROUTER_CFG,
+  VNF_MAP_ROUTES, VNF_MAP_ROUTE_STATS,
+} from '../../abi/router.js';
 import { counterCodec } from '../common/codec.js';
 import type { CompileContext, MapDecl, NameView, StatusReader, StatusSection, VnfModule } from '../types.js';
 import {
-  neighCodec, neighKeyCodec, routeCodec, routeKey, routeKeyCodec, routeStatsKeyCodec, VNF_ID_ROUTER, VNF_NEIGH_F_STATIC,
-  VNF_NEIGH_MAX, VNF_NEIGH_STATIC_MAX, VNF_ROUTE_F_CONNECTED, VNF_ROUTE_F_STATIC, VNF_ROUTES_MAX,
+  icmpRlCodec, NEIGH_STATES, neighCodec, neighKeyCodec, routeCodec, routeKey, routeKeyCodec, routerCfgCodec, routeStatsKeyCodec,
+  VNF_ICMP_RL_MAX, VNF_ID_ROUTER, VNF_NEIGH_F_STATIC, VNF_NEIGH_LOCKS, VNF_NEIGH_MAX, VNF_NEIGH_PEND_MAX, VNF_NEIGH_REACHABLE,
+  VNF_NEIGH_STALE, VNF_NEIGH_STATIC_MAX, VNF_ROUTE_F_CONNECTED, VNF_ROUTE_F_STATIC, VNF_ROUTER_CFG_F_SET, VNF_ROUTES_MAX,
+  type RouterCfg,
 } from './codec.js';
+import { DEFAULT_ROUTER_MODEL, routerSettingsOf, type RouterModel } from './model.js';
+import { routerSpec } from './spec.js';
+
+function cfgOf(m: RouterModel): RouterCfg {
+  const n = m.neighbours;
+  return {
+    flags: VNF_ROUTER_CFG_F_SET, reachable_ms: n.reachableMs, retrans_ms: n.retransMs, failed_ms: n.failedMs,
+    icmp_ratelimit_ms: m.icmpRatelimitMs, ucast_probes: n.unicastProbes, mcast_probes: n.broadcastProbes,
+  };
+}
 
 function entries(ctx: CompileContext): Record<string, MapEntries> {
   const routes: MapEntries = new Map();
@@ -31,20 +49,29 @@ function entries(ctx: CompileContext): Record<string, MapEntries> {
   const routed = new Set(ctx.topology.routers.flatMap((r) => r.ports.map((p) => ctx.networkId(p.network))));
   for (const p of ctx.ports) {
     if (!p.mac || !p.ip || !routed.has(p.networkId)) continue;
-    put(neigh, neighKeyCodec.encode({ network: p.networkId, ip: p.ip }), neighCodec.encode({ updated_ns: 0n, mac: p.mac, flags: VNF_NEIGH_F_STATIC }));
+    put(neigh, neighKeyCodec.encode({ network: p.networkId, ip: p.ip }), neighCodec.encode({
+      updated_ns: 0n, mac: p.mac, flags: VNF_NEIGH_F_STATIC,
+    }));
   }
-  return { [VNF_MAP_ROUTES]: routes, [VNF_MAP_NEIGH_STATIC]: neigh };
+  const cfg: MapEntries = new Map();
+  put(cfg, u32(0), routerCfgCodec.encode(cfgOf(routerSettingsOf(ctx.topology))));
+  return { [VNF_MAP_ROUTES]: routes, [VNF_MAP_NEIGH_STATIC]: neigh, [VNF_MAP_ROUTER_CFG]: cfg };
 }
 
 function describeNeigh(key: Buffer, value: Buffer | undefined, names: NameView): string {
   const k = neighKeyCodec.decode(key);
   const head = `neighbour ${names.network(k.network)} ${formatAddr(k.ip)}`;
-  return value ? `${head} is ${neighCodec.decode(value).mac}` : head;
+  if (!value) return head;
+  const n = neighCodec.decode(value);
+  return n.state === VNF_NEIGH_REACHABLE || n.state === VNF_NEIGH_STALE || n.flags & VNF_NEIGH_F_STATIC ? `${head} is ${n.mac}` : `${head} ${NEIGH_STATES[n.state ?? 0] ?? ''}`;
 }
 
 const neighMap = (name: string, type: MapDecl['type'], maxEntries: number): Omit<MapDecl, 'kind'> => ({
   name, type, keySize: neighKeyCodec.size, valueSize: neighCodec.size, maxEntries, describe: describeNeigh,
 });
+
+/** Learned state keyed by (network, address) goes with its network. */
+const keepWithNetwork = (key: Buffer, _v: Buffer, live: { networks: ReadonlySet<number> }): boolean => live.networks.has(neighKeyCodec.decode(key).network);
 
 function status(r: StatusReader): StatusSection[] {
   const routes: StatusSection['rows'] = [];
@@ -64,21 +91,31 @@ function status(r: StatusReader): StatusSection[] {
     });
   }
   routes.sort((a, b) => String(a['router']).localeCompare(String(b['router'])) || String(a['to']).localeCompare(String(b['to'])));
+  // State and age as the dataplane judges them: a learned REACHABLE entry older than the
+  // reachable time is STALE (vnf/router_neigh.h), with the settings the dataplane reads.
+  const cfgEntry = r.entries(VNF_MAP_ROUTER_CFG)[0]?.[1];
+  const cfg = cfgEntry ? routerCfgCodec.decode(cfgEntry) : undefined;
+  const reachableNs = BigInt((cfg && cfg.flags & VNF_ROUTER_CFG_F_SET ? cfg.reachable_ms : DEFAULT_ROUTER_MODEL.neighbours.reachableMs)) * 1_000_000n;
   const neighbours: StatusSection['rows'] = [];
-  for (const [map, kind] of [[VNF_MAP_NEIGH_STATIC, 'static'], [VNF_MAP_NEIGH, 'learned']] as const) {
+  const seconds = (ns: bigint): string => `${ns > 0n ? Number(ns / 1_000_000n) / 1000 : 0}s`;
+  for (const [map, kind] of [[VNF_MAP_NEIGH_STATIC, 'static'], [VNF_MAP_NEIGH, 'learned'], [VNF_MAP_NEIGH_PEND, 'learned']] as const) {
     for (const [k, v] of r.entries(map)) {
       const key = neighKeyCodec.decode(k);
       const n = neighCodec.decode(v);
+      const st = n.state ?? 0;
+      let state = NEIGH_STATES[st] ?? `state ${st}`;
+      if (map === VNF_MAP_NEIGH && st === VNF_NEIGH_REACHABLE && r.now - n.updated_ns >= reachableNs) state = NEIGH_STATES[VNF_NEIGH_STALE]!;
+      if (map === VNF_MAP_NEIGH && state === NEIGH_STATES[VNF_NEIGH_STALE] && (n.probes ?? 0) > 0) state += ` (${n.probes} probe${n.probes! > 1 ? 's' : ''})`;
       neighbours.push({
-        network: r.names.network(key.network), ip: formatAddr(key.ip), mac: n.mac, kind,
-        age: kind === 'learned' ? `${Number((r.now - n.updated_ns) / 1_000_000_000n)}s` : '-',
+        network: r.names.network(key.network), ip: formatAddr(key.ip), mac: map === VNF_MAP_NEIGH_PEND ? '-' : n.mac, kind, state,
+        age: kind === 'learned' ? seconds(r.now - n.updated_ns) : '-',
       });
     }
   }
   neighbours.sort((a, b) => String(a['network']).localeCompare(String(b['network'])) || String(a['ip']).localeCompare(String(b['ip']), undefined, { numeric: true }));
   return [
     { key: 'routes', title: 'ROUTES', columns: ['router', 'to', 'via', 'network', 'packets', 'bytes'], rows: routes },
-    { key: 'neighbours', title: 'NEIGHBOURS', columns: ['network', 'ip', 'mac', 'kind', 'age'], rows: neighbours },
+    { key: 'neighbours', title: 'NEIGHBOURS', columns: ['network', 'ip', 'mac', 'kind', 'state', 'age'], rows: neighbours },
   ];
 }
 
@@ -88,12 +125,26 @@ export const routerModule: VnfModule = {
   object: 'router',
   programs: ['vnf_router'],
   slotProgram: 'vnf_router',
+  spec: routerSpec,
   maps: [
     { ...neighMap(VNF_MAP_NEIGH_STATIC, 'hash', VNF_NEIGH_STATIC_MAX), kind: 'config', stage: 'publish', order: 20 },
+    { ...neighMap(VNF_MAP_NEIGH, 'lru_hash', VNF_NEIGH_MAX), kind: 'learned', keep: keepWithNetwork, dependsOn: ['networks'] },
+    { ...neighMap(VNF_MAP_NEIGH_PEND, 'lru_hash', VNF_NEIGH_PEND_MAX), kind: 'learned', keep: keepWithNetwork, dependsOn: ['networks'] },
+    // Locks serialising the claim of an ARP request or probe (struct bpf_spin_lock): the dataplane's alone.
+    { name: VNF_MAP_NEIGH_LOCK, type: 'array', keySize: 4, valueSize: 4, maxEntries: VNF_NEIGH_LOCKS, kind: 'kernel' },
     {
-      ...neighMap(VNF_MAP_NEIGH, 'lru_hash', VNF_NEIGH_MAX), kind: 'learned',
-      keep: (key, _v, live) => live.networks.has(neighKeyCodec.decode(key).network),
-      dependsOn: ['networks'],
+      name: VNF_MAP_ROUTER_CFG, type: 'array', keySize: 4, valueSize: routerCfgCodec.size, maxEntries: 1,
+      kind: 'config', stage: 'define', order: 55,
+      describe(_k, v) {
+        if (!v) return 'router settings';
+        const c = routerCfgCodec.decode(v);
+        return `router settings: neighbours reachable ${c.reachable_ms} ms, retransmit ${c.retrans_ms} ms, failed ${c.failed_ms} ms, ` +
+          `${c.ucast_probes} unicast / ${c.mcast_probes} broadcast probes; ICMP rate limit ${c.icmp_ratelimit_ms} ms`;
+      },
+    },
+    {
+      name: VNF_MAP_ICMP_RL, type: 'lru_hash', keySize: neighKeyCodec.size, valueSize: icmpRlCodec.size, maxEntries: VNF_ICMP_RL_MAX,
+      kind: 'learned', keep: keepWithNetwork, dependsOn: ['networks'],
     },
     {
       name: VNF_MAP_ROUTES, type: 'lpm_trie', keySize: routeKeyCodec.size, valueSize: routeCodec.size,
