@@ -19,7 +19,8 @@ import { loadTopology } from '../src/spec/index.js';
 import { applyTopology, destroyTopology } from '../src/ops/topology.js';
 import type { Cleanup } from './lib/cleanup.js';
 import { ipBatch } from './lib/net.js';
-import { run } from './lib/sys.js';
+import { run, sleep } from './lib/sys.js';
+import { withExpeditedRcu } from '../src/apply/expedite.js';
 import { randomRules } from './fw-gen.js';
 
 const CLI = (): string => join(projectRoot(), 'dist', 'vnf-ctl.js');
@@ -143,26 +144,23 @@ export async function portsSetup(n: number, tag: string, k: string, dir: string,
   const nets = Math.ceil(n / 60);
   const ifname = (i: number): string => `vb${tag}${k}${i}`;
   const namespaces = Array.from({ length: Math.ceil(n / 1000) }, (_, i) => `vnfb${tag}p${k}${i}`);
-  // Cleanup runs last-registered first: the namespaces go first (deleting them deletes the veths,
-  // and with them their links, in a few batches), then `destroy` unpins what is left. Destroying
-  // first would detach 2n links one by one, a grace period each (minutes at 8,000 ports).
+  // Teardown: the namespaces go first (deleting them deletes the veths, and with them their
+  // links, in a few batches; the kernel does it later, in a worker, so wait for the host ends to
+  // go), then `destroy` unpins what is left — all with expedited RCU grace periods (what
+  // --fast-attach does for attaches), else every link costs a grace period: minutes at 8,000 ports.
   let applied = false;
-  const destroy = async (): Promise<void> => {
-    if (applied) await destroyTopology(name);
+  const removeNs = (): void => {
+    for (const ns of namespaces) run(['ip', 'netns', 'del', ns], { check: false });
   };
-  cleanup.defer(`destroy ${name}`, destroy, () => {
+  cleanup.defer(`remove the ${n} ports of ${name}`, () => withExpeditedRcu(true, async () => {
+    removeNs();
+    const t0 = Date.now();
+    while (Date.now() - t0 < 300_000 && run(['ip', '-o', 'link', 'show', ifname(n - 1)], { check: false }).status === 0) await sleep(200);
+    if (applied) await destroyTopology(name);
+  }), () => {
+    removeNs();
     if (applied) run([process.execPath, CLI(), 'destroy', name], { check: false, timeoutMs: 300_000 });
   });
-  const removeNs = (): void => {
-    for (const ns of namespaces) run(['ip', 'netns', 'del', ns], { check: false }); // takes the veths with them
-    // The kernel dismantles a namespace later, in a worker (all its devices in one batch): wait
-    // for the host ends to go, so that `destroy` finds their links already detached.
-    const t0 = Date.now();
-    while (Date.now() - t0 < 180_000 && run(['ip', '-o', 'link', 'show', ifname(0)], { check: false }).status === 0) {
-      run(['sleep', '0.2']);
-    }
-  };
-  cleanup.defer(`remove the ${n} ports of ${name}`, removeNs, removeNs);
   for (const ns of namespaces) run(['ip', 'netns', 'add', ns]);
   const batch: string[] = [];
   for (let i = 0; i < n; i++) {

@@ -1,10 +1,9 @@
 /**
- * Firewall cost as rules grow (10 .. 100,000), all in one run:
- * - BPF_PROG_TEST_RUN ns/packet through entry > firewall for a new packet
- *   that matches no rule (the worst case: every shape visited, then the
- *   default) and for a packet of a tracked connection, vs the null program;
- * - control plane: time to apply a 100,000-rule firewall through the real
- *   apply path (lab + applyTopology), and a one-rule change at 100,000 rules.
+ * Firewall cost as rules grow (10 .. 100,000), set up for scenarios/firewall-prog.ts:
+ * BPF_PROG_TEST_RUN ns/packet through entry > firewall > deliver for a new packet that matches
+ * no rule (the worst case: every shape visited, then the default) and for a packet of a tracked
+ * connection, and the null program on the same packet as the baseline. (The control plane at
+ * 100,000 rules is measured end to end by scenarios/control-plane.ts.)
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,13 +17,10 @@ import { compileRuleSet } from '../src/vnf/firewall/classifier.js';
 import { ruleSetEntries } from '../src/vnf/firewall/entries.js';
 import { fwBindCodec, fwBindKeyCodec, VNF_ID_FIREWALL } from '../src/vnf/firewall/codec.js';
 import { unhex } from '../src/model/desired.js';
-import { parseTopology } from '../src/spec/index.js';
-import { labDown, labUp } from '../src/lab/lab.js';
-import { applyTopology } from '../src/ops/topology.js';
-import { randomDirection, randomRules } from './fw-gen.js';
+import { randomRules } from './fw-gen.js';
 import type { FirewallRule } from '../src/vnf/firewall/model.js';
 import { ruleMatches } from '../src/vnf/firewall/reference.js';
-import { fmt, median, Scratch } from './util.js';
+import { median, Scratch } from './util.js';
 
 const obj = (n: string): string => join(projectRoot(), 'build', 'bpf', `${n}.bpf.o`);
 
@@ -42,14 +38,6 @@ function frame(proto: 'udp', src: string, dst: string, sport: number, dport: num
   b.writeUInt16BE(dport, 36);
   b.writeUInt16BE(8 + 32, 38);
   return b;
-}
-
-export interface FwCostRow {
-  rules: number;
-  loadMs: number;
-  shapes: string;
-  missNs: number;
-  trackedNs: number;
 }
 
 export type RuleGen = (n: number, seed: number) => FirewallRule[];
@@ -142,74 +130,5 @@ export async function firewallCostSetup(n: number, gen: RuleGen = randomRules, s
   } catch (e) {
     scratch.close();
     throw e;
-  }
-}
-
-/** Every size once, one after another (kept for callers that want a single table). */
-export async function firewallCost(sizes = [10, 1000, 10_000, 100_000], gen: RuleGen = randomRules): Promise<{ nullNs: number; rows: FwCostRow[] }> {
-  const nul = await nullCostSetup();
-  try {
-    const nullNs = nul.measure(200_000);
-    const rows: FwCostRow[] = [];
-    for (const n of sizes) {
-      const f = await firewallCostSetup(n, gen);
-      try {
-        rows.push({ rules: f.rules, loadMs: f.loadMs, shapes: f.shapes, ...f.measure(50_000) });
-      } finally {
-        f.close();
-      }
-    }
-    return { nullNs, rows };
-  } finally {
-    nul.close();
-  }
-}
-
-export function formatFirewallCost(r: { nullNs: number; rows: FwCostRow[] }): string {
-  const first = r.rows[0]!;
-  const lines = [
-    `Firewall per-packet cost (BPF_PROG_TEST_RUN, entry > firewall > deliver; null program ${fmt(r.nullNs)} ns in the same run)`,
-    'rules'.padStart(8) + '  shapes o/i/t/u'.padEnd(18) + 'load ms'.padStart(9) + '  no-match ns  vs 10 rules  vs null' + '  tracked ns  vs null',
-  ];
-  for (const x of r.rows) {
-    lines.push(String(x.rules).padStart(8) + `  ${x.shapes}`.padEnd(18) + fmt(x.loadMs).padStart(9) + fmt(x.missNs).padStart(13) +
-      fmt(x.missNs / first.missNs, 2).padStart(12) + fmt(x.missNs / r.nullNs, 1).padStart(9) + fmt(x.trackedNs).padStart(12) + fmt(x.trackedNs / r.nullNs, 1).padStart(8));
-  }
-  return lines.join('\n');
-}
-
-/** Control plane at 100k rules: a full apply, then a one-rule change, through the real apply path. */
-export async function firewallApplyTimes(n = 100_000): Promise<{ applyMs: number; changeMs: number; changeOps: number; noopMs: number }> {
-  const name = `vb${(process.pid & 0xffff).toString(16).padStart(4, "0")}f`;
-  const yaml = `apiVersion: vnf/v1
-name: ${name}
-containers:
-  a: { interfaces: { eth0: { network: n, ip: 10.200.0.10/24 } } }
-  b: { interfaces: { eth0: { network: n, ip: 10.200.0.11/24 } } }
-networks: { n: { subnet: 10.200.0.0/24 } }
-firewalls:
-  big: { attach: [a/eth0], ingress: { default: drop, rules: [] } }
-`;
-  const parsed = parseTopology(yaml);
-  if (!parsed.ok) throw new Error('bench topology invalid');
-  const topo = parsed.topology;
-  topo.ext.firewall!.firewalls[0]!.ingress = randomDirection(n, 7, 'drop');
-  try {
-    let t0 = process.hrtime.bigint();
-    await labUp(topo);
-    const applyMs = Number(process.hrtime.bigint() - t0) / 1e6;
-    const changed = structuredClone(topo);
-    const rules = changed.ext.firewall!.firewalls[0]!.ingress.rules;
-    const mid = Math.floor(rules.length / 2);
-    rules[mid] = { ...rules[mid]!, action: rules[mid]!.action === 'allow' ? 'drop' : 'allow' };
-    t0 = process.hrtime.bigint();
-    const r = await applyTopology(changed);
-    const changeMs = Number(process.hrtime.bigint() - t0) / 1e6;
-    t0 = process.hrtime.bigint();
-    await applyTopology(changed);
-    const noopMs = Number(process.hrtime.bigint() - t0) / 1e6;
-    return { applyMs, changeMs, changeOps: r.plan.ops.length, noopMs };
-  } finally {
-    await labDown(topo).catch(() => undefined);
   }
 }

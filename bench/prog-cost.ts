@@ -17,7 +17,7 @@ import {
 } from '../src/vnf/common/codec.js';
 import { fdbEntryCodec, fdbKeyCodec, VNF_FDB_F_STATIC, VNF_ID_BRIDGE } from '../src/vnf/bridge/codec.js';
 import { neighCodec, neighKeyCodec, routeCodec, routeKey, routeKeyCodec, VNF_ID_ROUTER, VNF_NEIGH_F_STATIC } from '../src/vnf/router/codec.js';
-import { fmt, median, Scratch } from './util.js';
+import { median, Scratch } from './util.js';
 
 const obj = (n: string): string => join(projectRoot(), 'build', 'bpf', `${n}.bpf.o`);
 const ip = (s: string): number => s.split('.').reduce((a, x) => (a << 8) | Number(x), 0) >>> 0;
@@ -39,13 +39,6 @@ function frame(dstMac: string, srcMac: string, src: string, dst: string): Buffer
   b.writeUInt16BE(~sum & 0xffff, 24);
   b[34] = 8; // echo request
   return b;
-}
-
-export interface CostResult {
-  path: string;
-  repeatNs?: number;
-  singleNs: number;
-  verdict: number;
 }
 
 export interface CostVariant {
@@ -129,25 +122,4 @@ export async function progCostSetup(): Promise<{ variants: CostVariant[]; close:
     scratch.close();
     throw e;
   }
-}
-
-/** One pass over every path (kept for callers that want a single table). */
-export async function progCost(singles = 20_000): Promise<CostResult[]> {
-  const { variants, close } = await progCostSetup();
-  try {
-    return variants.map((v) => ({ path: v.path, ...v.measure(singles) }));
-  } finally {
-    close();
-  }
-}
-
-export function formatCost(rs: CostResult[]): string {
-  const base = rs[0]!;
-  const lines = ['BPF_PROG_TEST_RUN cost per packet (same run; ratio to the null program)',
-    'path'.padEnd(46) + 'repeat ns'.padStart(10) + ' ratio' + 'single ns'.padStart(11) + ' ratio  extra ns  verdict'];
-  for (const r of rs) {
-    const rep = r.repeatNs !== undefined ? fmt(r.repeatNs).padStart(10) + ` ${fmt(r.repeatNs / base.repeatNs!, 1).padStart(5)}` : '       n/a      ';
-    lines.push(r.path.padEnd(46) + rep + fmt(r.singleNs).padStart(11) + ` ${fmt(r.singleNs / base.singleNs, 1).padStart(5)}` + fmt(r.singleNs - base.singleNs).padStart(10) + `  ${r.verdict}`);
-  }
-  return lines.join('\n');
 }

@@ -16,7 +16,8 @@ export function summaryBlock(rec: RunRecord, resultsDir: string, root: string): 
   const lines: string[] = [];
   const rel = (f: string): string => relative(root, join(resultsDir, f));
   lines.push(`Latest \`make bench\` (${rec.mode}${rec.mode === 'quick' ? ' run: short windows, few rounds — indicative only' : ''}), ${rec.startedAt}: ${machineLine(rec)}; ` +
-    `load average ${rec.machine.loadAvgStart.join('/')}. Median (min–max) over ${rec.rounds} interleaved rounds. Full report: [${rec.stamp}.md](${rel(`${rec.stamp}.md`)}).`);
+    `load average ${rec.machine.loadAvgStart.join('/')} at the start (other work on the machine shows up as spread); run time ${Math.round(rec.seconds / 60)} min. ` +
+    `Median (min–max) over interleaved rounds (${rec.scenarios.map((s) => `${s.id} ${s.rounds}`).join(', ')}). Full report: [${rec.stamp}.md](${rel(`${rec.stamp}.md`)}).`);
   lines.push('');
   const paths = rec.scenarios.find((s) => s.id === 'paths')?.result;
   if (paths) {
@@ -32,6 +33,13 @@ export function summaryBlock(rec: RunRecord, resultsDir: string, root: string): 
     }, '####'));
     lines.push('');
   }
+  // The routed small-packet rate and the control plane, as the scenarios tabled them.
+  const table = (scenario: string, prefix: string): void => {
+    const t = rec.scenarios.find((s) => s.id === scenario)?.result?.tables.find((x) => x.title.startsWith(prefix));
+    if (t) lines.push(mdTable({ ...t, notes: (t.notes ?? []).slice(0, 1) }, '####'), '');
+  };
+  table('paths', 'Routed 64-byte UDP');
+  table('control-plane', 'vnf-ctl end to end');
   const targets = rec.scenarios.flatMap((s) => s.result?.targets ?? []);
   if (targets.length) lines.push(mdTable(targetsTable(targets), '####'), '');
   const chart = rec.charts['paths-added-ns'] ?? rec.charts['paths-udp'] ?? Object.values(rec.charts)[0];

@@ -51,12 +51,12 @@ export const firewallTrafficScenario: Scenario = {
   id: 'firewall-traffic',
   title: 'Firewall scaling with real traffic: vnf vs iptables-legacy and nftables',
   about: 'trafgen new-flow 64-byte UDP through vnf router + firewall and a Linux router with iptables-legacy, nftables linear and sets, 10 to 100,000 rules',
-  minutes: { quick: 3, full: 6 },
+  minutes: { quick: 2.5, full: 4.5 },
   rounds: { quick: 2, full: 3 },
   async run(ctx: Context): Promise<ScenarioResult> {
     const res = emptyResult();
     const sizes = fwSizes(ctx.quick);
-    const win = ctx.quick ? { seconds: 1, warmup: 0.3 } : { seconds: 1.5, warmup: 0.4 };
+    const win = ctx.quick ? { seconds: 0.8, warmup: 0.3 } : { seconds: 1, warmup: 0.3 };
     const s = new Samples();
     s.metric('rx', 'kpps', 'higher');
     s.metric('tx', 'kpps', 'higher');
