@@ -1,6 +1,7 @@
 /**
  * BPF_PROG_TEST_RUN cost per packet of vnf's programs against the null program, in interleaved
- * rounds (bench/prog-cost.ts sets the programs up): the bridge path and the routed path.
+ * rounds (bench/prog-cost.ts sets the programs up): the bridge path, the routed path and the chain
+ * with a firewall in front (a tracked connection).
  * "repeat": the kernel's average over 200,000 runs on one skb (paths that leave the packet
  * unchanged); "single": the median of single runs, each on a fresh skb (includes the test-run
  * timer's floor, which the null program shows).
@@ -12,7 +13,7 @@ import { barChart } from '../lib/charts.js';
 export const progScenario: Scenario = {
   id: 'prog',
   title: 'BPF_PROG_TEST_RUN: ns per packet per VNF path, against the null program',
-  about: 'kernel-timed runs of null, entry > bridge > deliver, entry > bridge > router > bridge > deliver',
+  about: 'kernel-timed runs of null, entry > bridge > deliver, entry > bridge > router > bridge > deliver, and the chain firewall > bridge > router > bridge > deliver',
   minutes: { quick: 0.3, full: 1 },
   async run(ctx: Context): Promise<ScenarioResult> {
     const res = emptyResult();
