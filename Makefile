@@ -13,6 +13,10 @@ BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
 TEST_BPF_SRCS := $(wildcard test/bpf/progs/*.bpf.c)
 TEST_BPF_OBJS := $(patsubst test/bpf/progs/%.bpf.c,$(BUILD)/test-bpf/%.bpf.o,$(TEST_BPF_SRCS))
+# The bench's own programs: a null tcx forwarder (BPF) and a TCP ping-pong (C).
+BENCH_BPF_SRCS := $(wildcard bench/progs/*.bpf.c)
+BENCH_BPF_OBJS := $(patsubst bench/progs/%.bpf.c,$(BUILD)/bench/%.bpf.o,$(BENCH_BPF_SRCS))
+BENCH_TOOLS := $(BUILD)/bench/pingpong
 BPF_HDRS := $(shell find bpf -name '*.h') $(wildcard test/bpf/progs/*.h)
 VMLINUX := $(BUILD)/include/vmlinux.h
 ADDON := $(BUILD)/Release/vnf_native.node
@@ -25,10 +29,10 @@ TS_SRCS := $(shell find src cli bench -name '*.ts' -not -path 'src/abi/*' 2>/dev
 TAP := npx tap
 TEST_TIERS ?= test/unit test/bpf test/integration
 
-.PHONY: all build deps bpf addon abi ts test test-unit test-bpf test-integration demo bench clean
+.PHONY: all build deps bpf addon abi ts bench-progs test test-unit test-bpf test-integration demo bench clean
 
 all: build
-build: bpf addon ts
+build: bpf addon ts bench-progs
 
 deps:
 	@scripts/deps.sh
@@ -46,6 +50,16 @@ $(BUILD)/test-bpf/%.bpf.o: test/bpf/progs/%.bpf.c $(BPF_HDRS) $(VMLINUX)
 	$(CLANG) $(BPF_CFLAGS) -Itest/bpf/progs -c $< -o $@
 
 bpf: $(BPF_OBJS) $(TEST_BPF_OBJS)
+
+$(BUILD)/bench/%.bpf.o: bench/progs/%.bpf.c $(VMLINUX)
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/bench/pingpong: bench/progs/pingpong.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -Wall -Werror -o $@ $<
+
+bench-progs: $(BENCH_BPF_OBJS) $(BENCH_TOOLS)
 
 # `configure build`, never `rebuild`: rebuild would wipe build/ and the BPF objects in it.
 $(ADDON): $(NATIVE_SRCS)
@@ -92,9 +106,10 @@ demo: deps
 	@$(MAKE) --no-print-directory build
 	@scripts/demo.sh
 
+# make bench [BENCH_ARGS=--quick]  (or: make bench -- --quick is not make syntax; use BENCH_ARGS)
 bench: deps
 	@$(MAKE) --no-print-directory build
-	@node dist/bench/run.js
+	@node dist/bench/run.js $(BENCH_ARGS)
 
 clean:
 	rm -rf $(BUILD) dist src/abi

@@ -1,68 +1,58 @@
 /**
- * The control plane as users run it: `vnf-ctl` end to end (a new process each time, as from a
- * shell), timed with its peak RSS (GNU time), against baselines measured in the same run:
- * - startup: `node -e 0` vs `vnf-ctl --help` and `vnf-ctl validate -f examples/demo.yaml`;
- * - firewall size: a no-op apply and a one-rule change at 10 and at 100,000 rules;
- * - port count: `vnf-ctl plan` with 1,000 and 8,000 ports applied (attached veths).
+ * The control plane as users run it: `vnf-ctl` end to end (the shipped bundle dist/vnf-ctl.js, a
+ * new `node` process each time, as from a shell), timed with its peak RSS, on topologies the
+ * bench sets up beforehand (setup not counted):
+ * - a firewall of `n` rules on one lab container (`vnf-ctl lab up`): a one-rule change, then a
+ *   no-op apply;
+ * - `n` ports (veth pairs, peers in a few namespaces) attached programmatically in one apply
+ *   (with --fast-attach's expedited grace periods: the attaches are setup here): `vnf-ctl plan`.
+ * The scenario (scenarios/control-plane.ts) measures these in interleaved rounds next to
+ * `node -e 0`, `vnf-ctl --help` and `vnf-ctl validate`.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { projectRoot } from '../src/native/binding.js';
 import { formatAddr } from '../src/spec/ipv4.js';
 import type { FirewallRule } from '../src/vnf/firewall/model.js';
 import { loadTopology } from '../src/spec/index.js';
 import { applyTopology, destroyTopology } from '../src/ops/topology.js';
+import type { Cleanup } from './lib/cleanup.js';
+import { ipBatch } from './lib/net.js';
+import { run, sleep } from './lib/sys.js';
+import { withExpeditedRcu } from '../src/apply/expedite.js';
 import { randomRules } from './fw-gen.js';
-import { median } from './util.js';
 
 const CLI = (): string => join(projectRoot(), 'dist', 'vnf-ctl.js');
 
 export interface Timed {
+  /** Wall time from spawn to exit, measured here (includes GNU time's own exec, ~1 ms, for every command alike). */
   ms: number;
+  /** Peak RSS of the command (GNU time's %M). */
   rssMb: number;
   status: number;
   stdout: string;
+  stderr: string;
 }
 
-/** Runs a command under GNU time: wall time and peak RSS of the command itself. */
+/** Runs a command under GNU time: wall time (hrtime around it) and the command's peak RSS. */
 export function timed(argv: string[]): Timed {
-  const r = spawnSync('/usr/bin/time', ['-f', '%e %M', ...argv], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
-  const last = (r.stderr ?? '').trim().split('\n').pop() ?? '';
-  const [sec, kb] = last.split(' ').map(Number);
-  return { ms: (sec ?? NaN) * 1000, rssMb: (kb ?? NaN) / 1024, status: r.status ?? -1, stdout: r.stdout ?? '' };
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync('/usr/bin/time', ['-f', 'vnf-bench-rss %M', ...argv], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  const lines = (r.stderr ?? '').trimEnd().split('\n');
+  const last = lines.pop() ?? '';
+  const kb = /^vnf-bench-rss (\d+)$/.exec(last)?.[1];
+  return { ms, rssMb: kb ? Number(kb) / 1024 : NaN, status: r.status ?? -1, stdout: r.stdout ?? '', stderr: lines.join('\n') };
 }
 
-const vnf = (...args: string[]): Timed => timed([process.execPath, CLI(), ...args]);
+export const vnfCtl = (...args: string[]): Timed => timed([process.execPath, CLI(), ...args]);
 
-export interface StartupResult {
-  nodeMs: number;
-  helpMs: number;
-  validateMs: number;
-  helpRssMb: number;
-  validateRssMb: number;
-}
-
-export function startup(rounds = 7): StartupResult {
-  const demo = join(projectRoot(), 'examples', 'demo.yaml');
-  // Interleaved rounds: drift hits all three alike.
-  const node: Timed[] = [];
-  const help: Timed[] = [];
-  const validate: Timed[] = [];
-  for (let i = 0; i < rounds; i++) {
-    node.push(timed([process.execPath, '-e', '0']));
-    help.push(vnf('--help'));
-    validate.push(vnf('validate', '-f', demo));
-  }
-  return {
-    nodeMs: median(node.map((r) => r.ms)),
-    helpMs: median(help.map((r) => r.ms)),
-    validateMs: median(validate.map((r) => r.ms)),
-    helpRssMb: Math.max(...help.map((r) => r.rssMb)),
-    validateRssMb: Math.max(...validate.map((r) => r.rssMb)),
-  };
+/** A vnf-ctl run that must succeed (a failed command would time an error path). */
+export function vnfCtlOk(...args: string[]): Timed {
+  const t = vnfCtl(...args);
+  if (t.status !== 0) throw new Error(`vnf-ctl ${args.join(' ')} exited ${t.status}: ${(t.stderr || t.stdout).trim().slice(-400)}`);
+  return t;
 }
 
 /** A rule in topology-file syntax. */
@@ -95,110 +85,108 @@ ${rules.map(yamlRule).join('\n')}
 `;
 }
 
-export interface FirewallApplyRow {
+export interface FirewallSetup {
   rules: number;
-  firstApply: Timed;
-  noop: Timed;
-  change: Timed;
-  changeOps: string;
+  name: string;
+  /** `vnf-ctl lab up` of the topology (setup, reported for reference). */
+  up: Timed;
+  /** A one-rule change (rule n/2 flips between allow and drop, so every call is a change). */
+  change(): Timed;
+  /** `apply` of the file as it is. */
+  noop(): Timed;
+  /** `plan` of the file: "no changes" when the last apply converged. */
+  plan(): Timed;
 }
 
-/** First apply, no-op apply and a one-rule change through the CLI, for each firewall size. */
-export function firewallApplies(sizes: number[]): FirewallApplyRow[] {
-  const rows: FirewallApplyRow[] = [];
-  for (const n of sizes) {
-    const name = `vb${randomBytes(3).toString('hex')}`;
-    const dir = mkdtempSync(join(tmpdir(), 'vnf-bench-'));
-    const file = join(dir, 'topology.yaml');
-    const rules = randomRules(n, 7);
-    try {
-      writeFileSync(file, firewallTopology(name, rules));
-      const firstApply = vnf('lab', 'up', '-f', file);
-      if (firstApply.status !== 0) throw new Error(`lab up of a ${n}-rule firewall failed`);
-      const noop = vnf('apply', '-f', file, '-q');
-      const mid = Math.floor(rules.length / 2);
+/** A lab topology with an `n`-rule firewall (random rule set, fw-gen) on its one container. */
+export function firewallSetup(n: number, name: string, dir: string, cleanup: Cleanup): FirewallSetup {
+  const file = join(dir, `${name}.yaml`);
+  const rules = randomRules(n, 7);
+  const write = (): void => writeFileSync(file, firewallTopology(name, rules));
+  write();
+  const down = (): void => {
+    run([process.execPath, CLI(), 'lab', 'down', '-f', file], { check: false, timeoutMs: 300_000 });
+    run(['ip', 'netns', 'del', `vnf.${name}.web`], { check: false });
+  };
+  cleanup.defer(`lab down ${name}`, down, down);
+  const up = vnfCtlOk('lab', 'up', '-f', file);
+  const mid = Math.floor(rules.length / 2);
+  return {
+    rules: n,
+    name,
+    up,
+    change() {
       rules[mid] = { ...rules[mid]!, action: rules[mid]!.action === 'allow' ? 'drop' : 'allow' };
-      writeFileSync(file, firewallTopology(name, rules));
-      const change = vnf('apply', '-f', file, '-q');
-      rows.push({ rules: n, firstApply, noop, change, changeOps: change.stdout.split('\n')[0] ?? '' });
-    } finally {
-      spawnSync(process.execPath, [CLI(), 'lab', 'down', '-f', file], { stdio: 'ignore' });
-      rmSync(dir, { recursive: true, force: true });
-    }
-  }
-  return rows;
+      write();
+      return vnfCtlOk('apply', '-f', file, '-q');
+    },
+    noop: () => vnfCtlOk('apply', '-f', file, '-q'),
+    plan: () => vnfCtlOk('plan', '-f', file),
+  };
 }
 
-export interface PortsRow {
+export interface PortsSetup {
   ports: number;
+  name: string;
+  /** The programmatic apply that attached them (setup: expedited grace periods, not counted). */
   applyMs: number;
-  plan: Timed;
-  noop: Timed;
+  plan(): Timed;
 }
 
 /**
- * `plan` and a no-op `apply` with `n` ports: veth pairs (peers in a few namespaces), attached
- * programmatically in one apply (attaching costs the kernel an RCU grace period per link: that
- * first apply is reported too).
+ * `n` ports: veth pairs `vb<tag><k><i>` (peers in namespaces of up to 1,000), networks of 60,
+ * attached in one programmatic apply (--fast-attach). The topology file names only the networks;
+ * the attachments live in the kernel, so `plan -f` of that file must show nothing.
  */
-export async function portCounts(sizes: number[]): Promise<PortsRow[]> {
-  const rows: PortsRow[] = [];
-  for (const n of sizes) {
-    const tag = randomBytes(2).toString('hex');
-    const name = `vp${tag}`;
-    const dir = mkdtempSync(join(tmpdir(), 'vnf-bench-'));
-    const file = join(dir, 'topology.yaml');
-    const nets = Math.ceil(n / 60);
-    const namespaces = Array.from({ length: Math.ceil(n / 1000) }, (_, i) => `vnfbp${tag}${i}`);
-    try {
-      for (const ns of namespaces) spawnSync('ip', ['netns', 'add', ns]);
-      const batch: string[] = [];
-      for (let i = 0; i < n; i++) {
-        batch.push(`link add vp${tag}${i} type veth peer name p${i} netns ${namespaces[Math.floor(i / 1000)]}`);
-        batch.push(`link set vp${tag}${i} up`);
-      }
-      writeFileSync(join(dir, 'batch'), batch.join('\n') + '\n');
-      if (spawnSync('ip', ['-batch', join(dir, 'batch')]).status !== 0) throw new Error('creating veths failed');
-      const networks = Array.from({ length: nets }, (_, j) => `  n${j}: { subnet: 10.${100 + (j >> 8)}.${j & 255}.0/24 }`).join('\n');
-      writeFileSync(file, `apiVersion: vnf/v1\nname: ${name}\nnetworks:\n${networks}\n`);
-      const t = loadTopology(file);
-      const attachments = Array.from({ length: n }, (_, i) => ({
-        ifname: `vp${tag}${i}`, network: `n${Math.floor(i / 60)}`, ip: ((10 << 24) | ((100 + (Math.floor(i / 60) >> 8)) << 16) | ((Math.floor(i / 60) & 255) << 8) | ((i % 60) + 2)) >>> 0, prefix: 24,
-      }));
-      const t0 = process.hrtime.bigint();
-      await applyTopology(t, { attachments, file });
-      const applyMs = Number(process.hrtime.bigint() - t0) / 1e6;
-      const plan = vnf('plan', '-f', file);
-      const noop = vnf('apply', '-f', file, '-q');
-      if (!/no changes/.test(plan.stdout)) throw new Error(`plan with ${n} ports is not empty: ${plan.stdout.slice(0, 200)}`);
-      rows.push({ ports: n, applyMs, plan, noop });
-    } finally {
-      await destroyTopology(name).catch(() => undefined);
-      for (const ns of namespaces) spawnSync('ip', ['netns', 'del', ns]); // takes the veths with it, in one batch
-      rmSync(dir, { recursive: true, force: true });
-    }
+export async function portsSetup(n: number, tag: string, k: string, dir: string, cleanup: Cleanup): Promise<PortsSetup> {
+  const name = `vb${tag}p${k}`;
+  const file = join(dir, `${name}.yaml`);
+  const nets = Math.ceil(n / 60);
+  const ifname = (i: number): string => `vb${tag}${k}${i}`;
+  const namespaces = Array.from({ length: Math.ceil(n / 1000) }, (_, i) => `vnfb${tag}p${k}${i}`);
+  // Teardown: the namespaces go first (deleting them deletes the veths, and with them their
+  // links, in a few batches; the kernel does it later, in a worker, so wait for the host ends to
+  // go), then `destroy` unpins what is left — all with expedited RCU grace periods (what
+  // --fast-attach does for attaches), else every link costs a grace period: minutes at 8,000 ports.
+  let applied = false;
+  const removeNs = (): void => {
+    for (const ns of namespaces) run(['ip', 'netns', 'del', ns], { check: false });
+  };
+  cleanup.defer(`remove the ${n} ports of ${name}`, () => withExpeditedRcu(true, async () => {
+    removeNs();
+    const t0 = Date.now();
+    while (Date.now() - t0 < 300_000 && run(['ip', '-o', 'link', 'show', ifname(n - 1)], { check: false }).status === 0) await sleep(200);
+    if (applied) await destroyTopology(name);
+  }), () => {
+    removeNs();
+    if (applied) run([process.execPath, CLI(), 'destroy', name], { check: false, timeoutMs: 300_000 });
+  });
+  for (const ns of namespaces) run(['ip', 'netns', 'add', ns]);
+  const batch: string[] = [];
+  for (let i = 0; i < n; i++) {
+    batch.push(`link add ${ifname(i)} type veth peer name p${i} netns ${namespaces[Math.floor(i / 1000)]}`);
+    batch.push(`link set ${ifname(i)} up`);
   }
-  return rows;
-}
-
-export function formatControlPlane(s: StartupResult, fw: FirewallApplyRow[], ports: PortsRow[]): string {
-  const r = (x: number): string => x.toFixed(0);
-  const lines = [
-    'Control plane, vnf-ctl end to end (wall time, peak RSS; baselines from the same run)',
-    '',
-    '| command | ms | × node -e 0 | peak RSS |',
-    '|---|---|---|---|',
-    `| node -e 0 (baseline) | ${r(s.nodeMs)} | 1.0 | |`,
-    `| vnf-ctl --help | ${r(s.helpMs)} | ${(s.helpMs / s.nodeMs).toFixed(1)} | ${r(s.helpRssMb)} MB |`,
-    `| vnf-ctl validate -f examples/demo.yaml | ${r(s.validateMs)} | ${(s.validateMs / s.nodeMs).toFixed(1)} | ${r(s.validateRssMb)} MB |`,
-    '',
-    '| firewall rules | first apply (lab up) | no-op apply | one-rule change | peak RSS (change) | change |',
-    '|---|---|---|---|---|---|',
-    ...fw.map((x) => `| ${x.rules} | ${r(x.firstApply.ms)} ms | ${r(x.noop.ms)} ms | ${r(x.change.ms)} ms | ${r(x.change.rssMb)} MB | ${x.changeOps} |`),
-    '',
-    '| ports | first apply (programmatic) | vnf-ctl plan | no-op apply | peak RSS (plan) |',
-    '|---|---|---|---|---|',
-    ...ports.map((x) => `| ${x.ports} | ${r(x.applyMs)} ms (${(x.applyMs / x.ports).toFixed(1)} ms/port) | ${r(x.plan.ms)} ms | ${r(x.noop.ms)} ms | ${r(x.plan.rssMb)} MB |`),
-  ];
-  return lines.join('\n');
+  ipBatch(dir, batch);
+  const networks = Array.from({ length: nets }, (_, j) => `  n${j}: { subnet: 10.${100 + (j >> 8)}.${j & 255}.0/24 }`).join('\n');
+  writeFileSync(file, `apiVersion: vnf/v1\nname: ${name}\nnetworks:\n${networks}\n`);
+  const t = loadTopology(file);
+  const net = (i: number): number => Math.floor(i / 60);
+  const attachments = Array.from({ length: n }, (_, i) => ({
+    ifname: ifname(i), network: `n${net(i)}`, ip: ((10 << 24) | ((100 + (net(i) >> 8)) << 16) | ((net(i) & 255) << 8) | ((i % 60) + 2)) >>> 0, prefix: 24,
+  }));
+  applied = true;
+  const t0 = process.hrtime.bigint();
+  await applyTopology(t, { attachments, file, fastAttach: true });
+  const applyMs = Number(process.hrtime.bigint() - t0) / 1e6;
+  return {
+    ports: n,
+    name,
+    applyMs,
+    plan() {
+      const p = vnfCtlOk('plan', '-f', file);
+      if (!/no changes/i.test(p.stdout)) throw new Error(`plan with ${n} ports is not empty: ${p.stdout.slice(0, 300)}`);
+      return p;
+    },
+  };
 }

@@ -98,3 +98,34 @@ export function randomPackets(rules: FirewallRule[], n: number, seed: number): F
   }
   return out;
 }
+
+/**
+ * A realistic rule set: service ports per subnet, all `allow` in front of a default drop — what
+ * a site's policy looks like, with few match shapes however many rules:
+ * - 70%: tcp from a client /24 to a service /24 on one service port;
+ * - 20%: tcp from a site /16 to one host (/32) on 443 or 22;
+ * - 10%: udp from a client /24 to one host (/32) on 53 or 123.
+ * Addresses lie in 10.0.0.0/8 (the bench's own endpoints use 172.16/12, which no rule matches).
+ */
+export function realisticRules(n: number, seed: number): FirewallRule[] {
+  const r = prng(seed);
+  const services = [80, 443, 8080, 5432, 6379, 3306, 9090, 8443];
+  const net24 = (): number => (0x0a000000 | (Math.floor(r() * 0x10000) << 8)) >>> 0;
+  const host = (): number => (0x0a000000 | Math.floor(r() * 0x1000000)) >>> 0;
+  const out: FirewallRule[] = [];
+  for (let index = 0; index < n; index++) {
+    const x = r();
+    const base = { index, action: 'allow' as const, sports: [[0, 65535]] as Array<[number, number]> };
+    if (x < 0.7) {
+      const p = pick(r, services);
+      out.push({ ...base, proto: 'tcp', src: { addr: net24(), prefix: 24 }, dst: { addr: net24(), prefix: 24 }, dports: [[p, p]] });
+    } else if (x < 0.9) {
+      const p = pick(r, [443, 22]);
+      out.push({ ...base, proto: 'tcp', src: { addr: (host() & 0xffff0000) >>> 0, prefix: 16 }, dst: { addr: host(), prefix: 32 }, dports: [[p, p]] });
+    } else {
+      const p = pick(r, [53, 123]);
+      out.push({ ...base, proto: 'udp', src: { addr: net24(), prefix: 24 }, dst: { addr: host(), prefix: 32 }, dports: [[p, p]] });
+    }
+  }
+  return out;
+}

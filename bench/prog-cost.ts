@@ -13,11 +13,15 @@ import { skbContext } from '../src/bpf/skb.js';
 import { projectRoot, type NativeProgram } from '../src/native/binding.js';
 import { u32 } from '../src/codec/struct.js';
 import {
-  chain, chainCodec, floodKeyCodec, networkCodec, portCodec, VNF_ID_DELIVER, type NetworkEntry,
+  chain, chainCodec, floodKeyCodec, networkCodec, portCodec, VNF_DIR_RX, VNF_ID_DELIVER, type NetworkEntry,
 } from '../src/vnf/common/codec.js';
 import { fdbEntryCodec, fdbKeyCodec, VNF_FDB_F_STATIC, VNF_ID_BRIDGE } from '../src/vnf/bridge/codec.js';
 import { neighCodec, neighKeyCodec, routeCodec, routeKey, routeKeyCodec, VNF_ID_ROUTER, VNF_NEIGH_F_STATIC } from '../src/vnf/router/codec.js';
-import { fmt, median, Scratch } from './util.js';
+import { compileRuleSet } from '../src/vnf/firewall/classifier.js';
+import { ruleSetEntries } from '../src/vnf/firewall/entries.js';
+import { fwBindCodec, fwBindKeyCodec, VNF_ID_FIREWALL } from '../src/vnf/firewall/codec.js';
+import { unhex } from '../src/model/desired.js';
+import { median, Scratch } from './util.js';
 
 const obj = (n: string): string => join(projectRoot(), 'build', 'bpf', `${n}.bpf.o`);
 const ip = (s: string): number => s.split('.').reduce((a, x) => (a << 8) | Number(x), 0) >>> 0;
@@ -41,11 +45,12 @@ function frame(dstMac: string, srcMac: string, src: string, dst: string): Buffer
   return b;
 }
 
-export interface CostResult {
+export interface CostVariant {
+  id: string;
   path: string;
-  repeatNs?: number;
-  singleNs: number;
-  verdict: number;
+  /** Whether `repeat` is valid (the program leaves the packet as it found it). */
+  repeatable: boolean;
+  measure(singles: number): { repeatNs?: number; singleNs: number; verdict: number };
 }
 
 function measure(prog: NativeProgram, data: Buffer, ifindex: number, repeat: boolean, singles: number): { repeatNs?: number; singleNs: number; verdict: number } {
@@ -63,7 +68,11 @@ function measure(prog: NativeProgram, data: Buffer, ifindex: number, repeat: boo
   return { ...(repeatNs !== undefined ? { repeatNs } : {}), singleNs: median(xs), verdict };
 }
 
-export async function progCost(singles = 20_000): Promise<CostResult[]> {
+/**
+ * Loads null, entry, bridge, router and firewall with a two-network topology in their maps (scratch pins,
+ * scratch ports) and returns the paths to measure; `close` undoes everything.
+ */
+export async function progCostSetup(): Promise<{ variants: CostVariant[]; close: () => void }> {
   const scratch = new Scratch();
   const pins = mkdtempSync('/sys/fs/bpf/vnf-bench-');
   scratch.defer(() => rmSync(pins, { recursive: true, force: true }));
@@ -72,59 +81,60 @@ export async function progCost(singles = 20_000): Promise<CostResult[]> {
   try {
     const nul = await BpfObject.load(obj('null'));
     objects.push(nul);
-    const [entry, bridge, router] = await Promise.all(['entry', 'bridge', 'router'].map((n) => BpfObject.load(obj(n), { pinRoot: pins })));
-    objects.push(entry!, bridge!, router!);
+    const [entry, bridge, router, fw] = await Promise.all(['entry', 'bridge', 'router', 'firewall'].map((n) => BpfObject.load(obj(n), { pinRoot: pins })));
+    objects.push(entry!, bridge!, router!, fw!);
     const progs = entry!.map('vnf_progs');
     progs.update(u32(VNF_ID_DELIVER), u32(entry!.program('vnf_deliver').fd));
     progs.update(u32(VNF_ID_BRIDGE), u32(bridge!.program('vnf_bridge').fd));
     progs.update(u32(VNF_ID_ROUTER), u32(router!.program('vnf_router').fd));
-    const [a, b, c] = [scratch.port(), scratch.port(), scratch.port()];
+    progs.update(u32(VNF_ID_FIREWALL), u32(fw!.program('vnf_firewall').fd));
+    const [a, b, c, d] = [scratch.port(), scratch.port(), scratch.port(), scratch.port()];
     const chains = entry!.map('vnf_chains');
     chains.update(u32(1), chainCodec.encode(chain([VNF_ID_BRIDGE])));
     chains.update(u32(2), chainCodec.encode(chain([VNF_ID_DELIVER])));
-    const macs = { a: '02:00:00:00:00:0a', b: '02:00:00:00:00:0b', c: '02:00:00:00:00:0c', r1: '02:00:00:00:01:01', r2: '02:00:00:00:01:02' };
-    const port = (ifindex: number, network: number, mac: string, addr: string): void =>
-      entry!.map('vnf_ports').update(u32(ifindex), portCodec.encode({ network, chain_in: 1, chain_out: 2, flags: 0, ip: ip(addr), mac, prefix: 24 }));
+    chains.update(u32(3), chainCodec.encode(chain([VNF_ID_FIREWALL, VNF_ID_BRIDGE])));
+    const macs = { a: '02:00:00:00:00:0a', b: '02:00:00:00:00:0b', c: '02:00:00:00:00:0c', d: '02:00:00:00:00:0d', r1: '02:00:00:00:01:01', r2: '02:00:00:00:01:02' };
+    const port = (ifindex: number, network: number, mac: string, addr: string, chainIn = 1): void =>
+      entry!.map('vnf_ports').update(u32(ifindex), portCodec.encode({ network, chain_in: chainIn, chain_out: 2, flags: 0, ip: ip(addr), mac, prefix: 24 }));
     port(a.ifindex, 1, macs.a, '10.0.1.10');
     port(b.ifindex, 1, macs.b, '10.0.1.11');
     port(c.ifindex, 2, macs.c, '10.0.2.10');
+    port(d.ifindex, 1, macs.d, '10.0.1.12', 3); // behind a firewall: chain firewall > bridge
     const net = (id: number, members: number[], e: Partial<NetworkEntry>): void => {
       members.forEach((ifindex, index) => entry!.map('vnf_flood').update(floodKeyCodec.encode({ network: id, version: 1, index }), u32(ifindex)));
       entry!.map('vnf_networks').update(u32(id), networkCodec.encode({ fdb_aging_sec: 300, flood_version: 1, flood_count: members.length, router_id: 0, router_ip: 0, router_mac: '00:00:00:00:00:00', router_prefix: 0, ...e }));
     };
-    net(1, [a.ifindex, b.ifindex], { router_id: 1, router_ip: ip('10.0.1.1'), router_mac: macs.r1, router_prefix: 24 });
+    net(1, [a.ifindex, b.ifindex, d.ifindex], { router_id: 1, router_ip: ip('10.0.1.1'), router_mac: macs.r1, router_prefix: 24 });
     net(2, [c.ifindex], { router_id: 1, router_ip: ip('10.0.2.1'), router_mac: macs.r2, router_prefix: 24 });
     const fdb = (network: number, mac: string, ifindex: number): void =>
       bridge!.map('vnf_fdb_static').update(fdbKeyCodec.encode({ network, mac }), fdbEntryCodec.encode({ ifindex, flags: VNF_FDB_F_STATIC, updated_ns: 0n }));
     fdb(1, macs.a, a.ifindex);
     fdb(1, macs.b, b.ifindex);
+    fdb(1, macs.d, d.ifindex);
     fdb(2, macs.c, c.ifindex);
+    // d's firewall: an allow-all set on its ingress (RX), so the measured packet belongs to a
+    // tracked connection after the first run (the steady state of a flow through the chain).
+    const allowAll = compileRuleSet('bench-chain', 'ingress', { default: 'allow', rules: [] });
+    for (const [map, es] of Object.entries(ruleSetEntries(allowAll))) fw!.map(map).updateMany([...es].map(([k, v]) => [unhex(k), v] as const));
+    fw!.map('vnf_fw_bind').update(fwBindKeyCodec.encode({ ifindex: d.ifindex, dir: VNF_DIR_RX }), fwBindCodec.encode({ ruleset: allowAll.id, flags: 0 }));
     router!.map('vnf_routes').update(routeKeyCodec.encode(routeKey(1, ip('10.0.2.0'), 24)), routeCodec.encode({ network: 2, nexthop: 0, addr: ip('10.0.2.0'), prefixlen: 24, flags: 1 }));
     router!.map('vnf_neigh_static').update(neighKeyCodec.encode({ network: 2, ip: ip('10.0.2.10') }), neighCodec.encode({ updated_ns: 0n, mac: macs.c, flags: VNF_NEIGH_F_STATIC }));
 
     const entryIn = entry!.program('vnf_entry_in');
-    const results: CostResult[] = [];
-    const nullR = measure(nul.program('vnf_null'), frame(macs.b, macs.a, '10.0.1.10', '10.0.1.11'), a.ifindex, true, singles);
-    results.push({ path: 'null program (baseline)', ...nullR });
-    const bridgeR = measure(entryIn, frame(macs.b, macs.a, '10.0.1.10', '10.0.1.11'), a.ifindex, true, singles);
-    results.push({ path: 'entry > bridge > deliver (known unicast)', ...bridgeR });
-    // Routing changes the packet (TTL, MACs): with repeat the kernel would run
-    // each repetition on the previous one's output, so only single runs count.
-    const routerR = measure(entryIn, frame(macs.r1, macs.a, '10.0.1.10', '10.0.2.10'), a.ifindex, false, singles);
-    results.push({ path: 'entry > bridge > router > bridge > deliver', ...routerR });
-    return results;
-  } finally {
+    const bridged = frame(macs.b, macs.a, '10.0.1.10', '10.0.1.11');
+    const routed = frame(macs.r1, macs.a, '10.0.1.10', '10.0.2.10');
+    const chained = frame(macs.r1, macs.d, '10.0.1.12', '10.0.2.10');
+    const variants: CostVariant[] = [
+      { id: 'null', path: 'null program (baseline)', repeatable: true, measure: (n) => measure(nul.program('vnf_null'), bridged, a.ifindex, true, n) },
+      { id: 'bridge', path: 'entry > bridge > deliver (known unicast)', repeatable: true, measure: (n) => measure(entryIn, bridged, a.ifindex, true, n) },
+      // Routing changes the packet (TTL, MACs): with repeat the kernel would run
+      // each repetition on the previous one's output, so only single runs count.
+      { id: 'router', path: 'entry > bridge > router > bridge > deliver', repeatable: false, measure: (n) => measure(entryIn, routed, a.ifindex, false, n) },
+      { id: 'chain', path: 'entry > firewall (tracked) > bridge > router > bridge > deliver', repeatable: false, measure: (n) => measure(entryIn, chained, d.ifindex, false, n) },
+    ];
+    return { variants, close: () => scratch.close() };
+  } catch (e) {
     scratch.close();
+    throw e;
   }
-}
-
-export function formatCost(rs: CostResult[]): string {
-  const base = rs[0]!;
-  const lines = ['BPF_PROG_TEST_RUN cost per packet (same run; ratio to the null program)',
-    'path'.padEnd(46) + 'repeat ns'.padStart(10) + ' ratio' + 'single ns'.padStart(11) + ' ratio  extra ns  verdict'];
-  for (const r of rs) {
-    const rep = r.repeatNs !== undefined ? fmt(r.repeatNs).padStart(10) + ` ${fmt(r.repeatNs / base.repeatNs!, 1).padStart(5)}` : '       n/a      ';
-    lines.push(r.path.padEnd(46) + rep + fmt(r.singleNs).padStart(11) + ` ${fmt(r.singleNs / base.singleNs, 1).padStart(5)}` + fmt(r.singleNs - base.singleNs).padStart(10) + `  ${r.verdict}`);
-  }
-  return lines.join('\n');
 }

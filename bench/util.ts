@@ -42,5 +42,3 @@ export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)] ?? NaN;
 }
-
-export const fmt = (n: number, digits = 0): string => n.toFixed(digits);
