@@ -85,6 +85,26 @@ export class BpfMap {
     return { keys: Buffer.concat(ks), count: ks.length };
   }
 
+  /** Every entry in two buffers (keys back to back, values back to back, `valueBufferSize` each). */
+  packedEntries(): { keys: Buffer; values: Buffer; count: number } {
+    const { keySize, valueBufferSize } = this.info;
+    try {
+      const r = this.handle.lookupBatch();
+      return { keys: r.keys.subarray(0, r.count * keySize), values: r.values.subarray(0, r.count * valueBufferSize), count: r.count };
+    } catch (e) {
+      if (!batchUnsupported(e)) throw e;
+    }
+    const ks: Buffer[] = [];
+    const vs: Buffer[] = [];
+    for (const k of this.handle.keys()) {
+      const v = this.handle.lookup(k);
+      if (!v) continue; // deleted between next_key and lookup
+      ks.push(k);
+      vs.push(v);
+    }
+    return { keys: Buffer.concat(ks), values: Buffer.concat(vs), count: ks.length };
+  }
+
   /** Per-CPU maps: the value of each possible CPU, each `valueSize` bytes. */
   splitPerCpu(value: Buffer): Buffer[] {
     if (!this.info.perCpu) return [value];

@@ -8,8 +8,9 @@
  * operation leaves every port on its old or its new policy, and ports the change does not touch
  * unaffected:
  *   1. load programs, fill program slots
- *   2. define: rule-set groups (written whole beside the old), ids, chains, flood lists,
- *      bindings — nothing refers to them yet
+ *   2. define: rule-set groups (the differences written into the standby slot, which no binding
+ *      points at, between its root marked incomplete and its complete root), ids, chains,
+ *      flood lists, bindings — nothing refers to them yet
  *   3. bind: port entries (a port flips to its new chains and bindings in one update)
  *   4. attach links of new ports, replace programs of existing links atomically
  *   5. publish: networks (flood list flips), static FDB and neighbours, routes — a new port
@@ -22,6 +23,8 @@
  * Learned entries (FDB, neighbours, connections) are never removed unless what they refer to is.
  */
 import type { Observed, ObservedLink } from '../observe/kernel.js';
+import type { KernelGroups } from '../model/groups.js';
+import { u32 } from '../codec/struct.js';
 import { hex, unhex, type DesiredState, type MapEntries } from '../model/desired.js';
 import { linkPin } from '../model/names.js';
 import { MAPS, VNFS } from '../vnf/registry.js';
@@ -44,7 +47,17 @@ export type Op =
   | { kind: 'slot'; slot: number; vnf: string; program: string; build: string; why: string }
   | { kind: 'upsert'; map: string; key: Buffer; value: Buffer; previous?: Buffer }
   | { kind: 'delete'; map: string; key: Buffer; previous?: Buffer }
-  | { kind: 'group-write'; module: string; group: DesiredGroup; resume: boolean }
+  | {
+    kind: 'group-write'; module: string; group: DesiredGroup;
+    /** What the slot held: nothing, another complete group (the standby), or an interrupted write or removal. */
+    from: 'empty' | 'standby' | 'incomplete';
+    /** Only the leaves that differ from what the slot holds. */
+    upserts: Record<string, Array<readonly [Buffer, Buffer]>>;
+    deletes: Record<string, Buffer[]>;
+    written: number;
+    deleted: number;
+    unchanged: number;
+  }
   | { kind: 'group-remove'; module: string; id: number; why: string }
   | { kind: 'sweep'; map: string; keys: Buffer[]; why: string }
   | { kind: 'attach'; ifname: string; ifindex: number; direction: Direction; pin: string }
@@ -179,6 +192,83 @@ function planLinks(desired: DesiredState, actual: Observed, builds: Build[], loa
   return { attach, detach };
 }
 
+/** What the kernel holds of each module's groups: roots by id, and the ids config entries point at (for compile). */
+export function observedGroups(actual: Observed): Record<string, KernelGroups> {
+  const out: Record<string, KernelGroups> = {};
+  for (const v of VNFS) {
+    const g = v.groups;
+    if (!g) continue;
+    const roots = new Map<number, Buffer>();
+    for (const [k, value] of actual.entries(g.root) ?? []) roots.set(g.groupOf(g.root, unhex(k)), value);
+    const referenced = new Set<number>();
+    for (const r of g.refs) for (const value of (actual.entries(r.map) ?? new Map<string, Buffer>()).values()) referenced.add(r.groupOf(value));
+    out[v.name] = { roots, referenced };
+  }
+  return out;
+}
+
+/**
+ * The leaves of group `id` in one map as the kernel holds them: key (latin1) -> a function
+ * comparing the held value with a wanted one. Read from the packed dump where the observer has
+ * one (no object per entry of the other groups).
+ */
+function heldLeaves(actual: Observed, g: GroupDecl, leaf: string, id: number): { held: Map<string, number>; same(i: number, v: Buffer): boolean } {
+  const held = new Map<string, number>();
+  const p = actual.packed?.(leaf);
+  if (p) {
+    for (let i = 0; i < p.count; i++) {
+      const key = p.keys.subarray(i * p.keySize, (i + 1) * p.keySize);
+      if (g.groupOf(leaf, key) === id) held.set(key.toString('latin1'), i);
+    }
+    return { held, same: (i, v) => v.compare(p.values, i * p.valueSize, i * p.valueSize + v.length) === 0 };
+  }
+  const values: Buffer[] = [];
+  for (const [k, v] of actual.entries(leaf) ?? []) {
+    const key = unhex(k);
+    if (g.groupOf(leaf, key) !== id) continue;
+    held.set(key.toString('latin1'), values.length);
+    values.push(v);
+  }
+  return { held, same: (i, v) => v.equals(values[i]!) };
+}
+
+function groupWrite(actual: Observed, module: string, g: GroupDecl, d: DesiredGroup, root: Buffer | undefined): Op {
+  const want = d.leaves(d.id);
+  const upserts: Record<string, Array<readonly [Buffer, Buffer]>> = {};
+  const deletes: Record<string, Buffer[]> = {};
+  let written = 0, deleted = 0, unchanged = 0;
+  for (const leaf of g.leaves) {
+    const wanted = want[leaf] ?? [];
+    // Without a root the slot holds nothing: a group's root is written first and removed last.
+    if (!root) {
+      upserts[leaf] = wanted;
+      written += wanted.length;
+      continue;
+    }
+    const { held, same } = heldLeaves(actual, g, leaf, d.id);
+    const ups: Array<readonly [Buffer, Buffer]> = [];
+    for (const pair of wanted) {
+      const k = pair[0].toString('latin1');
+      const i = held.get(k);
+      if (i !== undefined) {
+        held.delete(k);
+        if (same(i, pair[1] as Buffer)) {
+          unchanged++;
+          continue;
+        }
+      }
+      ups.push(pair);
+    }
+    const dels = [...held.keys()].map((k) => Buffer.from(k, 'latin1'));
+    if (ups.length) upserts[leaf] = ups;
+    if (dels.length) deletes[leaf] = dels;
+    written += ups.length;
+    deleted += dels.length;
+  }
+  const from = !root ? 'empty' : g.isIncomplete(root) ? 'incomplete' : 'standby';
+  return { kind: 'group-write', module, group: d, from, upserts, deletes, written, deleted, unchanged };
+}
+
 function planGroups(desired: DesiredState, actual: Observed): { writes: Op[]; removes: Op[] } {
   const writes: Op[] = [];
   const removes: Op[] = [];
@@ -186,18 +276,18 @@ function planGroups(desired: DesiredState, actual: Observed): { writes: Op[]; re
     const g: GroupDecl | undefined = v.groups;
     if (!g) continue;
     const roots = actual.entries(g.root) ?? new Map<string, Buffer>();
-    const want = new Set<string>();
+    const keep = new Set<number>();
     for (const d of desired.groups) {
       if (d.module !== v.name) continue;
-      const key = hex(d.root.key);
-      want.add(key);
-      const root = roots.get(key);
-      if (root && !g.isIncomplete(root)) continue; // complete, and content-addressed: exactly what we want
-      writes.push({ kind: 'group-write', module: v.name, group: d, resume: root !== undefined });
+      keep.add(d.id);
+      keep.add(d.standby);
+      const root = roots.get(hex(u32(d.id)));
+      if (root && root.equals(d.root)) continue; // the slot holds exactly this group, complete
+      writes.push(groupWrite(actual, v.name, g, d, root));
     }
     for (const [key, root] of roots) {
-      if (want.has(key)) continue;
       const id = g.groupOf(g.root, unhex(key));
+      if (keep.has(id)) continue;
       removes.push({ kind: 'group-remove', module: v.name, id, why: g.isIncomplete(root) ? 'left incomplete by an interrupted apply' : 'no longer used' });
     }
   }
@@ -205,7 +295,7 @@ function planGroups(desired: DesiredState, actual: Observed): { writes: Op[]; re
 }
 
 /** Which dependencies of learned state lose something in this plan. */
-function shrunk(desired: DesiredState, actual: Observed, deletes: Op[], groupRemoves: Op[], idsLost: boolean): (d: Dependency) => boolean {
+function shrunk(desired: DesiredState, actual: Observed, deletes: Op[], groupChanges: Op[], idsLost: boolean): (d: Dependency) => boolean {
   const ports = actual.entries(VNF_MAP_PORTS);
   let portsGone = false;
   for (const [k, v] of ports ?? []) {
@@ -220,7 +310,7 @@ function shrunk(desired: DesiredState, actual: Observed, deletes: Op[], groupRem
     if (d === 'ports') return portsGone;
     if (d === 'networks') return networksGone;
     if (d === 'routers') return routersGone;
-    if (d === 'groups') return groupRemoves.length > 0;
+    if (d === 'groups') return groupChanges.length > 0; // a group rewritten may have lost entries too
     return deletedMaps.has(d.map);
   };
 }
@@ -259,7 +349,7 @@ export function plan(desired: DesiredState, actual: Observed, builds: Build[]): 
   const groups = planGroups(desired, actual);
   const links = planLinks(desired, actual, builds, loaded);
   const allDeletes = [...deletes.publish, ...deletes.bind, ...deletes.define, ...deletes.commit];
-  const lost = shrunk(desired, actual, allDeletes, groups.removes, idsLost);
+  const lost = shrunk(desired, actual, allDeletes, [...groups.writes, ...groups.removes], idsLost);
   const sweeps = planSweeps(desired, actual, lost, idsLost);
 
   const current = new Set(builds.map((b) => b.hash));
@@ -294,7 +384,8 @@ export function summarize(p: Plan): { add: number; change: number; remove: numbe
     if (op.kind === 'upsert') (op.previous ? change++ : add++);
     else if (op.kind === 'delete' || op.kind === 'detach' || op.kind === 'unpin-program' || op.kind === 'group-remove') remove++;
     else if (op.kind === 'sweep') remove += op.keys.length;
-    else if (op.kind === 'attach' || op.kind === 'group-write') add++;
+    else if (op.kind === 'attach') add++;
+    else if (op.kind === 'group-write') (op.from === 'empty' ? add++ : change++);
     else other++;
   }
   return { add, change, remove, other };
