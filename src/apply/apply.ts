@@ -185,11 +185,17 @@ async function run(plan: Plan, builds: Build[]): Promise<ApplyResult> {
           // finished by the next plan), then only the differing leaves, then the root unmarked.
           const cur = root.lookup(key);
           if (!cur || !g.isIncomplete(cur)) root.update(key, g.incomplete(cur ?? op.group.root));
-          for (const [leaf, keys] of Object.entries(op.deletes)) {
-            for (let k = 0; k < keys.length; k += BATCH) maps.get(leaf).deleteMany(keys.slice(k, k + BATCH));
+          for (const [leaf, p] of Object.entries(op.deletes)) {
+            for (let k = 0; k < p.count; k += BATCH) {
+              const n = Math.min(BATCH, p.count - k);
+              maps.get(leaf).deletePacked(p.keys.subarray(k * p.keySize, (k + n) * p.keySize), n);
+            }
           }
-          for (const [leaf, entries] of Object.entries(op.upserts)) {
-            for (let k = 0; k < entries.length; k += BATCH) maps.get(leaf).updateMany(entries.slice(k, k + BATCH));
+          for (const [leaf, p] of Object.entries(op.upserts)) {
+            for (let k = 0; k < p.count; k += BATCH) {
+              const n = Math.min(BATCH, p.count - k);
+              maps.get(leaf).updatePacked(p.keys.subarray(k * p.keySize, (k + n) * p.keySize), p.values.subarray(k * p.valueSize, (k + n) * p.valueSize), n);
+            }
           }
           root.update(key, op.group.root);
           break;

@@ -137,6 +137,36 @@ export class BpfMap {
     for (const [k, v] of entries) this.handle.update(k, v, flags);
   }
 
+  /** Updates `count` entries packed back to back (values `info.valueBufferSize` bytes each). */
+  updatePacked(keys: Buffer, values: Buffer, count: number, flags = BPF_ANY): void {
+    if (count === 0) return;
+    try {
+      this.handle.updateBatch(keys, values, count, flags);
+      return;
+    } catch (e) {
+      if (!batchUnsupported(e)) throw e;
+    }
+    const ks = this.info.keySize;
+    const vs = this.info.valueBufferSize;
+    for (let i = 0; i < count; i++) this.handle.update(keys.subarray(i * ks, (i + 1) * ks), values.subarray(i * vs, (i + 1) * vs), flags);
+  }
+
+  /** Deletes `count` keys packed back to back; keys already gone are not an error (see deleteMany). */
+  deletePacked(keys: Buffer, count: number): number {
+    if (count === 0) return 0;
+    if (count > 1) {
+      try {
+        return this.handle.deleteBatch(keys, count);
+      } catch (e) {
+        if (!(e instanceof BpfError) || !(batchUnsupported(e) || e.code === 'ENOENT')) throw e;
+      }
+    }
+    const ks = this.info.keySize;
+    let n = 0;
+    for (let i = 0; i < count; i++) if (this.handle.delete(keys.subarray(i * ks, (i + 1) * ks))) n++;
+    return n;
+  }
+
   /**
    * Deletes many keys; keys already gone are not an error. One BPF_MAP_DELETE_BATCH syscall where
    * the kernel has it for this map type; key by key when it has not, or when a key of the batch

@@ -12,6 +12,7 @@ import { hex, type MapEntries } from '../model/desired.js';
 import { linksDir, pinDir, progsDir, VNF_PIN_ROOT } from '../model/names.js';
 import { u32 } from '../codec/struct.js';
 import { metaCodec, VNF_MAX_PROGS, type Meta } from '../vnf/common/codec.js';
+import type { PackedEntries } from '../vnf/types.js';
 import { VNF_MAP_META, VNF_MAP_PROGS } from '../abi/vnf_common.js';
 
 export interface ObservedLink {
@@ -52,14 +53,7 @@ export interface Observed {
   packed?(map: string): PackedEntries | undefined;
 }
 
-export interface PackedEntries {
-  keys: Buffer;
-  values: Buffer;
-  count: number;
-  keySize: number;
-  /** Bytes per value in `values`. */
-  valueSize: number;
-}
+export type { PackedEntries };
 
 export function listTopologies(): string[] {
   if (!existsSync(VNF_PIN_ROOT)) return [];

@@ -28,7 +28,7 @@ import { u32 } from '../codec/struct.js';
 import { hex, unhex, type DesiredState, type MapEntries } from '../model/desired.js';
 import { linkPin } from '../model/names.js';
 import { MAPS, VNFS } from '../vnf/registry.js';
-import type { Dependency, DesiredGroup, GroupDecl, MapDecl, Stage } from '../vnf/types.js';
+import type { Dependency, DesiredGroup, GroupDecl, MapDecl, PackedEntries, Stage } from '../vnf/types.js';
 import { portCodec, VNF_ABI_VERSION } from '../vnf/common/codec.js';
 import { VNF_MAP_IDS, VNF_MAP_NETWORKS, VNF_MAP_PORTS } from '../abi/vnf_common.js';
 import { readIds } from '../model/ids.js';
@@ -51,9 +51,9 @@ export type Op =
     kind: 'group-write'; module: string; group: DesiredGroup;
     /** What the slot held: nothing, another complete group (the standby), or an interrupted write or removal. */
     from: 'empty' | 'standby' | 'incomplete';
-    /** Only the leaves that differ from what the slot holds. */
-    upserts: Record<string, Array<readonly [Buffer, Buffer]>>;
-    deletes: Record<string, Buffer[]>;
+    /** Only the leaves that differ from what the slot holds, packed per map (deletes: keys only). */
+    upserts: Record<string, PackedEntries>;
+    deletes: Record<string, PackedEntries>;
     written: number;
     deleted: number;
     unchanged: number;
@@ -208,11 +208,11 @@ export function observedGroups(actual: Observed): Record<string, KernelGroups> {
 }
 
 /**
- * The leaves of group `id` in one map as the kernel holds them: key (latin1) -> a function
- * comparing the held value with a wanted one. Read from the packed dump where the observer has
- * one (no object per entry of the other groups).
+ * The leaves of group `id` in one map as the kernel holds them: key (latin1) -> index, and a test
+ * of the held value at an index against a wanted one. Read from the packed dump where the
+ * observer has one (no object per entry of the other groups).
  */
-function heldLeaves(actual: Observed, g: GroupDecl, leaf: string, id: number): { held: Map<string, number>; same(i: number, v: Buffer): boolean } {
+function heldLeaves(actual: Observed, g: GroupDecl, leaf: string, id: number): { held: Map<string, number>; same(i: number, v: Buffer, off: number, len: number): boolean } {
   const held = new Map<string, number>();
   const p = actual.packed?.(leaf);
   if (p) {
@@ -220,7 +220,7 @@ function heldLeaves(actual: Observed, g: GroupDecl, leaf: string, id: number): {
       const key = p.keys.subarray(i * p.keySize, (i + 1) * p.keySize);
       if (g.groupOf(leaf, key) === id) held.set(key.toString('latin1'), i);
     }
-    return { held, same: (i, v) => v.compare(p.values, i * p.valueSize, i * p.valueSize + v.length) === 0 };
+    return { held, same: (i, v, off, len) => v.compare(p.values, i * p.valueSize, i * p.valueSize + len, off, off + len) === 0 };
   }
   const values: Buffer[] = [];
   for (const [k, v] of actual.entries(leaf) ?? []) {
@@ -229,41 +229,58 @@ function heldLeaves(actual: Observed, g: GroupDecl, leaf: string, id: number): {
     held.set(key.toString('latin1'), values.length);
     values.push(v);
   }
-  return { held, same: (i, v) => v.equals(values[i]!) };
+  return { held, same: (i, v, off, len) => v.compare(values[i]!, 0, len, off, off + len) === 0 };
+}
+
+/** The entries at `indexes` of a packed set, packed. */
+function pick(p: PackedEntries, indexes: number[]): PackedEntries {
+  const out: PackedEntries = { keys: Buffer.allocUnsafe(indexes.length * p.keySize), values: Buffer.allocUnsafe(indexes.length * p.valueSize), count: indexes.length, keySize: p.keySize, valueSize: p.valueSize };
+  indexes.forEach((i, j) => {
+    p.keys.copy(out.keys, j * p.keySize, i * p.keySize, (i + 1) * p.keySize);
+    p.values.copy(out.values, j * p.valueSize, i * p.valueSize, (i + 1) * p.valueSize);
+  });
+  return out;
 }
 
 function groupWrite(actual: Observed, module: string, g: GroupDecl, d: DesiredGroup, root: Buffer | undefined): Op {
   const want = d.leaves(d.id);
-  const upserts: Record<string, Array<readonly [Buffer, Buffer]>> = {};
-  const deletes: Record<string, Buffer[]> = {};
+  const upserts: Record<string, PackedEntries> = {};
+  const deletes: Record<string, PackedEntries> = {};
   let written = 0, deleted = 0, unchanged = 0;
   for (const leaf of g.leaves) {
-    const wanted = want[leaf] ?? [];
+    const wanted = want[leaf];
     // Without a root the slot holds nothing: a group's root is written first and removed last.
     if (!root) {
-      upserts[leaf] = wanted;
-      written += wanted.length;
+      if (wanted?.count) {
+        upserts[leaf] = wanted;
+        written += wanted.count;
+      }
       continue;
     }
     const { held, same } = heldLeaves(actual, g, leaf, d.id);
-    const ups: Array<readonly [Buffer, Buffer]> = [];
-    for (const pair of wanted) {
-      const k = pair[0].toString('latin1');
-      const i = held.get(k);
-      if (i !== undefined) {
+    const ups: number[] = [];
+    const ks = wanted?.keySize ?? 0;
+    const vs = wanted?.valueSize ?? 0;
+    for (let i = 0; i < (wanted?.count ?? 0); i++) {
+      const k = wanted!.keys.toString('latin1', i * ks, (i + 1) * ks);
+      const h = held.get(k);
+      if (h !== undefined) {
         held.delete(k);
-        if (same(i, pair[1] as Buffer)) {
+        if (same(h, wanted!.values, i * vs, vs)) {
           unchanged++;
           continue;
         }
       }
-      ups.push(pair);
+      ups.push(i);
     }
-    const dels = [...held.keys()].map((k) => Buffer.from(k, 'latin1'));
-    if (ups.length) upserts[leaf] = ups;
-    if (dels.length) deletes[leaf] = dels;
+    if (ups.length) upserts[leaf] = pick(wanted!, ups);
+    if (held.size) {
+      const keys = Buffer.concat([...held.keys()].map((k) => Buffer.from(k, 'latin1')));
+      const keySize = held.size ? keys.length / held.size : 0;
+      deletes[leaf] = { keys, values: Buffer.alloc(0), count: held.size, keySize, valueSize: 0 };
+    }
     written += ups.length;
-    deleted += dels.length;
+    deleted += held.size;
   }
   const from = !root ? 'empty' : g.isIncomplete(root) ? 'incomplete' : 'standby';
   return { kind: 'group-write', module, group: d, from, upserts, deletes, written, deleted, unchanged };
@@ -321,9 +338,18 @@ function planSweeps(desired: DesiredState, actual: Observed, lost: (d: Dependenc
     if ((m.kind !== 'learned' && m.kind !== 'stats') || !m.keep || !actual.pinned.has(m.name)) continue;
     if (!(m.dependsOn ?? []).some(lost) && !idsLost) continue;
     const keys: Buffer[] = [];
-    for (const [k, v] of actual.entries(m.name) ?? []) {
-      const key = unhex(k);
-      if (idsLost || !m.keep(key, v, desired.live)) keys.push(key);
+    const p = actual.packed?.(m.name);
+    if (p) {
+      // Counter maps reach 100,000s of entries: scanned packed, only the doomed keys copied.
+      for (let i = 0; i < p.count; i++) {
+        const key = p.keys.subarray(i * p.keySize, (i + 1) * p.keySize);
+        if (idsLost || !m.keep(key, p.values.subarray(i * p.valueSize, (i + 1) * p.valueSize), desired.live)) keys.push(Buffer.from(key));
+      }
+    } else {
+      for (const [k, v] of actual.entries(m.name) ?? []) {
+        const key = unhex(k);
+        if (idsLost || !m.keep(key, v, desired.live)) keys.push(key);
+      }
     }
     if (keys.length) ops.push({ kind: 'sweep', map: m.name, keys, why: idsLost ? 'the id table was lost' : 'their port, network or route is gone' });
   }

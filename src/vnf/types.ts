@@ -106,14 +106,24 @@ export interface GroupDecl {
   refs: Array<{ map: string; groupOf(value: Buffer): number }>;
 }
 
+/** Entries packed key after key and value after value: no object per entry (rule sets reach millions). */
+export interface PackedEntries {
+  keys: Buffer;
+  values: Buffer;
+  count: number;
+  keySize: number;
+  /** Bytes per value in `values`. */
+  valueSize: number;
+}
+
 /** What a module wants in one slot pair: the group's content, whatever id it lands in. */
 export interface GroupSpec {
   /** Stable name of the owner within its module (e.g. "web/ingress"): it keeps its two ids. */
   owner: string;
   /** The root value (complete). Equal roots mean equal groups: the root names the content (a version). */
   root: Buffer;
-  /** Every leaf entry, per map, with keys for group `id`: built only when the group is written. */
-  leaves(id: number): Record<string, Array<readonly [Buffer, Buffer]>>;
+  /** Every leaf entry, per map, with keys for group `id`, packed: built only when the group is written. */
+  leaves(id: number): Record<string, PackedEntries>;
   /** A name for plan output, e.g. "firewall web ingress (9 rules)". */
   label: string;
 }

@@ -3,6 +3,7 @@ import { u32 } from '../../codec/struct.js';
 import { put, type MapEntries } from '../../model/desired.js';
 import type { CompiledRuleSet } from './classifier.js';
 import { fwClsKeyCodec, fwPortKeyCodec, fwRuleCodec, fwRuleKeyCodec, fwSetCodec, fwTupleCodec, fwTupleKeyCodec } from './codec.js';
+import type { PackedEntries } from '../types.js';
 
 export interface RuleSetEntries {
   vnf_fw_sets: MapEntries;
@@ -36,4 +37,39 @@ export function ruleSetPairs(c: CompiledRuleSet, id = c.id): Record<'vnf_fw_tupl
     vnf_fw_ports: c.ports.map(([k, v]) => [fwPortKeyCodec.encode({ ...k, ruleset: id }), u32(v)] as const),
     vnf_fw_rules: c.rules.map((r) => [fwRuleKeyCodec.encode({ ruleset: id, index: r.index }), fwRuleCodec.encode({ counter: r.counter, action: r.action })] as const),
   };
+}
+
+function packed(count: number, keySize: number, valueSize: number): PackedEntries {
+  return { keys: Buffer.allocUnsafe(count * keySize), values: Buffer.allocUnsafe(count * valueSize), count, keySize, valueSize };
+}
+
+/**
+ * The leaves of a compiled rule set placed in rule set `id`, packed per leaf map: one buffer of
+ * keys and one of values per map, no object per entry (what plan compares and apply writes).
+ */
+export function ruleSetPacked(c: CompiledRuleSet, id: number): Record<'vnf_fw_tuples' | 'vnf_fw_cls' | 'vnf_fw_ports' | 'vnf_fw_rules', PackedEntries> {
+  const nt = c.tuples.reduce((n, l) => n + l.length, 0);
+  const tuples = packed(nt, fwTupleKeyCodec.size, fwTupleCodec.size);
+  let i = 0;
+  c.tuples.forEach((list, pclass) => list.forEach((t, index) => {
+    fwTupleKeyCodec.encodeInto({ ruleset: id, pclass, index }, tuples.keys, i * tuples.keySize);
+    fwTupleCodec.encodeInto(t, tuples.values, i * tuples.valueSize);
+    i++;
+  }));
+  const cls = packed(c.cls.length, fwClsKeyCodec.size, 4);
+  c.cls.forEach(([k, v], j) => {
+    fwClsKeyCodec.encodeInto({ ...k, ruleset: id }, cls.keys, j * cls.keySize);
+    cls.values.writeUInt32LE(v, j * 4);
+  });
+  const ports = packed(c.ports.length, fwPortKeyCodec.size, 4);
+  c.ports.forEach(([k, v], j) => {
+    fwPortKeyCodec.encodeInto({ ...k, ruleset: id }, ports.keys, j * ports.keySize);
+    ports.values.writeUInt32LE(v, j * 4);
+  });
+  const rules = packed(c.rules.length, fwRuleKeyCodec.size, fwRuleCodec.size);
+  c.rules.forEach((r, j) => {
+    fwRuleKeyCodec.encodeInto({ ruleset: id, index: r.index }, rules.keys, j * rules.keySize);
+    fwRuleCodec.encodeInto({ counter: r.counter, action: r.action }, rules.values, j * rules.valueSize);
+  });
+  return { vnf_fw_tuples: tuples, vnf_fw_cls: cls, vnf_fw_ports: ports, vnf_fw_rules: rules };
 }

@@ -18,7 +18,7 @@ import {
   VNF_FW_SET_F_INCOMPLETE, VNF_FW_SETS_MAX, VNF_FW_STATS_MAX, VNF_FW_TUPLES_MAX, VNF_ID_FIREWALL,
 } from './codec.js';
 import { firewallRuleDiff, formatRule } from './describe.js';
-import { ruleSetPairs } from './entries.js';
+import { ruleSetPacked } from './entries.js';
 import { firewallsOf, type Firewall } from './model.js';
 import { firewallSpec } from './spec.js';
 
@@ -90,7 +90,7 @@ function desiredGroups(ctx: CompileContext): GroupSpec[] {
       out.push({
         owner: ownerOf(f.name, dir),
         root: fwSetCodec.encode(c.set),
-        leaves: (id) => ruleSetPairs(c, id),
+        leaves: (id) => ruleSetPacked(c, id),
         label: `firewall ${f.name} ${dir} (${c.rules.length} rules, ${c.cls.length} classifier entries, version ${c.id.toString(16)})`,
       });
     }

@@ -70,8 +70,10 @@ function run(k: FakeKernel, ops: Op[], upTo = ops.length): void {
       const key = hex(u32(op.group.id));
       const cur = m(fw.root).get(key);
       if (!cur || !fw.isIncomplete(cur)) m(fw.root).set(key, fw.incomplete(cur ?? op.group.root));
-      for (const [leaf, keys] of Object.entries(op.deletes)) for (const x of keys) m(leaf).delete(hex(x));
-      for (const [leaf, es] of Object.entries(op.upserts)) for (const [x, v] of es) m(leaf).set(hex(x), v);
+      for (const [leaf, p] of Object.entries(op.deletes)) for (let i = 0; i < p.count; i++) m(leaf).delete(p.keys.toString('hex', i * p.keySize, (i + 1) * p.keySize));
+      for (const [leaf, p] of Object.entries(op.upserts)) {
+        for (let i = 0; i < p.count; i++) m(leaf).set(p.keys.toString('hex', i * p.keySize, (i + 1) * p.keySize), Buffer.from(p.values.subarray(i * p.valueSize, (i + 1) * p.valueSize)));
+      }
       m(fw.root).set(key, op.group.root);
     } else if (op.kind === 'group-remove') {
       for (const leaf of [fw.root, ...fw.leaves]) for (const x of [...m(leaf).keys()]) if (fw.groupOf(leaf, unhex(x)) === op.id) m(leaf).delete(x);
