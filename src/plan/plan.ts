@@ -207,29 +207,76 @@ export function observedGroups(actual: Observed): Record<string, KernelGroups> {
   return out;
 }
 
+/** FNV-1a over `len` bytes of `b` from `off`: a hash of a packed key without making a string of it. */
+function hashBytes(b: Buffer, off: number, len: number): number {
+  let h = 0x811c9dc5;
+  for (let i = off; i < off + len; i++) h = Math.imul(h ^ b[i]!, 0x01000193);
+  return h >>> 0;
+}
+
 /**
- * The leaves of group `id` in one map as the kernel holds them: key (latin1) -> index, and a test
- * of the held value at an index against a wanted one. Read from the packed dump where the
- * observer has one (no object per entry of the other groups).
+ * The leaves of group `id` in one map as the kernel holds them, indexed by key for `find`: an
+ * open-addressing table over the packed dump (no string or object per entry; a rule set has
+ * hundreds of thousands). `take` finds a key and marks it seen; what is never taken is what the
+ * slot holds and the group does not want.
  */
-function heldLeaves(actual: Observed, g: GroupDecl, leaf: string, id: number): { held: Map<string, number>; same(i: number, v: Buffer, off: number, len: number): boolean } {
-  const held = new Map<string, number>();
-  const p = actual.packed?.(leaf);
-  if (p) {
-    for (let i = 0; i < p.count; i++) {
-      const key = p.keys.subarray(i * p.keySize, (i + 1) * p.keySize);
-      if (g.groupOf(leaf, key) === id) held.set(key.toString('latin1'), i);
+interface Held {
+  /** The held index of a wanted key (taken), or -1. */
+  take(keys: Buffer, off: number): number;
+  /** Compares the value at a held index with `len` bytes of `v` from `off`. */
+  same(i: number, v: Buffer, off: number, len: number): boolean;
+  /** The keys held and never taken, packed. */
+  rest(): PackedEntries;
+}
+
+function heldLeaves(actual: Observed, g: GroupDecl, leaf: string, id: number): Held {
+  let p = actual.packed?.(leaf);
+  if (!p) {
+    // A test double: its hex-keyed entries, packed.
+    const ks: Buffer[] = [];
+    const vs: Buffer[] = [];
+    for (const [k, v] of actual.entries(leaf) ?? []) {
+      ks.push(unhex(k));
+      vs.push(v);
     }
-    return { held, same: (i, v, off, len) => v.compare(p.values, i * p.valueSize, i * p.valueSize + len, off, off + len) === 0 };
+    const keySize = ks[0]?.length ?? 0;
+    const valueSize = vs[0]?.length ?? 0;
+    p = { keys: Buffer.concat(ks), values: Buffer.concat(vs), count: ks.length, keySize, valueSize };
   }
-  const values: Buffer[] = [];
-  for (const [k, v] of actual.entries(leaf) ?? []) {
-    const key = unhex(k);
-    if (g.groupOf(leaf, key) !== id) continue;
-    held.set(key.toString('latin1'), values.length);
-    values.push(v);
+  const { keys, values, keySize, valueSize } = p;
+  const mine: number[] = [];
+  for (let i = 0; i < p.count; i++) if (g.groupOf(leaf, keys.subarray(i * keySize, (i + 1) * keySize)) === id) mine.push(i);
+  let size = 16;
+  while (size < mine.length * 2) size *= 2;
+  const table = new Int32Array(size).fill(-1);
+  const mask = size - 1;
+  for (const i of mine) {
+    let h = hashBytes(keys, i * keySize, keySize) & mask;
+    while (table[h] !== -1) h = (h + 1) & mask;
+    table[h] = i;
   }
-  return { held, same: (i, v, off, len) => v.compare(values[i]!, 0, len, off, off + len) === 0 };
+  const taken = new Uint8Array(p.count);
+  return {
+    take(k, off) {
+      let h = hashBytes(k, off, keySize) & mask;
+      for (;;) {
+        const i = table[h]!;
+        if (i === -1) return -1;
+        if (keys.compare(k, off, off + keySize, i * keySize, (i + 1) * keySize) === 0) {
+          taken[i] = 1;
+          return i;
+        }
+        h = (h + 1) & mask;
+      }
+    },
+    same: (i, v, off, len) => v.compare(values, i * valueSize, i * valueSize + len, off, off + len) === 0,
+    rest() {
+      const left = mine.filter((i) => !taken[i]);
+      const out = Buffer.allocUnsafe(left.length * keySize);
+      left.forEach((i, j) => keys.copy(out, j * keySize, i * keySize, (i + 1) * keySize));
+      return { keys: out, values: Buffer.alloc(0), count: left.length, keySize, valueSize: 0 };
+    },
+  };
 }
 
 /** The entries at `indexes` of a packed set, packed. */
@@ -257,30 +304,23 @@ function groupWrite(actual: Observed, module: string, g: GroupDecl, d: DesiredGr
       }
       continue;
     }
-    const { held, same } = heldLeaves(actual, g, leaf, d.id);
+    const held = heldLeaves(actual, g, leaf, d.id);
     const ups: number[] = [];
     const ks = wanted?.keySize ?? 0;
     const vs = wanted?.valueSize ?? 0;
     for (let i = 0; i < (wanted?.count ?? 0); i++) {
-      const k = wanted!.keys.toString('latin1', i * ks, (i + 1) * ks);
-      const h = held.get(k);
-      if (h !== undefined) {
-        held.delete(k);
-        if (same(h, wanted!.values, i * vs, vs)) {
-          unchanged++;
-          continue;
-        }
+      const h = held.take(wanted!.keys, i * ks);
+      if (h !== -1 && held.same(h, wanted!.values, i * vs, vs)) {
+        unchanged++;
+        continue;
       }
       ups.push(i);
     }
     if (ups.length) upserts[leaf] = pick(wanted!, ups);
-    if (held.size) {
-      const keys = Buffer.concat([...held.keys()].map((k) => Buffer.from(k, 'latin1')));
-      const keySize = held.size ? keys.length / held.size : 0;
-      deletes[leaf] = { keys, values: Buffer.alloc(0), count: held.size, keySize, valueSize: 0 };
-    }
+    const dels = held.rest();
+    if (dels.count) deletes[leaf] = dels;
     written += ups.length;
-    deleted += held.size;
+    deleted += dels.count;
   }
   const from = !root ? 'empty' : g.isIncomplete(root) ? 'incomplete' : 'standby';
   return { kind: 'group-write', module, group: d, from, upserts, deletes, written, deleted, unchanged };
