@@ -117,8 +117,15 @@ export function firewallApplies(sizes: number[]): FirewallApplyRow[] {
       if (firstApply.status !== 0) throw new Error(`lab up of a ${n}-rule firewall failed`);
       const noop = vnf('apply', '-f', file, '-q');
       const mid = Math.floor(rules.length / 2);
-      rules[mid] = { ...rules[mid]!, action: rules[mid]!.action === 'allow' ? 'drop' : 'allow' };
-      writeFileSync(file, firewallTopology(name, rules));
+      const toggle = (i: number): void => {
+        rules[i] = { ...rules[i]!, action: rules[i]!.action === 'allow' ? 'drop' : 'allow' };
+        writeFileSync(file, firewallTopology(name, rules));
+      };
+      // Rule sets are double-buffered: the first change after the first apply fills the empty
+      // standby whole. A one-rule change is measured after it, as it runs from then on.
+      toggle(mid);
+      if (vnf('apply', '-f', file, '-q').status !== 0) throw new Error(`a change of a ${n}-rule firewall failed`);
+      toggle(mid + 1);
       const change = vnf('apply', '-f', file, '-q');
       rows.push({ rules: n, firstApply, noop, change, changeOps: change.stdout.split('\n')[0] ?? '' });
     } finally {

@@ -28,7 +28,7 @@ async function main(): Promise<void> {
   if (which.has('firewall-apply')) {
     const a = await firewallApplyTimes();
     console.log(`\nControl plane, 100,000-rule firewall: first apply (lab, load, fill) ${a.applyMs.toFixed(0)} ms; ` +
-      `one-rule change ${a.changeMs.toFixed(0)} ms (${a.changeOps} operations: a new rule set beside the old, one binding flip, old set removed); ` +
+      `one-rule change ${a.changeMs.toFixed(0)} ms (${a.changeOps} operations: the differences written into the standby rule set, one binding flip); ` +
       `re-apply with no change ${a.noopMs.toFixed(0)} ms`);
   }
 }
