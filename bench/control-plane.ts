@@ -90,7 +90,7 @@ export interface FirewallSetup {
   name: string;
   /** `vnf-ctl lab up` of the topology (setup, reported for reference). */
   up: Timed;
-  /** A one-rule change (rule n/2 flips between allow and drop, so every call is a change). */
+  /** A one-rule change (one more rule from n/2 on flips between allow and drop, so every call is a change). */
   change(): Timed;
   /** `apply` of the file as it is. */
   noop(): Timed;
@@ -111,13 +111,23 @@ export function firewallSetup(n: number, name: string, dir: string, cleanup: Cle
   cleanup.defer(`lab down ${name}`, down, down);
   const up = vnfCtlOk('lab', 'up', '-f', file);
   const mid = Math.floor(rules.length / 2);
+  let next = 0;
+  /** Flips another rule each time (n/2, n/2+1, ...): flipping one back would give a set the standby holds. */
+  const flip = (): void => {
+    const i = (mid + next++) % rules.length;
+    rules[i] = { ...rules[i]!, action: rules[i]!.action === 'allow' ? 'drop' : 'allow' };
+    write();
+  };
+  // Rule sets are double-buffered: the first change after the first apply fills the empty standby
+  // whole. That is setup; the one-rule changes measured are the ones after it, as they run from then on.
+  flip();
+  vnfCtlOk('apply', '-f', file, '-q');
   return {
     rules: n,
     name,
     up,
     change() {
-      rules[mid] = { ...rules[mid]!, action: rules[mid]!.action === 'allow' ? 'drop' : 'allow' };
-      write();
+      flip();
       return vnfCtlOk('apply', '-f', file, '-q');
     },
     noop: () => vnfCtlOk('apply', '-f', file, '-q'),

@@ -499,6 +499,9 @@ int vnf_firewall(struct __sk_buff *skb)
 		reason = VNF_R_DROP_NO_POLICY;
 		goto drop;
 	}
+	/* What conntrack entries remember: the set's content, not its id (a
+	 * standby id is rewritten with other content before it is bound again). */
+	__u32 version = set->version;
 
 	/* 2. ARP passes; anything but IPv4 is dropped. */
 	__be16 h_proto;
@@ -587,6 +590,7 @@ int vnf_firewall(struct __sk_buff *skb)
 
 		/* Revalidation: the policy that allowed the connection changed. */
 		__u32 cur = ruleset;
+		__u32 cver = version;
 		struct vnf_fw_set *cset = set;
 
 		if (edir != dir) {
@@ -603,8 +607,9 @@ int vnf_firewall(struct __sk_buff *skb)
 				reason = VNF_R_DROP_NO_POLICY;
 				goto drop;
 			}
+			cver = cset->version;
 		}
-		if (e->ruleset != cur) {
+		if (e->ruleset != cver) {
 			/* The connection's first packet, as the rule set saw it. */
 			f.saddr = ck.saddr;
 			f.daddr = ck.daddr;
@@ -632,7 +637,7 @@ int vnf_firewall(struct __sk_buff *skb)
 			 * ruleset skips revalidation, and the rule it may still
 			 * see old is informational. */
 			e->rule = v.rule;
-			e->ruleset = cur;
+			e->ruleset = cver;
 			vnf_count(FW, VNF_R_CT_REVALIDATED, len);
 		}
 		if (related) {
@@ -723,7 +728,7 @@ int vnf_firewall(struct __sk_buff *skb)
 				reason = VNF_R_DROP_MALFORMED;
 				goto drop;
 			}
-			if (ct_create(&ck, ruleset, v.rule, dir, len) < 0) {
+			if (ct_create(&ck, version, v.rule, dir, len) < 0) {
 				reason = VNF_R_DROP_CT_FULL;
 				goto drop;
 			}

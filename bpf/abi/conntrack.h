@@ -120,7 +120,7 @@ struct vnf_ct_entry {
 	__u64 bytes_orig;
 	__u64 packets_reply;
 	__u64 bytes_reply;
-	__u32 ruleset;        /* rule set (version) that allowed the connection */
+	__u32 ruleset;        /* version (content hash) of the rule set that allowed the connection */
 	__u32 rule;           /* index of the allowing rule, VNF_FW_DEFAULT_RULE for the default */
 	__u8 state;           /* enum vnf_ct_state */
 	__u8 flags;           /* VNF_CT_F_* */

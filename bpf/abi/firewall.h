@@ -16,9 +16,14 @@
  * their first rule, so the search stops as soon as no later shape can hold
  * an earlier rule.
  *
- * Rule sets are versioned: ruleset ids are content-addressed; a change writes
- * the new set beside the old one, then flips the binding of each interface
- * (one map update), then deletes the old set.
+ * Rule sets are double-buffered: each firewall direction in use owns two
+ * stable ruleset ids (allocated once from the vnf_ids counter, never reused).
+ * The bindings point at the live one; a change rewrites only the entries that
+ * differ in the other one (the standby, which no binding points at) while its
+ * root is marked INCOMPLETE, clears the mark, then flips the binding of each
+ * interface (one map update). The former live set becomes the standby.
+ * A set's `version` is a hash of its content: what conntrack entries remember
+ * (a ruleset id alone would not say which content allowed a connection).
  */
 #ifndef VNF_ABI_FIREWALL_H
 #define VNF_ABI_FIREWALL_H
@@ -38,7 +43,7 @@
 #define VNF_FW_CLS_MAX 2097152       /* classifier entries, all rule sets */
 #define VNF_FW_RULES_MAX 1048576     /* rules, all rule sets */
 #define VNF_FW_BIND_MAX (2 * VNF_PORTS_MAX) /* a binding per port and direction */
-#define VNF_FW_SETS_MAX 4096         /* rule sets (versions of firewall directions) */
+#define VNF_FW_SETS_MAX 4096         /* rule sets (two per firewall direction in use) */
 #define VNF_FW_TUPLES_MAX 65536      /* shape lists of all rule sets */
 #define VNF_FW_PORTS_MAX VNF_FW_RULES_MAX /* port class prefixes, all rule sets */
 #define VNF_FW_STATS_MAX (VNF_FW_RULES_MAX + 8192) /* a counter per rule (and default) of every rule set */
@@ -72,11 +77,13 @@ VNF_STATIC_ASSERT(sizeof(struct vnf_fw_bind) == 8, "vnf_fw_bind");
 #define VNF_FW_PC_UDP 3
 #define VNF_FW_PCLASSES 4
 
-/* vnf_fw_sets: ruleset -> its size and default action. A set is written
- * root first marked INCOMPLETE, then its entries, then the root without the
- * mark; it is removed the same way round (marked, entries, root). A packet
- * that finds a set marked INCOMPLETE is dropped as NO_POLICY (no binding
- * points at such a set during a complete apply; only a killed one leaves it). */
+/* vnf_fw_sets: ruleset -> its size, default action and version. A set is
+ * (re)written root first marked INCOMPLETE, then its entries (only those that
+ * differ), then the root without the mark; it is removed the same way round
+ * (marked, entries, root). Only a set no binding points at is written. A
+ * packet that finds a set marked INCOMPLETE is dropped as NO_POLICY (no
+ * binding points at such a set during a complete apply; only a killed one
+ * leaves it). */
 #define VNF_FW_SET_F_INCOMPLETE 0x1
 struct vnf_fw_set {
 	__u32 ntuples[VNF_FW_PCLASSES]; /* shapes listed for each protocol class */
@@ -85,8 +92,9 @@ struct vnf_fw_set {
 	__u8 default_action;   /* VNF_FW_ALLOW or VNF_FW_DROP */
 	__u8 flags;            /* VNF_FW_SET_F_* */
 	__u8 _pad[2];
+	__u32 version;         /* content hash (never 0): conntrack entries remember it */
 };
-VNF_STATIC_ASSERT(sizeof(struct vnf_fw_set) == 28, "vnf_fw_set");
+VNF_STATIC_ASSERT(sizeof(struct vnf_fw_set) == 32, "vnf_fw_set");
 
 /* vnf_fw_tuples: (ruleset, pclass, i) -> the i-th shape visited for packets of
  * that protocol class, i < ntuples[pclass], in ascending min_rule. The entry's

@@ -13,7 +13,7 @@
 #include <linux/types.h>
 #endif
 
-#define VNF_ABI_VERSION 4
+#define VNF_ABI_VERSION 5
 #define VNF_STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
 
 /* Slots of the shared program array (vnf_progs), also the VNF ids of the
@@ -64,13 +64,17 @@ struct vnf_meta {
 };
 VNF_STATIC_ASSERT(sizeof(struct vnf_meta) == 16, "vnf_meta");
 
-/* vnf_ids: stable ids of named things (networks, routers). An id is
- * allocated once, from a counter that only grows (the VNF_IDK_NEXT entry,
- * name empty), and kept while its name exists: learned state keyed by an id
- * (FDB, neighbours) never changes meaning under it. Control plane only. */
+/* vnf_ids: stable ids of named things (networks, routers, group slots). An
+ * id is allocated once, from a counter that only grows (the VNF_IDK_NEXT
+ * entry, name empty), and kept while its name exists: learned state keyed by
+ * an id (FDB, neighbours) never changes meaning under it, and entries keyed
+ * by a group id (rule sets) belong to one owner. A group slot's name is a
+ * hash of its module and owner and the slot (0 or 1): "<14 hex>:<slot>".
+ * Control plane only. */
 #define VNF_IDK_NEXT 0
 #define VNF_IDK_NETWORK 1
 #define VNF_IDK_ROUTER 2
+#define VNF_IDK_GROUP 3
 #define VNF_ID_NAME_LEN 16
 struct vnf_id_key {
 	__u32 kind;                  /* VNF_IDK_* */

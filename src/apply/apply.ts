@@ -179,13 +179,25 @@ async function run(plan: Plan, builds: Build[]): Promise<ApplyResult> {
         case 'group-write': {
           const g = VNFS.find((x) => x.name === op.module)!.groups!;
           const root = maps.get(g.root);
-          // Root first, marked incomplete (an interrupted write is then finished or removed by
-          // the next plan), then every leaf, then the root without the mark.
-          if (!op.resume) root.update(op.group.root.key, g.incomplete(op.group.root.value));
-          for (const [leaf, entries] of Object.entries(op.group.leaves())) {
-            for (let k = 0; k < entries.length; k += BATCH) maps.get(leaf).updateMany(entries.slice(k, k + BATCH));
+          const key = u32(op.group.id);
+          // The slot is the standby (no binding points at it) or new. Its root is marked incomplete
+          // first, so a slot half written is never taken for a policy (an interrupted write is
+          // finished by the next plan), then only the differing leaves, then the root unmarked.
+          const cur = root.lookup(key);
+          if (!cur || !g.isIncomplete(cur)) root.update(key, g.incomplete(cur ?? op.group.root));
+          for (const [leaf, p] of Object.entries(op.deletes)) {
+            for (let k = 0; k < p.count; k += BATCH) {
+              const n = Math.min(BATCH, p.count - k);
+              maps.get(leaf).deletePacked(p.keys.subarray(k * p.keySize, (k + n) * p.keySize), n);
+            }
           }
-          root.update(op.group.root.key, op.group.root.value);
+          for (const [leaf, p] of Object.entries(op.upserts)) {
+            for (let k = 0; k < p.count; k += BATCH) {
+              const n = Math.min(BATCH, p.count - k);
+              maps.get(leaf).updatePacked(p.keys.subarray(k * p.keySize, (k + n) * p.keySize), p.values.subarray(k * p.valueSize, (k + n) * p.valueSize), n);
+            }
+          }
+          root.update(key, op.group.root);
           break;
         }
         case 'group-remove': {

@@ -85,6 +85,26 @@ export class BpfMap {
     return { keys: Buffer.concat(ks), count: ks.length };
   }
 
+  /** Every entry in two buffers (keys back to back, values back to back, `valueBufferSize` each). */
+  packedEntries(): { keys: Buffer; values: Buffer; count: number } {
+    const { keySize, valueBufferSize } = this.info;
+    try {
+      const r = this.handle.lookupBatch();
+      return { keys: r.keys.subarray(0, r.count * keySize), values: r.values.subarray(0, r.count * valueBufferSize), count: r.count };
+    } catch (e) {
+      if (!batchUnsupported(e)) throw e;
+    }
+    const ks: Buffer[] = [];
+    const vs: Buffer[] = [];
+    for (const k of this.handle.keys()) {
+      const v = this.handle.lookup(k);
+      if (!v) continue; // deleted between next_key and lookup
+      ks.push(k);
+      vs.push(v);
+    }
+    return { keys: Buffer.concat(ks), values: Buffer.concat(vs), count: ks.length };
+  }
+
   /** Per-CPU maps: the value of each possible CPU, each `valueSize` bytes. */
   splitPerCpu(value: Buffer): Buffer[] {
     if (!this.info.perCpu) return [value];
@@ -115,6 +135,36 @@ export class BpfMap {
       if (!batchUnsupported(e)) throw e;
     }
     for (const [k, v] of entries) this.handle.update(k, v, flags);
+  }
+
+  /** Updates `count` entries packed back to back (values `info.valueBufferSize` bytes each). */
+  updatePacked(keys: Buffer, values: Buffer, count: number, flags = BPF_ANY): void {
+    if (count === 0) return;
+    try {
+      this.handle.updateBatch(keys, values, count, flags);
+      return;
+    } catch (e) {
+      if (!batchUnsupported(e)) throw e;
+    }
+    const ks = this.info.keySize;
+    const vs = this.info.valueBufferSize;
+    for (let i = 0; i < count; i++) this.handle.update(keys.subarray(i * ks, (i + 1) * ks), values.subarray(i * vs, (i + 1) * vs), flags);
+  }
+
+  /** Deletes `count` keys packed back to back; keys already gone are not an error (see deleteMany). */
+  deletePacked(keys: Buffer, count: number): number {
+    if (count === 0) return 0;
+    if (count > 1) {
+      try {
+        return this.handle.deleteBatch(keys, count);
+      } catch (e) {
+        if (!(e instanceof BpfError) || !(batchUnsupported(e) || e.code === 'ENOENT')) throw e;
+      }
+    }
+    const ks = this.info.keySize;
+    let n = 0;
+    for (let i = 0; i < count; i++) if (this.handle.delete(keys.subarray(i * ks, (i + 1) * ks))) n++;
+    return n;
   }
 
   /**

@@ -7,8 +7,9 @@ import type { Topology } from '../spec/model.js';
 import { VNFS } from '../vnf/registry.js';
 import { VNF_ID_BRIDGE } from '../vnf/bridge/codec.js';
 import { VNF_ID_DELIVER } from '../vnf/common/codec.js';
-import type { CompileContext, DesiredGroup, PortInterface } from '../vnf/types.js';
+import type { CompileContext, GroupSpec, PortInterface } from '../vnf/types.js';
 import type { DesiredState, MapEntries } from './desired.js';
+import { placeGroups, type KernelGroups } from './groups.js';
 import type { IdTable } from './ids.js';
 
 /** A port put on a network with `vnf-ctl attach` (read back from the kernel, or being added). */
@@ -28,6 +29,8 @@ export interface CompileInput {
   fileInterfaces: Map<string, { ifname: string; ifindex: number }>;
   attachments: Array<Attachment & { ifindex: number }>;
   ids: IdTable;
+  /** What the kernel holds of each module's groups (where to place them); none when absent. */
+  groups?: Record<string, KernelGroups>;
 }
 
 function portOptions(t: Topology, container: string, iface: string): Record<string, string> {
@@ -74,21 +77,28 @@ export function chainsFor(port: PortInterface): { chainIn: number[]; chainOut: n
 
 export function compile(input: CompileInput): DesiredState {
   const ports = portInterfaces(input);
-  const { ids } = input;
+  let ids = input.ids;
+  const placed = new Map<string, number>();
   const ctx: CompileContext = {
     topology: input.topology,
     ports,
-    ids,
+    get ids() {
+      return ids;
+    },
     networkId: (name) => ids.networks.get(name)!,
     routerId: (name) => ids.routers.get(name)!,
     chains: chainsFor,
+    groupId: (module, owner) => placed.get(`${module}\u0000${owner}`),
   };
+  // Groups first: config entries (bindings, the id table) name the slots they are placed in.
+  const specs: Array<GroupSpec & { module: string }> = [];
+  for (const v of VNFS) if (v.desiredGroups) for (const g of v.desiredGroups(ctx)) specs.push({ ...g, module: v.name });
+  const p = placeGroups(specs, ids, input.groups ?? {});
+  ids = p.ids;
+  const groups = p.groups;
+  for (const g of groups) placed.set(`${g.module}\u0000${g.owner}`, g.id);
   const maps: Record<string, MapEntries> = {};
-  const groups: DesiredGroup[] = [];
-  for (const v of VNFS) {
-    if (v.entries) Object.assign(maps, v.entries(ctx));
-    if (v.desiredGroups) for (const g of v.desiredGroups(ctx)) groups.push({ ...g, module: v.name });
-  }
+  for (const v of VNFS) if (v.entries) Object.assign(maps, v.entries(ctx));
   return {
     topology: input.topology.name,
     interfaces: ports.map((p) => ({

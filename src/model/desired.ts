@@ -1,7 +1,7 @@
 /**
  * The desired dataplane state: what compile() produces from a topology and what plan() diffs
  * against the kernel. Plain data: per config map the exact set of entries (hex key -> value
- * bytes), the content-addressed groups, the interfaces that carry the entry programs, and what
+ * bytes), the double-buffered groups (placed in their slots), the interfaces that carry the entry programs, and what
  * learned state is judged against.
  */
 import type { DesiredGroup, Live, PortInterface } from '../vnf/types.js';

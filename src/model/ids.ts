@@ -1,11 +1,12 @@
 /**
- * Stable ids of networks and routers. The dataplane keys learned state by network id (FDB,
+ * Stable ids of networks, routers and group slots. The dataplane keys learned state by network id (FDB,
  * neighbours) and routes by router id, so an id must keep its meaning: it is allocated once,
  * from a counter that only grows, kept in the pinned vnf_ids map (the kernel is the truth), and
  * never reused — a network that is removed and added again gets a new id, and nothing learned
  * under the old one applies to it. Pure: allocation is a function of what is pinned and the file.
  */
-import { VNF_IDK_NETWORK, VNF_IDK_NEXT, VNF_IDK_ROUTER, idCodec, idKeyCodec } from '../vnf/common/codec.js';
+import { createHash } from 'node:crypto';
+import { VNF_IDK_GROUP, VNF_IDK_NETWORK, VNF_IDK_NEXT, VNF_IDK_ROUTER, idCodec, idKeyCodec } from '../vnf/common/codec.js';
 import type { Topology } from '../spec/model.js';
 import { put, unhex, type MapEntries } from './desired.js';
 
@@ -14,9 +15,16 @@ export interface IdTable {
   next: number;
   networks: Map<string, number>;
   routers: Map<string, number>;
+  /** Group slots by slot name (groupSlotName): two per owner of double-buffered groups. */
+  groups: Map<string, number>;
 }
 
-export const emptyIds = (): IdTable => ({ next: 1, networks: new Map(), routers: new Map() });
+export const emptyIds = (): IdTable => ({ next: 1, networks: new Map(), routers: new Map(), groups: new Map() });
+
+/** The vnf_ids name of an owner's slot (0 or 1): a hash of module and owner (names may be long), and the slot. */
+export function groupSlotName(module: string, owner: string, slot: 0 | 1): string {
+  return `${createHash('sha256').update(`${module}\u0000${owner}`).digest('hex').slice(0, 14)}:${slot}`;
+}
 
 /** The id table as pinned (entries of vnf_ids); an absent map is an empty table. */
 export function readIds(entries: MapEntries | undefined): IdTable {
@@ -28,6 +36,7 @@ export function readIds(entries: MapEntries | undefined): IdTable {
     if (key.kind === VNF_IDK_NEXT) t.next = Math.max(t.next, id);
     else if (key.kind === VNF_IDK_NETWORK) t.networks.set(key.name, id);
     else if (key.kind === VNF_IDK_ROUTER) t.routers.set(key.name, id);
+    else if (key.kind === VNF_IDK_GROUP) t.groups.set(key.name, id);
     if (key.kind !== VNF_IDK_NEXT) max = Math.max(max, id);
   }
   t.next = Math.max(t.next, max + 1); // a counter behind its own ids would hand one out twice
@@ -36,7 +45,8 @@ export function readIds(entries: MapEntries | undefined): IdTable {
 
 /** Ids for every network and router of `t`: kept where the name exists, new ones from the counter. */
 export function assignIds(actual: IdTable, t: Topology): IdTable {
-  const out: IdTable = { next: actual.next, networks: new Map(), routers: new Map() };
+  // Group slots are placed by compile (which sees what the kernel holds); they start from the pinned ones.
+  const out: IdTable = { next: actual.next, networks: new Map(), routers: new Map(), groups: new Map(actual.groups) };
   const take = (have: Map<string, number>, into: Map<string, number>, names: string[]): void => {
     for (const name of names) {
       const id = have.get(name);
@@ -55,6 +65,7 @@ export function idEntries(ids: IdTable): MapEntries {
   put(m, idKeyCodec.encode({ kind: VNF_IDK_NEXT, name: '' }), idCodec.encode({ id: ids.next }));
   for (const [name, id] of ids.networks) put(m, idKeyCodec.encode({ kind: VNF_IDK_NETWORK, name }), idCodec.encode({ id }));
   for (const [name, id] of ids.routers) put(m, idKeyCodec.encode({ kind: VNF_IDK_ROUTER, name }), idCodec.encode({ id }));
+  for (const [name, id] of ids.groups) put(m, idKeyCodec.encode({ kind: VNF_IDK_GROUP, name }), idCodec.encode({ id }));
   return m;
 }
 

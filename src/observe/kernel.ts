@@ -12,6 +12,7 @@ import { hex, type MapEntries } from '../model/desired.js';
 import { linksDir, pinDir, progsDir, VNF_PIN_ROOT } from '../model/names.js';
 import { u32 } from '../codec/struct.js';
 import { metaCodec, VNF_MAX_PROGS, type Meta } from '../vnf/common/codec.js';
+import type { PackedEntries } from '../vnf/types.js';
 import { VNF_MAP_META, VNF_MAP_PROGS } from '../abi/vnf_common.js';
 
 export interface ObservedLink {
@@ -45,7 +46,14 @@ export interface Observed {
   slots: ReadonlyMap<number, number>;
   /** Every entry of a pinned map, keyed by hex (read once, when first asked). */
   entries(map: string): MapEntries | undefined;
+  /**
+   * Every entry of a pinned map packed key after key and value after value (read once, when
+   * first asked): for scanning big maps without an object per entry. Absent in test doubles.
+   */
+  packed?(map: string): PackedEntries | undefined;
 }
+
+export type { PackedEntries };
 
 export function listTopologies(): string[] {
   if (!existsSync(VNF_PIN_ROOT)) return [];
@@ -154,6 +162,23 @@ export function observe(topology: string): Observed {
     if (!cache.has(map)) cache.set(map, pinned.has(map) ? readMap(join(dir, map)) : undefined);
     return cache.get(map);
   };
+  const packedCache = new Map<string, PackedEntries | undefined>();
+  const packed = (map: string): PackedEntries | undefined => {
+    if (!packedCache.has(map)) {
+      let r: PackedEntries | undefined;
+      if (pinned.has(map)) {
+        const m = BpfMap.openPinned(join(dir, map));
+        try {
+          const e = m.packedEntries();
+          r = { ...e, keySize: m.info.keySize, valueSize: m.info.valueBufferSize };
+        } finally {
+          m.close();
+        }
+      }
+      packedCache.set(map, r);
+    }
+    return packedCache.get(map);
+  };
   const metaValue = entries(VNF_MAP_META)?.get(hex(u32(0)));
   return {
     topology,
@@ -164,5 +189,6 @@ export function observe(topology: string): Observed {
     programs: exists ? observePrograms(topology) : [],
     slots: exists ? observeSlots(dir, pinned) : new Map(),
     entries,
+    packed,
   };
 }

@@ -13,7 +13,7 @@ import { assignIds, readIds, reverseIds } from '../model/ids.js';
 import { checkTopologyName, hostVethName, linksDir, pinDir, stateDir } from '../model/names.js';
 import { listTopologies, observe, type Observed } from '../observe/kernel.js';
 import { ifindexOf, interfaceNames } from '../observe/interfaces.js';
-import { plan as diff, type Build, type Plan } from '../plan/plan.js';
+import { observedGroups, plan as diff, type Build, type Plan } from '../plan/plan.js';
 import { applyPlan, type ApplyResult } from '../apply/apply.js';
 import type { DesiredState } from '../model/desired.js';
 import { currentBuilds } from '../apply/builds.js';
@@ -94,7 +94,7 @@ function planAgainst(topology: Topology, actual: Observed, opts: ApplyOptions): 
   const attachments = typeof opts.attachments === 'function' ? opts.attachments(current) : opts.attachments ?? current;
   const { input, dropped } = resolveInterfaces(topology, attachments);
   const ids = assignIds(readIds(actual.entries(VNF_MAP_IDS)), topology);
-  const desired = compile({ ...input, ids });
+  const desired = compile({ ...input, ids, groups: observedGroups(actual) });
   const builds = currentBuilds();
   const p = diff(desired, actual, builds);
   if (p.ops.length) {

@@ -48,7 +48,11 @@ export function formatPlan(p: Plan, names: NameView = plainNames): string {
       case 'slot': return [`  slot     ${op.vnf} -> ${op.program} (${op.why})`];
       case 'upsert': return [`  ${op.previous ? '~' : '+'} ${op.map.padEnd(16)} ${describe(op.map, op.key, op.value, names)}`];
       case 'delete': return [`  - ${op.map.padEnd(16)} ${describe(op.map, op.key, op.previous, names)}`];
-      case 'group-write': return [`  + ${op.group.label}${op.resume ? ' (finishing an interrupted write)' : ''}`];
+      case 'group-write': {
+        const what = op.from === 'empty' ? `into new rule set ${op.group.id}` : `into standby ${op.group.id}${op.from === 'incomplete' ? ' (left incomplete by an interrupted apply)' : ''}`;
+        const counts = `${op.written} entr${op.written === 1 ? 'y' : 'ies'} written, ${op.deleted} deleted${op.from === 'empty' ? '' : `, ${op.unchanged} unchanged`}`;
+        return [`  ${op.from === 'empty' ? '+' : '~'} ${op.group.label} ${what}: ${counts}`];
+      }
       case 'group-remove': return [`  - ${op.module} group ${op.id} (${op.why})`];
       case 'sweep': return [`  - ${op.map.padEnd(16)} ${op.keys.length} learned entr${op.keys.length === 1 ? 'y' : 'ies'} (${op.why})`];
       case 'attach': return [`  attach   ${ENTRY_PROGRAM[op.direction]} to ${op.ifname} (${op.direction}, ifindex ${op.ifindex})`];

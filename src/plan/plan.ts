@@ -8,8 +8,9 @@
  * operation leaves every port on its old or its new policy, and ports the change does not touch
  * unaffected:
  *   1. load programs, fill program slots
- *   2. define: rule-set groups (written whole beside the old), ids, chains, flood lists,
- *      bindings — nothing refers to them yet
+ *   2. define: rule-set groups (the differences written into the standby slot, which no binding
+ *      points at, between its root marked incomplete and its complete root), ids, chains,
+ *      flood lists, bindings — nothing refers to them yet
  *   3. bind: port entries (a port flips to its new chains and bindings in one update)
  *   4. attach links of new ports, replace programs of existing links atomically
  *   5. publish: networks (flood list flips), static FDB and neighbours, routes — a new port
@@ -22,10 +23,12 @@
  * Learned entries (FDB, neighbours, connections) are never removed unless what they refer to is.
  */
 import type { Observed, ObservedLink } from '../observe/kernel.js';
+import type { KernelGroups } from '../model/groups.js';
+import { u32 } from '../codec/struct.js';
 import { hex, unhex, type DesiredState, type MapEntries } from '../model/desired.js';
 import { linkPin } from '../model/names.js';
 import { MAPS, VNFS } from '../vnf/registry.js';
-import type { Dependency, DesiredGroup, GroupDecl, MapDecl, Stage } from '../vnf/types.js';
+import type { Dependency, DesiredGroup, GroupDecl, MapDecl, PackedEntries, Stage } from '../vnf/types.js';
 import { portCodec, VNF_ABI_VERSION } from '../vnf/common/codec.js';
 import { VNF_MAP_IDS, VNF_MAP_NETWORKS, VNF_MAP_PORTS } from '../abi/vnf_common.js';
 import { readIds } from '../model/ids.js';
@@ -44,7 +47,17 @@ export type Op =
   | { kind: 'slot'; slot: number; vnf: string; program: string; build: string; why: string }
   | { kind: 'upsert'; map: string; key: Buffer; value: Buffer; previous?: Buffer }
   | { kind: 'delete'; map: string; key: Buffer; previous?: Buffer }
-  | { kind: 'group-write'; module: string; group: DesiredGroup; resume: boolean }
+  | {
+    kind: 'group-write'; module: string; group: DesiredGroup;
+    /** What the slot held: nothing, another complete group (the standby), or an interrupted write or removal. */
+    from: 'empty' | 'standby' | 'incomplete';
+    /** Only the leaves that differ from what the slot holds, packed per map (deletes: keys only). */
+    upserts: Record<string, PackedEntries>;
+    deletes: Record<string, PackedEntries>;
+    written: number;
+    deleted: number;
+    unchanged: number;
+  }
   | { kind: 'group-remove'; module: string; id: number; why: string }
   | { kind: 'sweep'; map: string; keys: Buffer[]; why: string }
   | { kind: 'attach'; ifname: string; ifindex: number; direction: Direction; pin: string }
@@ -179,6 +192,140 @@ function planLinks(desired: DesiredState, actual: Observed, builds: Build[], loa
   return { attach, detach };
 }
 
+/** What the kernel holds of each module's groups: roots by id, and the ids config entries point at (for compile). */
+export function observedGroups(actual: Observed): Record<string, KernelGroups> {
+  const out: Record<string, KernelGroups> = {};
+  for (const v of VNFS) {
+    const g = v.groups;
+    if (!g) continue;
+    const roots = new Map<number, Buffer>();
+    for (const [k, value] of actual.entries(g.root) ?? []) roots.set(g.groupOf(g.root, unhex(k)), value);
+    const referenced = new Set<number>();
+    for (const r of g.refs) for (const value of (actual.entries(r.map) ?? new Map<string, Buffer>()).values()) referenced.add(r.groupOf(value));
+    out[v.name] = { roots, referenced };
+  }
+  return out;
+}
+
+/** FNV-1a over `len` bytes of `b` from `off`: a hash of a packed key without making a string of it. */
+function hashBytes(b: Buffer, off: number, len: number): number {
+  let h = 0x811c9dc5;
+  for (let i = off; i < off + len; i++) h = Math.imul(h ^ b[i]!, 0x01000193);
+  return h >>> 0;
+}
+
+/**
+ * The leaves of group `id` in one map as the kernel holds them, indexed by key for `find`: an
+ * open-addressing table over the packed dump (no string or object per entry; a rule set has
+ * hundreds of thousands). `take` finds a key and marks it seen; what is never taken is what the
+ * slot holds and the group does not want.
+ */
+interface Held {
+  /** The held index of a wanted key (taken), or -1. */
+  take(keys: Buffer, off: number): number;
+  /** Compares the value at a held index with `len` bytes of `v` from `off`. */
+  same(i: number, v: Buffer, off: number, len: number): boolean;
+  /** The keys held and never taken, packed. */
+  rest(): PackedEntries;
+}
+
+function heldLeaves(actual: Observed, g: GroupDecl, leaf: string, id: number): Held {
+  let p = actual.packed?.(leaf);
+  if (!p) {
+    // A test double: its hex-keyed entries, packed.
+    const ks: Buffer[] = [];
+    const vs: Buffer[] = [];
+    for (const [k, v] of actual.entries(leaf) ?? []) {
+      ks.push(unhex(k));
+      vs.push(v);
+    }
+    const keySize = ks[0]?.length ?? 0;
+    const valueSize = vs[0]?.length ?? 0;
+    p = { keys: Buffer.concat(ks), values: Buffer.concat(vs), count: ks.length, keySize, valueSize };
+  }
+  const { keys, values, keySize, valueSize } = p;
+  const mine: number[] = [];
+  for (let i = 0; i < p.count; i++) if (g.groupOf(leaf, keys.subarray(i * keySize, (i + 1) * keySize)) === id) mine.push(i);
+  let size = 16;
+  while (size < mine.length * 2) size *= 2;
+  const table = new Int32Array(size).fill(-1);
+  const mask = size - 1;
+  for (const i of mine) {
+    let h = hashBytes(keys, i * keySize, keySize) & mask;
+    while (table[h] !== -1) h = (h + 1) & mask;
+    table[h] = i;
+  }
+  const taken = new Uint8Array(p.count);
+  return {
+    take(k, off) {
+      let h = hashBytes(k, off, keySize) & mask;
+      for (;;) {
+        const i = table[h]!;
+        if (i === -1) return -1;
+        if (keys.compare(k, off, off + keySize, i * keySize, (i + 1) * keySize) === 0) {
+          taken[i] = 1;
+          return i;
+        }
+        h = (h + 1) & mask;
+      }
+    },
+    same: (i, v, off, len) => v.compare(values, i * valueSize, i * valueSize + len, off, off + len) === 0,
+    rest() {
+      const left = mine.filter((i) => !taken[i]);
+      const out = Buffer.allocUnsafe(left.length * keySize);
+      left.forEach((i, j) => keys.copy(out, j * keySize, i * keySize, (i + 1) * keySize));
+      return { keys: out, values: Buffer.alloc(0), count: left.length, keySize, valueSize: 0 };
+    },
+  };
+}
+
+/** The entries at `indexes` of a packed set, packed. */
+function pick(p: PackedEntries, indexes: number[]): PackedEntries {
+  const out: PackedEntries = { keys: Buffer.allocUnsafe(indexes.length * p.keySize), values: Buffer.allocUnsafe(indexes.length * p.valueSize), count: indexes.length, keySize: p.keySize, valueSize: p.valueSize };
+  indexes.forEach((i, j) => {
+    p.keys.copy(out.keys, j * p.keySize, i * p.keySize, (i + 1) * p.keySize);
+    p.values.copy(out.values, j * p.valueSize, i * p.valueSize, (i + 1) * p.valueSize);
+  });
+  return out;
+}
+
+function groupWrite(actual: Observed, module: string, g: GroupDecl, d: DesiredGroup, root: Buffer | undefined): Op {
+  const want = d.leaves(d.id);
+  const upserts: Record<string, PackedEntries> = {};
+  const deletes: Record<string, PackedEntries> = {};
+  let written = 0, deleted = 0, unchanged = 0;
+  for (const leaf of g.leaves) {
+    const wanted = want[leaf];
+    // Without a root the slot holds nothing: a group's root is written first and removed last.
+    if (!root) {
+      if (wanted?.count) {
+        upserts[leaf] = wanted;
+        written += wanted.count;
+      }
+      continue;
+    }
+    const held = heldLeaves(actual, g, leaf, d.id);
+    const ups: number[] = [];
+    const ks = wanted?.keySize ?? 0;
+    const vs = wanted?.valueSize ?? 0;
+    for (let i = 0; i < (wanted?.count ?? 0); i++) {
+      const h = held.take(wanted!.keys, i * ks);
+      if (h !== -1 && held.same(h, wanted!.values, i * vs, vs)) {
+        unchanged++;
+        continue;
+      }
+      ups.push(i);
+    }
+    if (ups.length) upserts[leaf] = pick(wanted!, ups);
+    const dels = held.rest();
+    if (dels.count) deletes[leaf] = dels;
+    written += ups.length;
+    deleted += dels.count;
+  }
+  const from = !root ? 'empty' : g.isIncomplete(root) ? 'incomplete' : 'standby';
+  return { kind: 'group-write', module, group: d, from, upserts, deletes, written, deleted, unchanged };
+}
+
 function planGroups(desired: DesiredState, actual: Observed): { writes: Op[]; removes: Op[] } {
   const writes: Op[] = [];
   const removes: Op[] = [];
@@ -186,18 +333,18 @@ function planGroups(desired: DesiredState, actual: Observed): { writes: Op[]; re
     const g: GroupDecl | undefined = v.groups;
     if (!g) continue;
     const roots = actual.entries(g.root) ?? new Map<string, Buffer>();
-    const want = new Set<string>();
+    const keep = new Set<number>();
     for (const d of desired.groups) {
       if (d.module !== v.name) continue;
-      const key = hex(d.root.key);
-      want.add(key);
-      const root = roots.get(key);
-      if (root && !g.isIncomplete(root)) continue; // complete, and content-addressed: exactly what we want
-      writes.push({ kind: 'group-write', module: v.name, group: d, resume: root !== undefined });
+      keep.add(d.id);
+      keep.add(d.standby);
+      const root = roots.get(hex(u32(d.id)));
+      if (root && root.equals(d.root)) continue; // the slot holds exactly this group, complete
+      writes.push(groupWrite(actual, v.name, g, d, root));
     }
     for (const [key, root] of roots) {
-      if (want.has(key)) continue;
       const id = g.groupOf(g.root, unhex(key));
+      if (keep.has(id)) continue;
       removes.push({ kind: 'group-remove', module: v.name, id, why: g.isIncomplete(root) ? 'left incomplete by an interrupted apply' : 'no longer used' });
     }
   }
@@ -205,7 +352,7 @@ function planGroups(desired: DesiredState, actual: Observed): { writes: Op[]; re
 }
 
 /** Which dependencies of learned state lose something in this plan. */
-function shrunk(desired: DesiredState, actual: Observed, deletes: Op[], groupRemoves: Op[], idsLost: boolean): (d: Dependency) => boolean {
+function shrunk(desired: DesiredState, actual: Observed, deletes: Op[], groupChanges: Op[], idsLost: boolean): (d: Dependency) => boolean {
   const ports = actual.entries(VNF_MAP_PORTS);
   let portsGone = false;
   for (const [k, v] of ports ?? []) {
@@ -220,7 +367,7 @@ function shrunk(desired: DesiredState, actual: Observed, deletes: Op[], groupRem
     if (d === 'ports') return portsGone;
     if (d === 'networks') return networksGone;
     if (d === 'routers') return routersGone;
-    if (d === 'groups') return groupRemoves.length > 0;
+    if (d === 'groups') return groupChanges.length > 0; // a group rewritten may have lost entries too
     return deletedMaps.has(d.map);
   };
 }
@@ -231,9 +378,18 @@ function planSweeps(desired: DesiredState, actual: Observed, lost: (d: Dependenc
     if ((m.kind !== 'learned' && m.kind !== 'stats') || !m.keep || !actual.pinned.has(m.name)) continue;
     if (!(m.dependsOn ?? []).some(lost) && !idsLost) continue;
     const keys: Buffer[] = [];
-    for (const [k, v] of actual.entries(m.name) ?? []) {
-      const key = unhex(k);
-      if (idsLost || !m.keep(key, v, desired.live)) keys.push(key);
+    const p = actual.packed?.(m.name);
+    if (p) {
+      // Counter maps reach 100,000s of entries: scanned packed, only the doomed keys copied.
+      for (let i = 0; i < p.count; i++) {
+        const key = p.keys.subarray(i * p.keySize, (i + 1) * p.keySize);
+        if (idsLost || !m.keep(key, p.values.subarray(i * p.valueSize, (i + 1) * p.valueSize), desired.live)) keys.push(Buffer.from(key));
+      }
+    } else {
+      for (const [k, v] of actual.entries(m.name) ?? []) {
+        const key = unhex(k);
+        if (idsLost || !m.keep(key, v, desired.live)) keys.push(key);
+      }
     }
     if (keys.length) ops.push({ kind: 'sweep', map: m.name, keys, why: idsLost ? 'the id table was lost' : 'their port, network or route is gone' });
   }
@@ -259,7 +415,7 @@ export function plan(desired: DesiredState, actual: Observed, builds: Build[]): 
   const groups = planGroups(desired, actual);
   const links = planLinks(desired, actual, builds, loaded);
   const allDeletes = [...deletes.publish, ...deletes.bind, ...deletes.define, ...deletes.commit];
-  const lost = shrunk(desired, actual, allDeletes, groups.removes, idsLost);
+  const lost = shrunk(desired, actual, allDeletes, [...groups.writes, ...groups.removes], idsLost);
   const sweeps = planSweeps(desired, actual, lost, idsLost);
 
   const current = new Set(builds.map((b) => b.hash));
@@ -294,7 +450,8 @@ export function summarize(p: Plan): { add: number; change: number; remove: numbe
     if (op.kind === 'upsert') (op.previous ? change++ : add++);
     else if (op.kind === 'delete' || op.kind === 'detach' || op.kind === 'unpin-program' || op.kind === 'group-remove') remove++;
     else if (op.kind === 'sweep') remove += op.keys.length;
-    else if (op.kind === 'attach' || op.kind === 'group-write') add++;
+    else if (op.kind === 'attach') add++;
+    else if (op.kind === 'group-write') (op.from === 'empty' ? add++ : change++);
     else other++;
   }
   return { add, change, remove, other };

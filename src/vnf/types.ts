@@ -22,8 +22,8 @@ export type MapType = 'hash' | 'lru_hash' | 'lpm_trie' | 'array' | 'percpu_array
 /**
  * Who owns a map's entries:
  * - config:  the control plane owns every entry; the desired set is exact.
- * - group:   content-addressed groups written whole beside the old ones and
- *            removed when unused (firewall rule sets); see GroupDecl.
+ * - group:   double-buffered groups (firewall rule sets): the standby is
+ *            rewritten where it differs, then the bindings flip; see GroupDecl.
  * - learned: the dataplane writes; the control plane only removes entries
  *            that lost their meaning (their port or network is gone).
  * - stats:   counters the dataplane writes; entries of removed things go.
@@ -83,12 +83,16 @@ export interface MapDecl {
 }
 
 /**
- * Content-addressed groups (firewall rule sets): one root entry per group in
- * `root`, and leaves in `leaves` whose keys carry the group id. A group is
- * written leaves first and its root last; a root marked incomplete (written
- * first with `incomplete`) means "being written or being removed": packets
- * treat it as absent, and the next plan finishes the job either way. Groups
- * that exist complete are never dumped; leaves are read only to remove a group.
+ * Double-buffered groups (firewall rule sets): one root entry per group in `root` (keyed by the
+ * group id, a u32), and leaves in `leaves` whose keys carry the group id. Each owner (e.g. one
+ * direction of a firewall) has two stable group ids — slots — allocated once from the vnf_ids
+ * counter, never reused. Config entries (bindings, see `refs`) point at the live slot; a change
+ * is written into the other one, the standby, which nothing points at: only the entries that
+ * differ, between its root marked incomplete and its root without the mark. Then the bindings
+ * flip and the former live slot becomes the standby. A root marked incomplete means "being
+ * written or being removed": packets treat it as no policy, and the next plan finishes the job.
+ * Complete groups whose root is the wanted one are never dumped; leaves are read only to write
+ * or remove a group.
  */
 export interface GroupDecl {
   root: string;
@@ -98,18 +102,40 @@ export interface GroupDecl {
   /** The root value marked incomplete, and the test for it. */
   incomplete(root: Buffer): Buffer;
   isIncomplete(root: Buffer): boolean;
+  /** Config maps whose values point at groups (the group a value names): a group pointed at is live, never written. */
+  refs: Array<{ map: string; groupOf(value: Buffer): number }>;
 }
 
-/** A group the desired state wants: its id and every entry, leaves packed per map. */
-export interface DesiredGroup {
-  id: number;
-  root: { key: Buffer; value: Buffer };
-  /** Every leaf entry, per map: built only when the group is written (or a counter is judged). */
-  leaves(): Record<string, Array<readonly [Buffer, Buffer]>>;
-  /** A name for plan output, e.g. "firewall web-in ingress (9 rules)". */
+/** Entries packed key after key and value after value: no object per entry (rule sets reach millions). */
+export interface PackedEntries {
+  keys: Buffer;
+  values: Buffer;
+  count: number;
+  keySize: number;
+  /** Bytes per value in `values`. */
+  valueSize: number;
+}
+
+/** What a module wants in one slot pair: the group's content, whatever id it lands in. */
+export interface GroupSpec {
+  /** Stable name of the owner within its module (e.g. "web/ingress"): it keeps its two ids. */
+  owner: string;
+  /** The root value (complete). Equal roots mean equal groups: the root names the content (a version). */
+  root: Buffer;
+  /** Every leaf entry, per map, with keys for group `id`, packed: built only when the group is written. */
+  leaves(id: number): Record<string, PackedEntries>;
+  /** A name for plan output, e.g. "firewall web ingress (9 rules)". */
   label: string;
-  /** The module that wants it (set by compile). */
-  module?: string;
+}
+
+/** A group the desired state wants, placed in a slot by compile. */
+export interface DesiredGroup extends GroupSpec {
+  /** The slot (group id) it must be in. */
+  id: number;
+  /** The other slot of its owner: kept as the standby. */
+  standby: number;
+  /** The module that wants it. */
+  module: string;
 }
 
 /* ---- spec ---------------------------------------------------------------- */
@@ -170,6 +196,8 @@ export interface CompileContext {
   routerId(name: string): number;
   /** The chains of a port, composed from the modules that run on it. */
   chains(port: PortInterface): { chainIn: number[]; chainOut: number[] };
+  /** The group id an owner's config entries must point at (desiredGroups placed first); undefined when it has none. */
+  groupId(module: string, owner: string): number | undefined;
 }
 
 /* ---- status ---------------------------------------------------------------- */
@@ -211,8 +239,8 @@ export interface VnfModule {
   groups?: GroupDecl;
   /** Desired entries of this module's config maps. */
   entries?(ctx: CompileContext): Record<string, MapEntries>;
-  /** Desired content-addressed groups. */
-  desiredGroups?(ctx: CompileContext): DesiredGroup[];
+  /** Desired groups, one per owner (ctx.groupId is not available yet). */
+  desiredGroups?(ctx: CompileContext): GroupSpec[];
   /** A per-port option from the topology file (e.g. the firewall of a container interface). */
   portOption?(t: Topology, container: string, iface: string): string | undefined;
   /** Whether (and in what order) this VNF runs in a port's chains, before the forwarder and before delivery. */

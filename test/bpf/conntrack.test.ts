@@ -16,6 +16,7 @@ import {
 } from '../helpers/firewall-dp.js';
 import { ctCfgCodec, VNF_CT_F_ASSURED, VNF_CT_F_FIN_ORIG, VNF_CT_F_FIN_REPLY, VNF_CT_F_SEEN_REPLY } from '../../src/vnf/conntrack/codec.js';
 import { requirePrivileges } from '../helpers/privilege.js';
+import { compileRuleSet } from '../../src/vnf/firewall/classifier.js';
 
 const SEC = 1_000_000_000n;
 
@@ -512,6 +513,35 @@ if (requirePrivileges(t)) {
     t.equal(l.ct(kb), null, "zone b's entry deleted");
     t.notOk(r.d.CT_REVALIDATED, "zone a's entry needed no revalidation (a's policy did not change)");
     t.equal(l.ct(flowKey(a, IPPROTO_TCP, a.ip, b.ip, 44002, 80))?.state, CT.ESTABLISHED, "zone a's entry stays: a's policy allows it");
+  });
+
+  t.test('a rule set id rewritten with other content (the A/B standby) does not vouch for its old connections', async (t) => {
+    const { l, a, b } = await strictLab(t);
+    const [A, B] = [0x5a0001, 0x5a0002]; // two stable slots, as the control plane keeps per firewall direction
+    const allow80 = compileRuleSet('a', 'egress', direction('drop', [{ action: 'allow', proto: 'tcp', ports: [[80, 80]] }]));
+    l.writeRuleSet(allow80, A);
+    l.bindId(a, VNF_DIR_RX, A);
+    const s = new TcpSession(a, b, 45000, 80);
+    handshake(l, s);
+    const k = flowKey(a, IPPROTO_TCP, a.ip, b.ip, 45000, 80);
+    t.equal(l.ct(k)?.state, CT.ESTABLISHED, 'established under slot A');
+    t.equal(l.ct(k)!.ruleset, allow80.id, "the entry remembers the set's version, not the slot");
+    // B becomes live (it allows the flow too), the connection stays idle.
+    const alsoAllow = compileRuleSet('a', 'egress', direction('drop', [
+      { action: 'allow', proto: 'udp', ports: [[53, 53]] },
+      { action: 'allow', proto: 'tcp', ports: [[80, 80]] },
+    ]));
+    l.writeRuleSet(alsoAllow, B);
+    l.bindId(a, VNF_DIR_RX, B);
+    // A, now the standby, is rewritten with a policy that denies the flow, and bound again.
+    const deny80 = compileRuleSet('a', 'egress', direction('drop', [{ action: 'drop', proto: 'tcp', ports: [[80, 80]] }]));
+    l.clearRuleSet(A);
+    l.writeRuleSet(deny80, A);
+    l.bindId(a, VNF_DIR_RX, A);
+    const r = from(l, a, s.frame('c', TCP_ACK | TCP_PSH, { data: Buffer.from('x') }));
+    t.equal(r.retval, TC_ACT_SHOT, 'the idle connection is judged again and cut');
+    t.equal(r.d.DROP_POLICY, 1n, 'DROP_POLICY: same slot id, other content');
+    t.equal(l.ct(k), null, 'its entry is deleted');
   });
 
   t.test('a missing binding for the direction that allowed a connection fails closed', async (t) => {

@@ -121,7 +121,10 @@ export interface FwLab {
   /** Compiles a direction, writes its rule set and binds it to (port, dir). */
   bind(port: FwPort, dir: number, d: FirewallDirection, name?: string): CompiledRuleSet;
   /** Writes a compiled rule set's entries (batched). */
-  writeRuleSet(c: CompiledRuleSet): void;
+  /** Writes a compiled rule set into rule set `id` (its own content id by default). */
+  writeRuleSet(c: CompiledRuleSet, id?: number): void;
+  /** Removes every entry of rule set `id` (root and leaves). */
+  clearRuleSet(id: number): void;
   /** Points (port, dir) at a rule set id (the one-update flip). */
   bindId(port: FwPort, dir: number, ruleset: number): void;
   unbind(port: FwPort, dir: number): void;
@@ -173,11 +176,18 @@ export async function firewallLab(t: Test, n = 2): Promise<FwLab> {
   const lab: FwLab = {
     dp,
     ports,
-    writeRuleSet(c) {
-      const e = ruleSetEntries(c);
+    writeRuleSet(c, id = c.id) {
+      const e = ruleSetEntries(c, undefined, id);
       // Leaves first, the set last: a packet never sees a set whose parts are missing.
       for (const m of ['vnf_fw_rules', 'vnf_fw_ports', 'vnf_fw_cls', 'vnf_fw_tuples', 'vnf_fw_sets'] as const) {
         dp.map(m).updateMany(pairs(e[m]), BPF_ANY);
+      }
+    },
+    clearRuleSet(id) {
+      for (const m of ['vnf_fw_sets', 'vnf_fw_tuples', 'vnf_fw_cls', 'vnf_fw_ports', 'vnf_fw_rules'] as const) {
+        const map = dp.map(m);
+        const of = (k: Buffer): number => (m === 'vnf_fw_ports' ? k.readUInt32BE(4) : k.readUInt32LE(0));
+        for (const k of map.keys()) if (of(k) === id) map.delete(k);
       }
     },
     bindId(port, dir, ruleset) {

@@ -35,8 +35,12 @@ export function kernelAfter(d: DesiredState, builds: Build[]): FakeKernel {
   for (const [k, v] of Object.entries(d.maps)) maps[k] = new Map(v);
   for (const g of d.groups) {
     const decl = VNFS.find((v) => v.name === g.module)!.groups!;
-    (maps[decl.root] ??= new Map()).set(hex(g.root.key), g.root.value);
-    for (const [leaf, entries] of Object.entries(g.leaves())) for (const [k, v] of entries) (maps[leaf] ??= new Map()).set(hex(k), v);
+    (maps[decl.root] ??= new Map()).set(hex(u32(g.id)), g.root);
+    for (const [leaf, p] of Object.entries(g.leaves(g.id))) {
+      for (let i = 0; i < p.count; i++) {
+        (maps[leaf] ??= new Map()).set(p.keys.toString('hex', i * p.keySize, (i + 1) * p.keySize), Buffer.from(p.values.subarray(i * p.valueSize, (i + 1) * p.valueSize)));
+      }
+    }
   }
   const pinned = new Map([...MAPS.keys()].map((n) => [n, infoOf(n)]));
   const mapIds = [...pinned.values()].map((i) => ({ id: i.id, name: i.name }));

@@ -103,7 +103,7 @@ export const coreMaps: MapDecl[] = [
     describe(key, value) {
       const k = idKeyCodec.decode(key);
       const id = value ? ` = ${idCodec.decode(value).id}` : '';
-      return k.kind === VNF_IDK_NEXT ? `id counter${id}` : `id of ${k.kind === 1 ? 'network' : 'router'} ${k.name}${id}`;
+      return k.kind === VNF_IDK_NEXT ? `id counter${id}` : `id of ${k.kind === 1 ? 'network' : k.kind === 2 ? 'router' : 'group slot'} ${k.name}${id}`;
     },
   },
   {

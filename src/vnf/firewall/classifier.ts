@@ -20,6 +20,7 @@ import { addrMask, portPrefixes } from './ports.js';
 export { FirewallTooComplexError } from './errors.js';
 
 export interface CompiledRuleSet {
+  /** The content's id (a hash, never 0): the set's version. Keys below carry it; entries.ts places them in a slot. */
   id: number;
   set: FwSet;
   /** Per protocol class (PCLASS), the shapes its packets visit, ascending min_rule. */
@@ -142,7 +143,7 @@ function compileUncached(firewall: string, direction: 'ingress' | 'egress', d: F
   const defaultCounter = contentId(['fwdefault', firewall, direction]);
   return {
     id,
-    set: { ntuples: perClass.map((l) => l.length), nrules: d.rules.length, default_counter: defaultCounter, default_action: FW_ACTION[d.default] },
+    set: { ntuples: perClass.map((l) => l.length), nrules: d.rules.length, default_counter: defaultCounter, default_action: FW_ACTION[d.default], version: id },
     tuples: perClass,
     cls,
     ports,

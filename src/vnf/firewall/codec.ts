@@ -36,6 +36,8 @@ export interface FwSet {
   default_counter: number;
   default_action: number;
   flags?: number;
+  /** Content hash: what conntrack entries remember. */
+  version: number;
 }
 export const fwSetCodec = defineStruct<FwSet>('vnf_fw_set', [
   ['ntuples', { array: 'u32', length: 4 }],
@@ -44,6 +46,7 @@ export const fwSetCodec = defineStruct<FwSet>('vnf_fw_set', [
   ['default_action', 'u8'],
   ['flags', 'u8'],
   ['_pad', { pad: 2 }],
+  ['version', 'u32'],
 ]);
 
 export interface FwTupleKey {

@@ -1,8 +1,8 @@
 /**
- * The firewall VNF: compiled rule sets (content-addressed groups, written beside the old ones),
- * one binding per (port, direction) — the pointer that flips — and per-rule counters.
+ * The firewall VNF: compiled rule sets (double-buffered groups: each firewall direction in use
+ * owns two rule set ids, a change is written into the one no binding points at), one binding
+ * per (port, direction) — the pointer that flips — and per-rule counters.
  */
-import { u32 } from '../../codec/struct.js';
 import { put, type MapEntries } from '../../model/desired.js';
 import type { Topology } from '../../spec/model.js';
 import {
@@ -10,7 +10,7 @@ import {
   VNF_MAP_FW_TUPLES,
 } from '../../abi/firewall.js';
 import { counterCodec, VNF_DIR_RX, VNF_DIR_TX } from '../common/codec.js';
-import type { CompileContext, DesiredGroup, GroupDecl, Live, MapDecl, PortInterface, StatusReader, StatusSection, VnfModule } from '../types.js';
+import type { CompileContext, GroupDecl, GroupSpec, Live, MapDecl, PortInterface, StatusReader, StatusSection, VnfModule } from '../types.js';
 import { compileRuleSet, type CompiledRuleSet } from './classifier.js';
 import {
   FW_ACTION_NAME, fwBindCodec, fwBindKeyCodec, fwClsKeyCodec, fwPortKeyCodec, fwRuleCodec, fwRuleKeyCodec, fwSetCodec,
@@ -18,7 +18,7 @@ import {
   VNF_FW_SET_F_INCOMPLETE, VNF_FW_SETS_MAX, VNF_FW_STATS_MAX, VNF_FW_TUPLES_MAX, VNF_ID_FIREWALL,
 } from './codec.js';
 import { firewallRuleDiff, formatRule } from './describe.js';
-import { ruleSetPairs } from './entries.js';
+import { ruleSetPacked } from './entries.js';
 import { firewallsOf, type Firewall } from './model.js';
 import { firewallSpec } from './spec.js';
 
@@ -58,41 +58,44 @@ function usedFirewalls(ctx: CompileContext): Firewall[] {
   return firewallsOf(ctx.topology).filter((f) => names.has(f.name));
 }
 
+/** The owner of a firewall direction's two rule set slots. */
+const ownerOf = (firewall: string, dir: 'ingress' | 'egress'): string => `${firewall}/${dir}`;
+
 function entries(ctx: CompileContext): Record<string, MapEntries> {
   const bind: MapEntries = new Map();
-  const fws = compiledFirewalls(ctx.topology);
   for (const p of ctx.ports) {
-    const fw = p.options['firewall'] ? fws.get(p.options['firewall']) : undefined;
+    const name = p.options['firewall'];
+    const egress = name === undefined ? undefined : ctx.groupId('firewall', ownerOf(name, 'egress'));
+    const ingress = name === undefined ? undefined : ctx.groupId('firewall', ownerOf(name, 'ingress'));
     // An attachment may name a firewall that left the file: its chains still run the firewall,
     // which finds no binding and drops everything (fail closed).
-    if (!fw) continue;
+    if (egress === undefined || ingress === undefined) continue;
     // RX = traffic from the container = the firewall's egress rules; TX = ingress rules.
-    put(bind, fwBindKeyCodec.encode({ ifindex: p.ifindex, dir: VNF_DIR_RX }), fwBindCodec.encode({ ruleset: fw.egress.id, flags: 0 }));
-    put(bind, fwBindKeyCodec.encode({ ifindex: p.ifindex, dir: VNF_DIR_TX }), fwBindCodec.encode({ ruleset: fw.ingress.id, flags: 0 }));
+    put(bind, fwBindKeyCodec.encode({ ifindex: p.ifindex, dir: VNF_DIR_RX }), fwBindCodec.encode({ ruleset: egress, flags: 0 }));
+    put(bind, fwBindKeyCodec.encode({ ifindex: p.ifindex, dir: VNF_DIR_TX }), fwBindCodec.encode({ ruleset: ingress, flags: 0 }));
   }
   return { [VNF_MAP_FW_BIND]: bind };
 }
 
-/** The compiled rule set behind each desired group id (for counters, without building leaves). */
-const compiledById = new Map<number, CompiledRuleSet>();
+/** The compiled rule set behind each version (content id), for counters without building leaves. */
+const compiledByVersion = new Map<number, CompiledRuleSet>();
 
-function desiredGroups(ctx: CompileContext): DesiredGroup[] {
+function desiredGroups(ctx: CompileContext): GroupSpec[] {
   const fws = compiledFirewalls(ctx.topology);
-  const out = new Map<number, DesiredGroup>();
+  const out: GroupSpec[] = [];
   for (const f of usedFirewalls(ctx)) {
     for (const dir of ['ingress', 'egress'] as const) {
       const c = fws.get(f.name)![dir];
-      if (out.has(c.id)) continue;
-      compiledById.set(c.id, c);
-      out.set(c.id, {
-        id: c.id,
-        root: { key: u32(c.id), value: fwSetCodec.encode(c.set) },
-        leaves: () => ruleSetPairs(c),
-        label: `rule set ${c.id}: firewall ${f.name} ${dir} (${c.rules.length} rules, ${c.cls.length} classifier entries)`,
+      compiledByVersion.set(c.id, c);
+      out.push({
+        owner: ownerOf(f.name, dir),
+        root: fwSetCodec.encode(c.set),
+        leaves: (id) => ruleSetPacked(c, id),
+        label: `firewall ${f.name} ${dir} (${c.rules.length} rules, ${c.cls.length} classifier entries, version ${c.id.toString(16)})`,
       });
     }
   }
-  return [...out.values()];
+  return out;
 }
 
 const groups: GroupDecl = {
@@ -106,6 +109,7 @@ const groups: GroupDecl = {
     return fwSetCodec.encode({ ...s, flags: (s.flags ?? 0) | VNF_FW_SET_F_INCOMPLETE });
   },
   isIncomplete: (root) => ((fwSetCodec.decode(root).flags ?? 0) & VNF_FW_SET_F_INCOMPLETE) !== 0,
+  refs: [{ map: VNF_MAP_FW_BIND, groupOf: (value) => fwBindCodec.decode(value).ruleset }],
 };
 
 /** Counter ids of the desired rule sets, per Live object. */
@@ -116,8 +120,9 @@ function liveCounters(live: Live): Set<number> {
     s = new Set();
     for (const g of live.groups) {
       if (g.module !== 'firewall') continue;
-      s.add(fwSetCodec.decode(g.root.value).default_counter);
-      for (const r of compiledById.get(g.id)?.rules ?? []) s.add(r.counter);
+      const set = fwSetCodec.decode(g.root);
+      s.add(set.default_counter);
+      for (const r of compiledByVersion.get(set.version)?.rules ?? []) s.add(r.counter);
     }
     counters.set(live, s);
   }

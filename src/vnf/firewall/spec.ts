@@ -195,7 +195,7 @@ function checkAttach(ctx: RuleContext): void {
 
 /**
  * What the classifier can hold: at most VNF_FW_MAX_TUPLES match shapes per protocol class, and
- * every rule set twice (a changed set is written beside the old one) within the maps.
+ * every rule set twice (the live one, and the standby a change is written into) within the maps.
  */
 function checkCapacity(ctx: RuleContext): void {
   let cls = 0;
@@ -216,10 +216,10 @@ function checkCapacity(ctx: RuleContext): void {
   }
   const last = over[over.length - 1];
   if (last && cls * 2 > VNF_FW_CLS_MAX) {
-    ctx.report(last.path, `the firewalls need ${cls} classifier entries; a change writes a new rule set beside the old one, so at most ${VNF_FW_CLS_MAX / 2} fit (vnf_fw_cls holds ${VNF_FW_CLS_MAX})`, 'key');
+    ctx.report(last.path, `the firewalls need ${cls} classifier entries; every rule set is kept twice (live and standby), so at most ${VNF_FW_CLS_MAX / 2} fit (vnf_fw_cls holds ${VNF_FW_CLS_MAX})`, 'key');
   }
   if (last && rules * 2 > VNF_FW_RULES_MAX) {
-    ctx.report(last.path, `the firewalls have ${rules} rules; a change writes a new rule set beside the old one, so at most ${VNF_FW_RULES_MAX / 2} fit (vnf_fw_rules holds ${VNF_FW_RULES_MAX})`, 'key');
+    ctx.report(last.path, `the firewalls have ${rules} rules; every rule set is kept twice (live and standby), so at most ${VNF_FW_RULES_MAX / 2} fit (vnf_fw_rules holds ${VNF_FW_RULES_MAX})`, 'key');
   }
 }
 
