@@ -104,7 +104,7 @@ export const controlPlaneScenario: Scenario = {
       ]),
       notes: [
         `Each command is a new process (\`node dist/vnf-ctl.js …\`, the shipped bundle) under GNU time (peak RSS, %M); wall time from spawn to exit. Median (min–max) over ${R} interleaved rounds; ratios per round.`,
-        `A one-rule change flips one more rule of a random rule set (bench/fw-gen.ts, seed 7; rule n/2, then n/2+1, ...) between allow and drop, so every round applies a real change, written into the standby rule set (which holds the set before the last one: two rules differ); the first change after `lab up`, which fills the empty standby whole, is setup. The no-op apply follows it. After the rounds, \`plan\` showed no changes at every size.`,
+        `A one-rule change flips one more rule of a random rule set (bench/fw-gen.ts, seed 7; rule n/2, then n/2+1, ...) between allow and drop, so every round applies a real change, written into the standby rule set (which holds the set before the last one: two rules differ); the first change after \`lab up\`, which fills the empty standby whole, is setup. The no-op apply follows it. After the rounds, \`plan\` showed no changes at every size.`,
         `Setup (not in the figures): lab up of the firewalls took ${fws.map((x) => `${fmtNum(x.up.ms / 1000, 1)} s at ${x.rules.toLocaleString('en-US')} rules (peak RSS ${fmtNum(x.up.rssMb, 0)} MB)`).join(', ')}; ` +
         `the ports were attached in one programmatic apply with --fast-attach: ${ports.map((p) => `${p.ports.toLocaleString('en-US')} in ${fmtNum(p.applyMs / 1000, 1)} s (${fmtNum(p.ports / (p.applyMs / 1000), 0)} ports/s)`).join(', ')}.`,
       ],
