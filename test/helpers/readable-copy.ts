@@ -28,3 +28,16 @@ export function readableCopy(t: Test): string {
   spawnSync('chmod', ['-R', 'a+rX', dir]);
   return dir;
 }
+
+/**
+ * Runs the copy's vnf-ctl as nobody (uid/gid 65534, no capabilities). The environment is the
+ * test's without NODE_OPTIONS: tap puts its own loader there, a path inside the checkout's
+ * node_modules, which nobody may not be able to read.
+ */
+export function runCopyAsNobody(copy: string, args: string[], timeoutMs = 30_000): { status: number; stdout: string; stderr: string } {
+  const { NODE_OPTIONS: _drop, ...env } = process.env;
+  const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath, join(copy, 'dist', 'vnf-ctl.js'), ...args], {
+    encoding: 'utf8', timeout: timeoutMs, env,
+  });
+  return { status: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+}

@@ -7,7 +7,7 @@ import t from 'tap';
 import { join } from 'node:path';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { requirePrivileges } from '../helpers/privilege.js';
-import { readableCopy } from '../helpers/readable-copy.js';
+import { readableCopy, runCopyAsNobody } from '../helpers/readable-copy.js';
 import { vnfctl } from '../helpers/cli.js';
 import { labUp, labFile, TWO_NETS } from '../helpers/lab.js';
 import { nsExec, nsRun, ping, tcpTransfer } from '../helpers/netns.js';
@@ -218,7 +218,7 @@ routers:
     const lab = labFile(t, TWO_NETS, ['a', 'b', 'c']);
     // Run from a world-readable copy: the checkout may live in a folder nobody else can read.
     const copy = readableCopy(t);
-    const r = run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath, join(copy, 'dist', 'vnf-ctl.js'), 'lab', 'up', '-f', lab.file]);
+    const r = runCopyAsNobody(copy, ['lab', 'up', '-f', lab.file]);
     t.equal(r.status, 1);
     t.match(r.stderr, /not privileged/);
     t.equal(existsSync(pinDir(lab.name)), false);
