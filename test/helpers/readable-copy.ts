@@ -35,9 +35,9 @@ export function readableCopy(t: Test): string {
  * node_modules, which nobody may not be able to read.
  */
 export function runCopyAsNobody(copy: string, args: string[], timeoutMs = 30_000): { status: number; stdout: string; stderr: string } {
-  const { NODE_OPTIONS: _drop, ...env } = process.env;
-  const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath, join(copy, 'dist', 'vnf-ctl.js'), ...args], {
-    encoding: 'utf8', timeout: timeoutMs, env,
-  });
+  // `env -u`, not a filtered env object: tap's process tracking puts its loader back into the
+  // environment of every child it sees spawned.
+  const r = spawnSync('env', ['-u', 'NODE_OPTIONS', 'setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all',
+    process.execPath, join(copy, 'dist', 'vnf-ctl.js'), ...args], { encoding: 'utf8', timeout: timeoutMs });
   return { status: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
 }
