@@ -46,8 +46,6 @@
 #include "abi/bridge.h"
 
 #define R VNF_ID_ROUTER
-#define ICMP_PROT_UNREACH_ 2
-#define ICMP_PORT_UNREACH_ 3
 
 /* One trie for every router: the key's first 32 bits are the router id. An
  * LPM trie must be created with BPF_F_NO_PREALLOC. */
@@ -202,7 +200,6 @@ static __always_inline int router_local(struct __sk_buff *skb, const struct rnet
 		return vnf_drop(skb, R, VNF_R_DROP_UNSUPPORTED);
 	if (proto == IPPROTO_TCP_) {
 		__u32 len = skb->len;
-
 		struct vnf_rst_frame f;
 
 		/* As tcp_v4_send_reset: from the router's MAC, the segment's TOS. */

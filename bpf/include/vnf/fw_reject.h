@@ -15,8 +15,6 @@
 #include "vnf/fw_parse.h"
 #include "vnf/tcp_rst.h"
 
-#define ICMP_PORT_UNREACH_ 3
-
 /* The TCP answer: Linux's nf_reject_ip_tcphdr_put, from the segment's own
  * destination MAC and address, TOS 0 (vnf/tcp_rst.h). */
 static __always_inline int fw_rst_build(struct __sk_buff *skb, struct vnf_rst_frame *f)

@@ -22,6 +22,8 @@
 #define ICMP_SOURCE_QUENCH_ 4
 #define ICMP_REDIRECT_ 5
 #define ICMP_PARAMETERPROB_ 12
+#define ICMP_PROT_UNREACH_ 2        /* ICMP_DEST_UNREACH codes */
+#define ICMP_PORT_UNREACH_ 3
 #define IPTOS_TOS_MASK_ 0x1e
 #define IPTOS_PREC_INTERNETCONTROL_ 0xc0
 #define ICMP_ERR_TTL 64            /* Linux's default ip_default_ttl */
