@@ -39,8 +39,11 @@
 #define VNF_CT_GC_SLOTS 1024 /* slots visited per collector run at most */
 #define VNF_CT_GC_BUDGET_NS 250000 /* and for at most this long (softirq time) */
 
+/* Zones with this bit are NATs' (bpf/abi/nat.h: VNF_NAT_ZONE(router id)), not ports'. */
+#define VNF_CT_ZONE_NAT 0x80000000U
+
 struct vnf_ct_key {
-	__u32 zone;  /* ifindex of the tracking port */
+	__u32 zone;  /* ifindex of the tracking port, or VNF_CT_ZONE_NAT | router id */
 	__u32 saddr; /* network order, original direction */
 	__u32 daddr;
 	__u16 sport; /* network order; ICMP echo: the identifier */

@@ -185,6 +185,11 @@ enum vnf_reason {
 	VNF_R_ARP_PROBE = 21,       /* router: a stale neighbour re-resolved: the packet went on, an ARP probe beside it */
 	VNF_R_TCP_RESET = 22,       /* router: answered TCP to one of its addresses with a RST */
 	VNF_R_NEIGH_UPDATE = 23,    /* router: a gratuitous ARP gave a learned neighbour a new MAC (seen by the bridge) */
+	VNF_R_NAT_SNAT = 24,        /* nat: source translated (masquerade, floating address, or a reply of a DNAT connection) */
+	VNF_R_NAT_DNAT = 25,        /* nat: destination translated (forwarded port, floating address, or a reply of an SNAT connection) */
+	VNF_R_NAT_ARP_REPLY = 26,   /* nat: answered ARP for a floating address */
+	VNF_R_NAT_ICMP_ERROR = 27,  /* nat: an ICMP error about a translated connection, translated (outer and quoted headers) */
+	VNF_R_NAT_NEW = 28,         /* nat: a mapping created (counted beside the packet's verdict) */
 	VNF_R_DROP_BASE = 32,
 	VNF_R_DROP_NO_PORT = 32,      /* interface has no vnf_ports entry */
 	VNF_R_DROP_NO_CHAIN = 33,     /* chain id not in vnf_chains */
@@ -216,6 +221,8 @@ enum vnf_reason {
 	VNF_R_DROP_MARTIAN = 59,       /* router: martian destination, 0/8 or 127/8 (Linux: martian_destination) */
 	VNF_R_DROP_NO_SOCKET = 60,     /* router: TCP, UDP or another protocol to its own address (RST / ICMP unreachable sent) */
 	VNF_R_DROP_ICMP_RATELIMIT = 61, /* router: an ICMP error was due but the destination's rate limit held it back */
+	VNF_R_DROP_NAT_EXHAUSTED = 62,  /* nat: no free outside port (or identifier) for a new connection */
+	VNF_R_DROP_NAT_FULL = 63,       /* nat: the mapping table is full */
 };
 #define VNF_STATS_ENTRIES (VNF_MAX_PROGS * VNF_MAX_REASONS)
 
