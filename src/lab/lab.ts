@@ -62,6 +62,53 @@ function createContainers(t: Topology): string[] {
   return created;
 }
 
+/**
+ * What the file says sits behind each uplink in lab mode: the uplink interface, its peer
+ * (named after the network) in namespace vnf.<topology>.<namespace> with the given address,
+ * forwarding on (it stands for the world: a gateway). An uplink without a `lab` section is the
+ * user's own interface: left alone.
+ */
+function createUplinks(t: Topology): string[] {
+  const created: string[] = [];
+  for (const n of t.networks) {
+    const lab = n.uplink?.lab;
+    if (!n.uplink || !lab) continue;
+    const ns = labNetns(t.name, lab.namespace);
+    if (!netnsExists(ns)) {
+      ip(['netns', 'add', ns]);
+      created.push(ns);
+      ip(['-n', ns, 'link', 'set', 'lo', 'up']);
+      sysctl(ns, 'net.ipv6.conf.all.disable_ipv6', '1');
+      sysctl(ns, 'net.ipv6.conf.default.disable_ipv6', '1');
+      sysctl(ns, 'net.ipv4.ip_forward', '1');
+    }
+    const host = n.uplink.interface;
+    if (ifindexOf(host) === undefined) {
+      ip(['link', 'add', host, 'type', 'veth', 'peer', 'name', n.name, 'netns', ns]);
+      sysctl(undefined, `net.ipv6.conf.${host}.disable_ipv6`, '1');
+      ip(['-n', ns, 'addr', 'add', `${formatAddr(lab.ip)}/${n.subnet.prefix}`, 'dev', n.name]);
+      ip(['-n', ns, 'link', 'set', n.name, 'up']);
+      ip(['link', 'set', host, 'up']);
+    }
+  }
+  return created;
+}
+
+function removeUplinks(t: Topology): string[] {
+  const removed: string[] = [];
+  for (const n of t.networks) {
+    const lab = n.uplink?.lab;
+    if (!n.uplink || !lab) continue;
+    const ns = labNetns(t.name, lab.namespace);
+    if (netnsExists(ns)) {
+      ip(['netns', 'del', ns]);
+      removed.push(ns);
+    }
+    if (ifindexOf(n.uplink.interface) !== undefined) spawnSync('ip', ['link', 'del', n.uplink.interface], { stdio: 'ignore' });
+  }
+  return removed;
+}
+
 function removeNamespaces(t: Topology): string[] {
   const removed: string[] = [];
   for (const c of t.containers) {
@@ -83,6 +130,7 @@ export async function labUp(t: Topology, file?: string, opts: { fastAttach?: boo
   let created: string[] = [];
   try {
     created = createContainers(t);
+    created.push(...createUplinks(t));
     const result = await applyTopology(t, { lab: true, ...(file ? { file } : {}), fastAttach: opts.fastAttach ?? false });
     return { created, ...result };
   } catch (e) {
@@ -96,7 +144,7 @@ export async function labDown(t: Topology): Promise<{ removed: string[]; existed
   requireEnvironment();
   const existed = topologyExists(t.name);
   if (existed) await destroyTopology(t.name);
-  return { removed: removeNamespaces(t), existed };
+  return { removed: [...removeNamespaces(t), ...removeUplinks(t)], existed };
 }
 
 /** Finds the namespace of a lab container; `topology` disambiguates a name used by several. */
@@ -115,7 +163,7 @@ export function labContainerNetns(container: string, topology?: string): string 
     const parts = n.split('.');
     if (parts.length !== 3 || parts[0] !== 'vnf' || parts[2] !== container) return false;
     const rec = peekRecord(parts[1]!);
-    return rec ? rec.topology.containers.some((c) => c.name === container) : true;
+    return rec ? rec.topology.containers.some((c) => c.name === container) || rec.topology.networks.some((n) => n.uplink?.lab?.namespace === container) : true;
   });
   if (matches.length === 0) throw new InputError(`no lab container named ${container} (is the lab up? vnf-ctl lab up -f FILE)`);
   if (matches.length > 1) throw new InputError(`container ${container} exists in several lab topologies (${matches.join(', ')}): choose one with -t TOPOLOGY`);

@@ -27,6 +27,8 @@ export interface CompileInput {
   topology: Topology;
   /** Host-side interface of each file container interface, by "container/iface". */
   fileInterfaces: Map<string, { ifname: string; ifindex: number }>;
+  /** The uplink interface of each network that has one, by network name. */
+  uplinks?: Map<string, { ifname: string; ifindex: number }>;
   attachments: Array<Attachment & { ifindex: number }>;
   ids: IdTable;
   /** What the kernel holds of each module's groups (where to place them); none when absent. */
@@ -55,6 +57,16 @@ export function portInterfaces(input: CompileInput): PortInterface[] {
         allowedSources: i.allowedSources, options: portOptions(topology, c.name, i.name),
       });
     }
+  }
+  for (const n of topology.networks) {
+    if (!n.uplink) continue;
+    const host = input.uplinks?.get(n.name);
+    if (!host) throw new Error(`internal: no host interface resolved for the uplink of network ${n.name}`);
+    // The world is behind it: no address, no MAC, no identity checks (many hosts send through it).
+    out.push({
+      ifname: host.ifname, ifindex: host.ifindex, source: 'uplink', network: n.name, networkId: ids.networks.get(n.name)!,
+      ip: 0, prefix: n.subnet.prefix, allowedSources: [], options: {},
+    });
   }
   for (const a of input.attachments) {
     const id = ids.networks.get(a.network);

@@ -9,11 +9,12 @@
  * container is bpf_redirect_peer, which only veth pairs support).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { contains, formatAddr, parseCidr } from '../spec/ipv4.js';
 import type { Attachment } from '../model/compile.js';
-import { checkTopologyName, hostVethName, linksDir, PINNABLE_IFNAME } from '../model/names.js';
-import { defaultRouteInterfaces, iflinkOf, ifindexOf } from '../observe/interfaces.js';
+import { checkTopologyName, hostVethName, PINNABLE_IFNAME } from '../model/names.js';
+import { refusePort } from './interface-guard.js';
+import { iflinkOf, ifindexOf } from '../observe/interfaces.js';
 import { listTopologies, observe } from '../observe/kernel.js';
 import { MAX_FILE_PORTS } from '../spec/rules.js';
 import { applyTopology, trustedRecord } from './topology.js';
@@ -33,8 +34,6 @@ export interface AttachOptions {
   lock?: LockOptions;
 }
 
-const IFF_LOOPBACK = 0x8;
-
 /** The MAC of a veth's peer inside a namespace given by path. */
 function peerMac(ifname: string, netns: string): string | undefined {
   const peer = iflinkOf(ifname);
@@ -43,30 +42,6 @@ function peerMac(ifname: string, netns: string): string | undefined {
   if (r.status !== 0) throw new InputError(`cannot read interfaces in ${netns}: ${r.stderr.trim()}`);
   const links = JSON.parse(r.stdout) as Array<{ ifindex: number; address?: string }>;
   return links.find((l) => l.ifindex === peer)?.address;
-}
-
-function linkKind(ifname: string): string | undefined {
-  const r = spawnSync('ip', ['-d', '-j', 'link', 'show', 'dev', ifname], { encoding: 'utf8' });
-  if (r.status !== 0) return undefined;
-  const [l] = JSON.parse(r.stdout) as Array<{ linkinfo?: { info_kind?: string } }>;
-  return l?.linkinfo?.info_kind;
-}
-
-/** Why `ifname` cannot be a port of `topology`, or undefined. */
-function refuse(ifname: string, topology: string, force: boolean): string | undefined {
-  if (!PINNABLE_IFNAME.test(ifname)) return `${ifname}: vnf pins a link per port by interface name, and bpffs cannot hold this one (letters, digits, '_' and '-' only)`;
-  const flags = Number(readFileSync(`/sys/class/net/${ifname}/flags`, 'utf8').trim());
-  if (flags & IFF_LOOPBACK) return `${ifname} is the loopback interface`;
-  for (const other of listTopologies()) {
-    if (other !== topology && existsSync(linksDir(other)) && readdirSync(linksDir(other)).includes(`${ifname}@in`)) {
-      return `${ifname} is a port of topology ${other}; detach it there first`;
-    }
-  }
-  if (force) return undefined;
-  if (defaultRouteInterfaces().has(ifname)) return `${ifname} carries the host's default route; attaching it would cut the host off (use --force if that is really meant)`;
-  const kind = linkKind(ifname);
-  if (kind !== 'veth') return `${ifname} is ${kind ? `a ${kind} interface` : 'not a veth'}; vnf delivers into containers through veth pairs (use --force to attach it anyway)`;
-  return undefined;
 }
 
 export async function attachInterface(ifname: string, o: AttachOptions): Promise<Awaited<ReturnType<typeof applyTopology>> & { attachment: Attachment }> {
@@ -81,8 +56,10 @@ export async function attachInterface(ifname: string, o: AttachOptions): Promise
     throw new InputError(`--ip ${o.ip} is not an address of network ${o.network} (${formatAddr(net.subnet.addr)}/${net.subnet.prefix})`);
   }
   if (PINNABLE_IFNAME.test(ifname) && ifindexOf(ifname) === undefined) throw new InputError(`no interface named ${ifname} in the host namespace`);
-  const why = refuse(ifname, o.topology, o.force ?? false);
+  const why = refusePort(ifname, o.topology, o.force ?? false);
   if (why) throw new InputError(`cannot attach ${why}`);
+  const uplinkOf = t.networks.find((n) => n.uplink?.interface === ifname);
+  if (uplinkOf) throw new InputError(`${ifname} is the uplink of network ${uplinkOf.name} in the topology file`);
   for (const c of t.containers) {
     for (const i of c.interfaces) {
       if (hostVethName(t.name, c.name, i.name) === ifname) throw new InputError(`${ifname} is ${c.name}/${i.name} of the topology file; it is attached already`);

@@ -25,6 +25,7 @@ import type { NameView } from '../vnf/types.js';
 import { generationOf } from '../vnf/core/module.js';
 import { VNF_MAP_IDS } from '../abi/vnf_common.js';
 import { kernelAttachments } from './attachments.js';
+import { refusePort } from './interface-guard.js';
 import { EnvironmentError, InputError } from './errors.js';
 
 export function requireEnvironment(): void {
@@ -60,6 +61,11 @@ export function resolveInterfaces(topology: Topology, attachments: Array<Attachm
     throw new InputError(`the interfaces of ${missing.length === 1 ? 'this container' : 'these containers'} do not exist: ${missing.join(', ')}. ` +
       `Create them with \`vnf-ctl lab up -f FILE\` (or leave the containers section out and use \`vnf-ctl attach\`).`);
   }
+  const uplinks = resolveUplinks(topology);
+  for (const [network, u] of uplinks) {
+    const clash = [...fileInterfaces].find(([, f]) => f.ifindex === u.ifindex);
+    if (clash) throw new InputError(`the uplink of network ${network} is ${u.ifname}, the interface of container ${clash[0]}`);
+  }
   const networks = new Set(topology.networks.map((n) => n.name));
   const kept: Array<Attachment & { ifindex: number }> = [];
   const dropped: Attachment[] = [];
@@ -69,7 +75,28 @@ export function resolveInterfaces(topology: Topology, attachments: Array<Attachm
     if (ifindex === undefined || (a.ifindex !== undefined && a.ifindex !== ifindex) || !networks.has(a.network)) dropped.push(a);
     else kept.push({ ...a, ifindex });
   }
-  return { input: { topology, fileInterfaces, attachments: kept }, dropped };
+  return { input: { topology, fileInterfaces, uplinks, attachments: kept }, dropped };
+}
+
+/** The uplink interface of every network that has one: it must exist and may be a port (interface-guard.ts). */
+function resolveUplinks(topology: Topology): Map<string, { ifname: string; ifindex: number }> {
+  const out = new Map<string, { ifname: string; ifindex: number }>();
+  const problems: string[] = [];
+  for (const n of topology.networks) {
+    if (!n.uplink) continue;
+    const ifname = n.uplink.interface;
+    const ifindex = ifindexOf(ifname);
+    if (ifindex === undefined) {
+      problems.push(`the uplink interface ${ifname} of network ${n.name} does not exist` +
+        (n.uplink.lab ? ' (`vnf-ctl lab up -f FILE` creates it)' : ': create it (the host end of a veth pair that leads out), or give the uplink a `lab` section and use `vnf-ctl lab up`'));
+      continue;
+    }
+    const why = refusePort(ifname, topology.name, 'never');
+    if (why) problems.push(`the uplink of network ${n.name}: ${why}`);
+    else out.set(n.name, { ifname, ifindex });
+  }
+  if (problems.length) throw new InputError(problems.join('; '));
+  return out;
 }
 
 /** Names for showing kernel state of a topology: interfaces by ifindex, networks and routers by id. */

@@ -45,6 +45,15 @@ export interface Network {
   gateway?: number;
   /** The router that owns the gateway. */
   router?: string;
+  /** A host interface that is a port of this network: the world behind it (no identity checks). */
+  uplink?: Uplink;
+}
+
+export interface Uplink {
+  /** The host interface (the host end of a veth pair). */
+  interface: string;
+  /** Lab mode: the namespace `lab up` creates behind it (vnf.<topology>.<namespace>) and its address. */
+  lab?: { namespace: string; ip: number };
 }
 
 export interface Container {

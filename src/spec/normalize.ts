@@ -14,11 +14,21 @@ import { must, sortedEntries } from './util.js';
 export function normalize(raw: RawTopology): Topology {
   const fdbAgingSeconds = raw.settings?.fdbAgingSeconds ?? DEFAULT_FDB_AGING_SECONDS;
 
-  const networks: Network[] = sortedEntries(raw.networks).map(([name, spec]) => ({
-    name,
-    subnet: must(parseCidr(spec.subnet)),
-    fdbAgingSeconds: spec.fdbAgingSeconds ?? fdbAgingSeconds,
-  }));
+  const networks: Network[] = sortedEntries(raw.networks).map(([name, spec]) => {
+    const subnet = must(parseCidr(spec.subnet));
+    const lab = spec.uplink?.lab;
+    return {
+      name,
+      subnet,
+      fdbAgingSeconds: spec.fdbAgingSeconds ?? fdbAgingSeconds,
+      ...(spec.uplink ? {
+        uplink: {
+          interface: spec.uplink.interface,
+          ...(lab ? { lab: { namespace: lab.namespace, ip: must(parseCidr(lab.ip, { defaultPrefix: subnet.prefix })).addr } } : {}),
+        },
+      } : {}),
+    };
+  });
   const networkByName = new Map(networks.map((n) => [n.name, n]));
   const networkNamed = (name: string): Network => {
     const network = networkByName.get(name);

@@ -118,6 +118,7 @@ export function checkRules(raw: RawTopology, invalid: ReadonlySet<string> = new 
   checkContainers(c);
   const gateways = new Map<string, SpecPath>();
   for (const [name, router] of Object.entries(raw.routers ?? {})) checkRouter(c, name, router, gateways);
+  checkUplinks(c);
   checkAllowedSources(c);
   checkCapacity(c);
   for (const v of VNFS) v.spec?.rules?.(c);
@@ -232,6 +233,26 @@ function checkRouter(c: Checker, name: string, router: RawRouter, gateways: Map<
     ) {
       c.report([...path, 'via'], `next hop ${shown} is not a host address of network "${port.network.name}"`);
     }
+  }
+}
+
+/** An uplink interface belongs to one network; a lab namespace behind it is named like a container and must not clash with one. */
+function checkUplinks(c: Checker): void {
+  const interfaces = new Map<string, SpecPath>();
+  const namespaces = new Map<string, SpecPath>(Object.keys(c.raw.containers ?? {}).map((n) => [n, ['containers', n] as SpecPath]));
+  for (const [name, network] of Object.entries(c.raw.networks)) {
+    const up = network.uplink;
+    if (!up) continue;
+    const path: SpecPath = ['networks', name, 'uplink'];
+    const other = interfaces.get(up.interface);
+    if (other) c.report([...path, 'interface'], `interface ${up.interface} is already the uplink of ${formatPath(other)}`);
+    else interfaces.set(up.interface, path);
+    if (!up.lab) continue;
+    const taken = namespaces.get(up.lab.namespace);
+    if (taken) c.report([...path, 'lab', 'namespace'], `"${up.lab.namespace}" is already the name of ${formatPath(taken)}; lab namespaces and containers share names (vnf.<topology>.<name>)`);
+    else namespaces.set(up.lab.namespace, [...path, 'lab']);
+    const known = c.networks.get(name);
+    if (known) c.hostAddress(up.lab.ip, known, [...path, 'lab', 'ip'], [...path, 'lab']);
   }
 }
 

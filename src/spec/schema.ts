@@ -9,7 +9,7 @@
 import * as z from 'zod';
 import { VNFS } from '../vnf/registry.js';
 import type { SchemaFragment } from '../vnf/types.js';
-import { Addr, HostAddr, Mac, Name, named, namedBy, networkCidr } from './atoms.js';
+import { Addr, checkedString, HostAddr, Mac, Name, named, namedBy, networkCidr } from './atoms.js';
 import { checkIfname, IFNAME_PATTERN } from './names.js';
 
 export const API_VERSION = 'vnf/v1';
@@ -25,12 +25,29 @@ const settingsCore = {
   fdbAgingSeconds: z.optional(AgingSeconds),
 };
 
+/** The pattern of an interface vnf can pin a link for (letters, digits, '_' and '-'). */
+const PINNABLE = '^[A-Za-z0-9_-]{1,15}$';
+
+export const UplinkSchema = z
+  .strictObject({
+    interface: checkedString(
+      (s) => checkIfname(s) ?? (new RegExp(PINNABLE).test(s) ? undefined : `interface name "${s}" cannot be a pin name (letters, digits, '_' and '-' only)`),
+      { pattern: PINNABLE, description: 'an existing host interface: the host end of a veth pair that leads out (to a namespace, a Linux bridge, a NIC)' },
+    ),
+    lab: z.optional(z.strictObject({
+      namespace: Name('namespace name').meta({ description: 'the lab namespace `vnf-ctl lab up` creates behind the uplink (vnf.<topology>.<namespace>)' }),
+      ip: HostAddr.meta({ description: "that namespace's address on the network (e.g. the routers' gateway)" }),
+    }).meta({ description: 'lab mode: what sits on the uplink, created by `vnf-ctl lab up` with the interface' })),
+  })
+  .meta({ description: 'a host interface that is a port of this network with no identity of its own: the world (many hosts) behind it' });
+
 export const NetworkSchema = z
   .strictObject({
     subnet: networkCidr({ bareAddressIsHost: false }).meta({
       description: "the L2 segment's IPv4 prefix, e.g. 10.1.0.0/24",
     }),
     fdbAgingSeconds: z.optional(AgingSeconds),
+    uplink: z.optional(UplinkSchema),
   })
   .meta({ description: 'an L2 segment: one eBPF bridge' });
 
@@ -103,9 +120,14 @@ export interface RawInterface {
 export interface RawContainer {
   interfaces: Record<string, RawInterface>;
 }
+export interface RawUplink {
+  interface: string;
+  lab?: { namespace: string; ip: string };
+}
 export interface RawNetwork {
   subnet: string;
   fdbAgingSeconds?: number;
+  uplink?: RawUplink;
 }
 export interface RawRoute {
   to: string;

@@ -169,11 +169,14 @@ export interface SpecFragment {
 
 /* ---- compile --------------------------------------------------------------- */
 
-/** An interface that carries a port: a lab/file container interface or an attachment. */
+/**
+ * An interface that carries a port: a lab/file container interface, an attachment, or a
+ * network's uplink (a host interface with the world behind it: no identity of its own).
+ */
 export interface PortInterface {
   ifname: string;
   ifindex: number;
-  source: 'file' | 'attach';
+  source: 'file' | 'attach' | 'uplink';
   container?: string;
   iface?: string;
   network: string;

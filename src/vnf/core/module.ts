@@ -54,8 +54,9 @@ function coreEntries(ctx: CompileContext): Record<string, MapEntries> {
       network: p.networkId,
       chain_in: chainId(chainIn),
       chain_out: chainId(chainOut),
-      // Every port sends only as itself (its identity is checked at its ingress).
-      flags: VNF_PORT_F_SPOOFCHK | (p.source === 'attach' ? VNF_PORT_F_ATTACHED : 0),
+      // Every port sends only as itself (its identity is checked at its ingress); an uplink
+      // carries the world (many hosts), and has no identity to check.
+      flags: (p.source === 'uplink' ? 0 : VNF_PORT_F_SPOOFCHK) | (p.source === 'attach' ? VNF_PORT_F_ATTACHED : 0),
       ip: p.ip,
       mac: p.mac ?? ZERO_MAC,
       prefix: p.prefix,
