@@ -458,10 +458,15 @@ static long nat_probe_step(__u32 i, void *data)
 	}
 }
 
+#define NAT_C_MADE 0
+#define NAT_C_NONE 1  /* no translation applies */
+#define NAT_C_RACED 2 /* another CPU made the mapping first: w->ent is its translation */
+
 /*
- * A new connection at w->at with the original tuple w->key. Returns 0 when
- * a mapping was made (w->ent is the translation), 1 when none applies (the
- * packet passes untouched), or a drop reason.
+ * A new connection at w->at with the original tuple w->key. Returns
+ * NAT_C_MADE when a mapping was made (w->ent is the translation), NAT_C_NONE
+ * when none applies (the packet passes untouched), NAT_C_RACED, or a drop
+ * reason (>= VNF_R_DROP_BASE).
  */
 __attribute__((noinline)) int nat_create(struct __sk_buff *skb)
 {
@@ -492,7 +497,7 @@ __attribute__((noinline)) int nat_create(struct __sk_buff *skb)
 			struct vnf_nat_masq_key mk = { .prefixlen = 64, .router_id = bpf_htonl(router), .addr = w->key.saddr };
 
 			if (!bpf_map_lookup_elem(&vnf_nat_masq, &mk))
-				return 1;
+				return NAT_C_NONE;
 			w->ent.saddr = w->outside_ip;
 			w->kind = VNF_NAT_K_MASQ;
 		}
@@ -506,12 +511,12 @@ __attribute__((noinline)) int nat_create(struct __sk_buff *skb)
 			w->kind = VNF_NAT_K_FLOAT_IN;
 		} else {
 			if (w->key.daddr != w->outside_ip || (proto != IPPROTO_TCP_ && proto != IPPROTO_UDP_))
-				return 1;
+				return NAT_C_NONE;
 			struct vnf_nat_fwd_key dk = { .router_id = router, .port = w->key.dport, .proto = proto };
 			struct vnf_nat_fwd *d = bpf_map_lookup_elem(&vnf_nat_fwd, &dk);
 
 			if (!d)
-				return 1;
+				return NAT_C_NONE;
 			w->ent.daddr = d->addr;
 			w->ent.dport = d->port;
 			w->kind = VNF_NAT_K_FORWARD;
@@ -580,6 +585,16 @@ __attribute__((noinline)) int nat_create(struct __sk_buff *skb)
 		case NAT_INS_OK:
 			break;
 		case NAT_INS_TAKEN:
+			/* Taken by this very connection: another CPU is mapping
+			 * it at the same time; its mapping stands. */
+			if (ct_key_eq(&w->pent.ct, &w->ck)) {
+				struct vnf_nat_entry *m = bpf_map_lookup_elem(&vnf_nat_map, &w->key);
+
+				if (m) {
+					w->ent = *m;
+					return NAT_C_RACED;
+				}
+			}
 			reason = VNF_R_DROP_NAT_EXHAUSTED;
 			break;
 		default:
@@ -593,9 +608,22 @@ __attribute__((noinline)) int nat_create(struct __sk_buff *skb)
 		w->ent.kind = w->kind;
 		w->ent.peer_at = w->rat;
 		w->ent._pad = 0;
-		if (bpf_map_update_elem(&vnf_nat_map, &w->key, &w->ent, BPF_ANY) == 0)
-			return 0;
+		long r = bpf_map_update_elem(&vnf_nat_map, &w->key, &w->ent, BPF_NOEXIST);
+
+		if (r == 0)
+			return NAT_C_MADE;
 		bpf_map_delete_elem(&vnf_nat_map, &w->rkey);
+		if (r == -EEXIST_) {
+			/* Another CPU mapped the same connection first (same
+			 * original tuple, same conntrack entry): its mapping
+			 * stands, ours goes; the packet takes the winner's. */
+			struct vnf_nat_entry *m = bpf_map_lookup_elem(&vnf_nat_map, &w->key);
+
+			if (m) {
+				w->ent = *m;
+				return NAT_C_RACED;
+			}
+		}
 		reason = VNF_R_DROP_NAT_FULL;
 	}
 	/* No mapping: the conntrack entry made for it goes too. */
@@ -1031,11 +1059,13 @@ int vnf_nat(struct __sk_buff *skb)
 			return vnf_next(skb, NAT);
 		int c = nat_create(skb);
 
-		if (c == 1)
+		if (c == NAT_C_NONE)
 			return vnf_next(skb, NAT);
-		if (c != 0)
-			return vnf_drop(skb, NAT, c >= VNF_R_DROP_BASE ? (__u32)c : VNF_R_DROP_MALFORMED);
-		created = 1;
+		if (c >= VNF_R_DROP_BASE)
+			return vnf_drop(skb, NAT, (__u32)c & (VNF_MAX_REASONS - 1));
+		if (c != NAT_C_MADE && c != NAT_C_RACED)
+			return vnf_drop(skb, NAT, VNF_R_DROP_MALFORMED);
+		created = c == NAT_C_MADE;
 	}
 	int x = nat_apply(skb);
 

@@ -56,6 +56,7 @@ const CT = { SYN_SENT: 1, SYN_RECV: 2, ESTABLISHED: 3, UDP: 9, UDP_REPLIED: 10, 
 interface NatLab {
   dp: TestDataplane;
   wan: TestPort;
+  wsink: TestPort;
   front: TestPort;
   outOut(f: Buffer): Buffer;
   outIn(f: Buffer, expect?: number): Buffer;
@@ -82,6 +83,7 @@ async function lab(t: Test): Promise<NatLab> {
   dp.setNetwork(FRONT, { ports: [front.ifindex, fsink.ifindex], router_id: ROUTER, router_ip: ip4('10.1.0.1'), router_mac: '02:00:00:00:ff:02', router_prefix: 24 });
   dp.setFdb(WAN, SINK, { ifindex: wsink.ifindex, flags: VNF_FDB_F_STATIC });
   dp.setFdb(FRONT, SINK, { ifindex: fsink.ifindex, flags: VNF_FDB_F_STATIC });
+  dp.setFdb(WAN, GW, { ifindex: wan.ifindex, flags: VNF_FDB_F_STATIC });
 
   const nets = dp.map(VNF_MAP_NAT_NETS);
   let wanNet: NatNet = { router_id: ROUTER, flags: VNF_NAT_NET_OUTSIDE, outside_ip: ip4(OUTSIDE), port_min: 20000, port_max: 29999 };
@@ -100,6 +102,7 @@ async function lab(t: Test): Promise<NatLab> {
   const l: NatLab = {
     dp,
     wan,
+    wsink,
     front,
     run(point, f) {
       if (point === 'outOut') return dp.runEgress(wan.ifindex, f);
@@ -234,6 +237,15 @@ if (requirePrivileges(t)) {
     const zb = l.outIn(udpF('8.8.8.8', OUTSIDE, 53, parse(z).sport, { zero: true }));
     t.equal(parse(zb).l4.readUInt16BE(6), 0, 'zero UDP checksum stays zero (reply)');
     t.equal(parse(zb).dst, '10.1.0.6', 'reply translated');
+  });
+
+  t.test('OUT_OUT also when the bridge forwards to the outside port (not only at its egress hook)', async (t) => {
+    const l = await lab(t);
+    const r = l.dp.runFrom(l.wsink.ifindex, udpF('10.1.0.5', '8.8.8.8', 1234, 53, { dmac: GW }));
+    t.equal(r.retval, TC_ACT_REDIRECT, 'delivered into the wan port');
+    t.equal(parse(r.data).src, OUTSIDE, 'translated in its chain_out');
+    checkSums(t, r.data, 'forwarded');
+    t.equal(l.stat(R.NAT_SNAT), 1n);
   });
 
   t.test('TCP masquerade; shared conntrack state in the NAT zone after SYN, SYN-ACK, ACK', async (t) => {
