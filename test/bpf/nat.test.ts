@@ -27,7 +27,7 @@ import {
 import { skbContext } from '../../src/bpf/skb.js';
 import { createPorts, loadDataplane, type TestDataplane, type TestPort } from '../helpers/dataplane.js';
 import {
-  arp, eth, ETH_P_ARP, ETH_P_IP, icmpEcho, inetChecksum, ip4, ip4str, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, ipv4, tcp, TCP_ACK,
+  arp, eth, ETH_P_ARP, ETH_P_IP, icmpEcho, inetChecksum, ip4, ip4str, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, ipv4, tcp, TCP_ACK, TCP_FIN,
   TCP_SYN, udp,
 } from '../helpers/packets.js';
 import { icmpErrorFrame, fragmentFrame } from '../helpers/firewall-dp.js';
@@ -273,6 +273,28 @@ if (requirePrivileges(t)) {
     // A non-SYN without a mapping passes untouched.
     const stray = tcpF('10.2.0.8', '203.0.113.9', 40001, 443, TCP_ACK, 1, 1);
     t.same(l.outOut(stray), stray, 'an ACK without a mapping is not translated');
+  });
+
+  t.test('TCP: a SYN reusing a closed connection\'s tuple (TIME_WAIT) reopens: old pair removed, a new mapping', async (t) => {
+    const l = await lab(t);
+    const key = { saddr: ip4('10.2.0.7'), daddr: ip4('203.0.113.9'), sport: 40000, dport: 443, proto: IPPROTO_TCP };
+    const p = parse(l.outOut(tcpF('10.2.0.7', '203.0.113.9', 40000, 443, TCP_SYN, 1000))).sport;
+    l.outIn(tcpF('203.0.113.9', OUTSIDE, 443, p, TCP_SYN | TCP_ACK, 5000, 1001));
+    l.outOut(tcpF('10.2.0.7', '203.0.113.9', 40000, 443, TCP_ACK, 1001, 5001));
+    l.outOut(tcpF('10.2.0.7', '203.0.113.9', 40000, 443, TCP_FIN | TCP_ACK, 1001, 5001));
+    l.outIn(tcpF('203.0.113.9', OUTSIDE, 443, p, TCP_FIN | TCP_ACK, 5001, 1002));
+    l.outOut(tcpF('10.2.0.7', '203.0.113.9', 40000, 443, TCP_ACK, 1002, 5002));
+    t.equal(l.ct(key)?.state, 7, 'TIME_WAIT');
+    const created = l.ct(key)!.created_ns;
+    const newBefore = l.stat(R.NAT_NEW);
+    const syn = l.outOut(tcpF('10.2.0.7', '203.0.113.9', 40000, 443, TCP_SYN, 900000));
+    t.equal(parse(syn).src, OUTSIDE, 'the new SYN is translated');
+    checkSums(t, syn, 'reopening SYN');
+    t.equal(l.stat(R.NAT_NEW) - newBefore, 1n, 'as a new mapping');
+    const e = l.ct(key);
+    t.equal(e?.state, CT.SYN_SENT, 'a new conntrack entry, SYN_SENT');
+    t.ok(e!.created_ns > created, 'not the old one');
+    t.equal(l.mappings(), 2, 'only the new pair');
   });
 
   t.test('ICMP echo masquerade: identifier from the range, reply restored', async (t) => {
