@@ -15,7 +15,7 @@
 import t from 'tap';
 import type { Test } from 'tap';
 import { u32 } from '../../src/codec/struct.js';
-import { VNF_DIR_TX, VNF_ID_DELIVER } from '../../src/vnf/common/codec.js';
+import { VNF_DIR_RX, VNF_DIR_TX, VNF_ID_DELIVER } from '../../src/vnf/common/codec.js';
 import { VNF_FDB_F_STATIC, VNF_ID_BRIDGE } from '../../src/vnf/bridge/codec.js';
 import { ctCfgCodec, ctEntryCodec, ctKeyCodec, type CtKey } from '../../src/vnf/conntrack/codec.js';
 import {
@@ -25,12 +25,17 @@ import {
   VNF_NAT_NET_OUTSIDE, type NatNet,
 } from '../../src/vnf/nat/codec.js';
 import { skbContext } from '../../src/bpf/skb.js';
+import { BPF_ANY } from '../../src/bpf/map.js';
+import { unhex } from '../../src/model/desired.js';
+import { compileRuleSet } from '../../src/vnf/firewall/classifier.js';
+import { ruleSetEntries } from '../../src/vnf/firewall/entries.js';
+import { fwBindCodec, fwBindKeyCodec, VNF_ID_FIREWALL } from '../../src/vnf/firewall/codec.js';
 import { createPorts, loadDataplane, type TestDataplane, type TestPort } from '../helpers/dataplane.js';
 import {
   arp, eth, ETH_P_ARP, ETH_P_IP, icmpEcho, inetChecksum, ip4, ip4str, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, ipv4, tcp, TCP_ACK, TCP_FIN,
   TCP_SYN, udp,
 } from '../helpers/packets.js';
-import { icmpErrorFrame, fragmentFrame } from '../helpers/firewall-dp.js';
+import { direction, icmpErrorFrame, fragmentFrame } from '../helpers/firewall-dp.js';
 import { requirePrivileges } from '../helpers/privilege.js';
 
 const TC_ACT_OK = 0;
@@ -471,6 +476,45 @@ if (requirePrivileges(t)) {
     t.equal(f.src, OUTSIDE, 'first fragment translated');
     inRange(t, f.sport);
   });
+
+  // Not the NAT's decision (the control plane orders chains), recorded here: with a firewall on
+  // the outside port, its chain_in must run NAT before the firewall. The firewall of chain_out
+  // sees a masqueraded flow before SNAT (the inside tuple); its reply must reach the firewall of
+  // chain_in after un-SNAT to match that connection (as Linux's filter sees a forwarded packet
+  // after PREROUTING and before POSTROUTING).
+  for (const order of ['firewall, nat', 'nat, firewall'] as const) {
+    t.test(`a firewall on the outside port (inbound: drop by default), chain_in [${order}, bridge]`, async (t) => {
+      const dp = await loadDataplane(t, ['entry', 'bridge', 'firewall', 'nat']);
+      const [wan, wsink] = createPorts(t, 2) as [TestPort, TestPort];
+      const cin = dp.addChain(order === 'firewall, nat' ? [VNF_ID_FIREWALL, VNF_ID_NAT, VNF_ID_BRIDGE] : [VNF_ID_NAT, VNF_ID_FIREWALL, VNF_ID_BRIDGE]);
+      const cout = dp.addChain([VNF_ID_FIREWALL, VNF_ID_NAT, VNF_ID_DELIVER]);
+      dp.setPort(wan.ifindex, { network: WAN, chain_in: cin, chain_out: cout });
+      dp.setPort(wsink.ifindex, { network: WAN });
+      dp.setNetwork(WAN, { ports: [wan.ifindex, wsink.ifindex] });
+      dp.setFdb(WAN, SINK, { ifindex: wsink.ifindex, flags: VNF_FDB_F_STATIC });
+      dp.map(VNF_MAP_NAT_NETS).update(u32(WAN), natNetCodec.encode({ router_id: ROUTER, flags: VNF_NAT_NET_OUTSIDE, outside_ip: ip4(OUTSIDE), port_min: 20000, port_max: 29999 }));
+      dp.map(VNF_MAP_NAT_MASQ).update(natMasqKeyCodec.encode({ prefixlen: 56, router_id: ROUTER, addr: ip4('10.1.0.0') }), u32(1));
+      // From the world (RX, the port's "egress"): drop; to the world (TX): allow.
+      for (const [dir, d] of [[VNF_DIR_RX, direction('drop')], [VNF_DIR_TX, direction('allow')]] as const) {
+        const c = compileRuleSet('wan', dir === VNF_DIR_RX ? 'egress' : 'ingress', d);
+        const e = ruleSetEntries(c);
+        for (const m of ['vnf_fw_rules', 'vnf_fw_ports', 'vnf_fw_cls', 'vnf_fw_tuples', 'vnf_fw_sets'] as const) {
+          dp.map(m).updateMany([...e[m].entries()].map(([k, v]) => [unhex(k), v] as [Buffer, Buffer]), BPF_ANY);
+        }
+        dp.map('vnf_fw_bind').update(fwBindKeyCodec.encode({ ifindex: wan.ifindex, dir }), fwBindCodec.encode({ ruleset: c.id, flags: 0 }));
+      }
+      const o = dp.runEgress(wan.ifindex, udpF('10.1.0.5', '8.8.8.8', 1234, 53));
+      t.equal(o.retval, TC_ACT_OK, 'out: allowed and translated');
+      t.equal(parse(o.data).src, OUTSIDE);
+      const r = dp.runFrom(wan.ifindex, udpF('8.8.8.8', OUTSIDE, 53, parse(o.data).sport));
+      if (order === 'nat, firewall') {
+        t.equal(r.retval, TC_ACT_REDIRECT, 'the reply passes: the firewall sees it un-SNATed, a reply of the connection it allowed');
+        t.equal(parse(r.data).dst, '10.1.0.5');
+      } else {
+        t.equal(r.retval, TC_ACT_SHOT, 'the reply is dropped: the firewall sees the outside tuple, which it never tracked');
+      }
+    });
+  }
 
   t.test('cost: a translated established packet vs an untranslated pass (PROG_TEST_RUN ns/packet)', async (t) => {
     const l = await lab(t);
