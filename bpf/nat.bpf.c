@@ -312,7 +312,7 @@ __attribute__((noinline)) int nat_apply(struct __sk_buff *skb)
  * kills the old connection and its pair: the SYN is new; an out-of-window
  * segment changes no state but is still translated), others touched.
  */
-__attribute__((noinline)) int nat_established(struct __sk_buff *skb, __u32 nonfirst)
+__attribute__((noinline)) int nat_established(struct __sk_buff *skb)
 {
 	struct nat_work *w = nat_work_get();
 	struct vnf_nat_entry *m;
@@ -336,7 +336,7 @@ __attribute__((noinline)) int nat_established(struct __sk_buff *skb, __u32 nonfi
 	}
 	__u32 dir = w->ent.dir & 1;
 
-	if (w->proto == IPPROTO_TCP_ && !nonfirst) {
+	if (w->proto == IPPROTO_TCP_) {
 		if (fw_tcp_seg(skb, w->l4off, w->l4len, w->first_frag) < 0)
 			return NAT_E_BAD;
 		__u32 act = ct_tcp_packet(ce, &w->ent.ct, dir);
@@ -356,10 +356,6 @@ __attribute__((noinline)) int nat_established(struct __sk_buff *skb, __u32 nonfi
 				ct_assure(&w->ent.ct, ce);
 		}
 		/* Not passed: the firewall's business; the mapping holds. */
-		return NAT_E_XLATE;
-	}
-	if (w->proto == IPPROTO_TCP_) {
-		ct_tcp_touch(ce, w->now, w->len, dir, 1);
 		return NAT_E_XLATE;
 	}
 	ct_touch(ce, w->now, w->len, dir);
@@ -1043,7 +1039,7 @@ int vnf_nat(struct __sk_buff *skb)
 	w->key.dport = p.dport;
 
 	int created = 0;
-	int e = nat_established(skb, 0);
+	int e = nat_established(skb); /* never a non-first fragment: those were handled above */
 
 	if (e == NAT_E_RETRY) {
 		ct_stat(VNF_CT_S_RETRY);
