@@ -52,7 +52,7 @@
 #define VNF_MAP_NAT_MASQ "vnf_nat_masq"   /* config: LPM (router, prefix): sources masqueraded */
 #define VNF_MAP_NAT_FLOAT "vnf_nat_float" /* config: floating addresses, both ways */
 #define VNF_MAP_NAT_FWD "vnf_nat_fwd"     /* config: forwarded ports of the outside address */
-#define VNF_MAP_NAT "vnf_nat"             /* learned: the mappings */
+#define VNF_MAP_NAT "vnf_nat_map"         /* learned: the mappings (not "vnf_nat": the program's name) */
 #define VNF_MAP_NAT_GC "vnf_nat_gc"       /* kernel-only: the collector's timer */
 
 #define VNF_NAT_NETS_MAX VNF_NETWORKS_MAX

@@ -1,6 +1,6 @@
 /**
  * A vnf dataplane for BPF_PROG_TEST_RUN tests: the real objects
- * (build/bpf/{entry,bridge,router}.bpf.o) loaded with their shared maps pinned
+ * (build/bpf/{entry,bridge,router,firewall,nat}.bpf.o, as a test asks) loaded with their shared maps pinned
  * under a fresh bpffs folder, program slots filled, plus helpers to write the
  * map entries the control plane would write and to read the counters.
  *
@@ -67,6 +67,7 @@ export const SLOTS: Record<string, { object: string; program: string; slot: numb
   bridge: { object: 'bridge', program: 'vnf_bridge', slot: VNF_ID_BRIDGE },
   router: { object: 'router', program: 'vnf_router', slot: VNF_ID_ROUTER },
   firewall: { object: 'firewall', program: 'vnf_firewall', slot: 4 },
+  nat: { object: 'nat', program: 'vnf_nat', slot: 5 },
 };
 
 export class TestDataplane {

@@ -12,6 +12,9 @@ import { fdbEntryCodec, fdbKeyCodec, learnCodec } from '../../src/vnf/bridge/cod
 import { icmpRlCodec, neighCodec, neighKeyCodec, routeCodec, routeKeyCodec, routerCfgCodec, routeStatsKeyCodec } from '../../src/vnf/router/codec.js';
 import { fwBindCodec, fwBindKeyCodec, fwClsKeyCodec, fwPortKeyCodec, fwRuleCodec, fwRuleKeyCodec, fwSetCodec, fwTupleCodec, fwTupleKeyCodec } from '../../src/vnf/firewall/codec.js';
 import { ctCfgCodec, ctEntryCodec, ctGcCodec, ctKeyCodec, ctSlotCodec, ctTcpDirCodec, ctZoneCodec } from '../../src/vnf/conntrack/codec.js';
+import {
+  natEntryCodec, natFloatCodec, natFloatKeyCodec, natFwdCodec, natFwdKeyCodec, natKeyCodec, natMasqKeyCodec, natNetCodec,
+} from '../../src/vnf/nat/codec.js';
 import { assertLayoutMatchesBtf } from '../helpers/btf.js';
 import { vnfObject } from '../helpers/paths.js';
 
@@ -23,6 +26,8 @@ const cases: Array<[string, StructCodec<never>[]]> = [
   ['bridge', [neighKeyCodec, neighCodec] as StructCodec<never>[]],
   ['firewall', [fwBindKeyCodec, fwBindCodec, fwSetCodec, fwTupleKeyCodec, fwTupleCodec, fwClsKeyCodec, fwPortKeyCodec, fwRuleKeyCodec, fwRuleCodec,
     ctKeyCodec, ctEntryCodec, ctTcpDirCodec, ctCfgCodec, ctZoneCodec, ctSlotCodec, ctGcCodec] as StructCodec<never>[]],
+  ['nat', [natNetCodec, natMasqKeyCodec, natFloatKeyCodec, natFloatCodec, natFwdKeyCodec, natFwdCodec, natKeyCodec, natEntryCodec,
+    ctKeyCodec, ctEntryCodec, ctCfgCodec, ctGcCodec] as StructCodec<never>[]],
 ];
 
 for (const [object, codecs] of cases) {
