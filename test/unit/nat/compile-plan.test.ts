@@ -73,13 +73,13 @@ t.test('compile: roles, masquerade, floating both ways, forwards', async (t) => 
   t.equal(rawKey.readUInt32BE(4), r1, 'the router id is big-endian in the trie key');
 
   const float = decoded(d.maps.vnf_nat_float, natFloatKeyCodec, natFloatCodec);
-  t.same(float.map((e) => [e.k, e.v]).sort((a, b) => (a[0] as { which: number }).which - (b[0] as { which: number }).which), [
+  t.same(float.sort((a, b) => a.k.which - b.k.which).map((e) => [e.k, e.v]), [
     [{ router_id: r1, addr: ip('192.0.2.10'), which: VNF_NAT_FLOAT_BY_OUTSIDE }, { addr: ip('10.1.0.10') }],
     [{ router_id: r1, addr: ip('10.1.0.10'), which: VNF_NAT_FLOAT_BY_INSIDE }, { addr: ip('192.0.2.10') }],
   ], 'one entry each way');
 
   const fwd = decoded(d.maps.vnf_nat_fwd, natFwdKeyCodec, natFwdCodec);
-  t.same(fwd.map((e) => [e.k, e.v]).sort((a, b) => (a[0] as { port: number }).port - (b[0] as { port: number }).port), [
+  t.same(fwd.sort((a, b) => a.k.port - b.k.port).map((e) => [e.k, e.v]), [
     [{ router_id: r1, port: 5353, proto: 17 }, { addr: ip('10.2.0.10'), port: 5353 }],
     [{ router_id: r1, port: 8080, proto: 6 }, { addr: ip('10.1.0.10'), port: 80 }],
   ], 'forwards: the published port, to the inside address and port (the same port when the file gives none)');
