@@ -1,6 +1,5 @@
 /** The NAT section of `vnf-ctl get`, from a fabricated StatusReader. */
 import t from 'tap';
-import { hex } from '../../../src/model/desired.js';
 import { ctEntryCodec, ctKeyCodec, CT_STATE } from '../../../src/vnf/conntrack/codec.js';
 import { natEntryCodec, natKeyCodec, natZone, VNF_NAT_AT_OUT_OUT, VNF_NAT_K_MASQ } from '../../../src/vnf/nat/codec.js';
 import { VNFS } from '../../../src/vnf/registry.js';
