@@ -1,7 +1,8 @@
 /** NAT through compile and plan (pure, against an in-memory kernel): entries, chains, re-apply, removal, sweeps. */
 import t from 'tap';
 import { compile, chainsFor, type CompileInput } from '../../../src/model/compile.js';
-import { assignIds, emptyIds, type IdTable } from '../../../src/model/ids.js';
+import { assignIds, emptyIds, reverseIds, type IdTable } from '../../../src/model/ids.js';
+import { formatPlan } from '../../../src/plan/format.js';
 import { hostVethName } from '../../../src/model/names.js';
 import { hex, unhex, type MapEntries } from '../../../src/model/desired.js';
 import { plan, type Build, type Op } from '../../../src/plan/plan.js';
@@ -117,6 +118,15 @@ t.test('plan: from nothing, NAT is loaded and slotted; a re-apply plans nothing 
   t.ok(idx('vnf_nat_masq') < first.ops.findIndex((o) => o.kind === 'attach'), 'masquerade defined before links attach');
   t.ok(idx('vnf_nat_nets') > first.ops.map((o) => o.kind).lastIndexOf('attach'), 'roles published after links attach');
   t.ok(['vnf_nat_masq', 'vnf_nat_float', 'vnf_nat_fwd'].every((m) => idx(m) < idx('vnf_nat_nets')), 'roles after what they refer to');
+  const text = formatPlan(first, { ...reverseIds(inp.ids), ifname: (i) => `if${i}` });
+  for (const line of [
+    '+ vnf_nat_nets     NAT role of network wan: outside of router r1 (192.0.2.2, ports 20000-29999)',
+    '+ vnf_nat_nets     NAT role of network front: inside of router r1 (192.0.2.2, ports 20000-29999)',
+    '+ vnf_nat_masq     NAT r1 masquerade 10.1.0.0/24',
+    '+ vnf_nat_float    NAT r1 floating 192.0.2.10 <-> 10.1.0.10 (by outside)',
+    '+ vnf_nat_float    NAT r1 floating 192.0.2.10 <-> 10.1.0.10 (by inside)',
+    '+ vnf_nat_fwd      NAT r1 forward tcp 8080 -> 10.1.0.10:80',
+  ]) t.ok(text.includes(line), `plan shows: ${line}`);
 
   const k = kernelAfter(d, builds);
   const r1 = inp.ids.routers.get('r1')!;
