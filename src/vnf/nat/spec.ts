@@ -215,12 +215,15 @@ function checkNats(ctx: RuleContext): void {
         const shown = formatAddr(a);
         const other = floatingOutside.get(a);
         const user = containers.get(outside.name)?.get(a);
+        const hop = (router.routes ?? []).findIndex((r) => parseAddr(r.via).ok && must(parseAddr(r.via)) === a);
         if (!contains(outside.subnet, a)) {
           ctx.report([...path, 'outside'], `${shown} is not in the outside network "${outside.name}" (${formatCidr(outside.subnet)})`);
         } else if (notAHost(a, outside, name)) {
           ctx.report([...path, 'outside'], `${notAHost(a, outside, name)!}${a === outside.ip ? '; a floating address needs an address of its own' : ''}`);
         } else if (user) {
           ctx.report([...path, 'outside'], `${shown} is already used on network "${outside.name}" by ${formatPath(user)}`);
+        } else if (hop >= 0) {
+          ctx.report([...path, 'outside'], `${shown} is the next hop of ${formatPath(['routers', name, 'routes', hop])}; a floating address needs an address of its own`);
         } else if (other) {
           ctx.report([...path, 'outside'], `${shown} is already a floating address (${formatPath(other)})`);
         } else {

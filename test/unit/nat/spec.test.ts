@@ -132,6 +132,13 @@ const cases: Case[] = [
     line: 'outside: 192.0.2.1 }',
   },
   {
+    name: "floating outside is not the router's next hop",
+    edits: [['via: 192.0.2.1 }', 'via: 192.0.2.254 }'], ['outside: 192.0.2.10 }', 'outside: 192.0.2.254 }']],
+    path: 'routers.r1.nat.floating[0].outside',
+    message: '192.0.2.254 is the next hop of routers.r1.routes[0]; a floating address needs an address of its own',
+    line: 'outside: 192.0.2.254 }',
+  },
+  {
     name: 'floating outside is unique',
     edits: [secondFloating('{ inside: 10.1.0.11, outside: 192.0.2.10 }')],
     path: 'routers.r1.nat.floating[1].outside',
