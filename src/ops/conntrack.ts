@@ -22,8 +22,9 @@ export interface ConntrackEntry {
   assured: boolean;
   /** Holding a place in its port's quota of protected connections: never early-dropped. */
   protected: boolean;
-  policy: 'egress' | 'ingress';
-  rule: number | 'default';
+  /** The firewall direction that opened it; 'nat' for a connection of a router's NAT (no rule). */
+  policy: 'egress' | 'ingress' | 'nat';
+  rule: number | 'default' | '-';
   ageSeconds: number;
   idleSeconds: number;
   packets: { orig: bigint; reply: bigint };
@@ -59,8 +60,8 @@ export function conntrackEntries(name: string): ConntrackEntry[] {
       state: CT_STATES[e.state] ?? String(e.state),
       assured: (e.flags & VNF_CT_F_ASSURED) !== 0,
       protected: (e.flags & VNF_CT_F_PROTECTED) !== 0,
-      policy: e.dir === 0 ? 'egress' : 'ingress',
-      rule: e.rule === 0xffffffff ? 'default' : e.rule,
+      policy: key.zone & VNF_CT_ZONE_NAT ? 'nat' : e.dir === 0 ? 'egress' : 'ingress',
+      rule: key.zone & VNF_CT_ZONE_NAT ? '-' : e.rule === 0xffffffff ? 'default' : e.rule,
       ageSeconds: Number((now - e.created_ns) / 1_000_000_000n),
       idleSeconds: Number((now - e.last_seen_ns) / 1_000_000_000n),
       packets: { orig: e.packets_orig, reply: e.packets_reply },
