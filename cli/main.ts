@@ -20,6 +20,7 @@ import { register as attach } from './commands/attach.js';
 import { register as get } from './commands/get.js';
 import { register as stats } from './commands/stats.js';
 import { register as conntrack } from './commands/conntrack.js';
+import { register as nat } from './commands/nat.js';
 
 function version(): string {
   return (JSON.parse(readFileSync(join(projectRoot(), 'package.json'), 'utf8')) as { version: string }).version;
@@ -31,7 +32,7 @@ export function buildProgram(): Command {
     .version(version())
     .exitOverride()
     .showHelpAfterError();
-  for (const r of [validate, schema, plan, apply, get, stats, conntrack, attach, lab, destroy, doctor]) r(program);
+  for (const r of [validate, schema, plan, apply, get, stats, conntrack, nat, attach, lab, destroy, doctor]) r(program);
   return program;
 }
 

@@ -17,4 +17,5 @@ export { LockBusyError } from './apply/lock.js';
 export { RecordError } from './state/store.js';
 export { UnsafePathError } from './state/dirs.js';
 export { conntrackEntries, flushConntrack, type ConntrackEntry } from './ops/conntrack.js';
+export { natMappingsOf, type NatMapping } from './ops/nat.js';
 export { FirewallTooComplexError } from './vnf/firewall/errors.js';

@@ -4,7 +4,7 @@ import { parseFormat, renderData, table } from '../output.js';
 export function register(program: Command): void {
   program
     .command('conntrack')
-    .description("list (or flush) the connections the topology's firewalls track")
+    .description("list (or flush) the connections the topology's firewalls and NATs track")
     .argument('<NAME>', 'topology name')
     .option('-o, --output <format>', 'table | json | yaml', 'table')
     .option('--flush', 'delete every tracked connection (established flows must then start again)')

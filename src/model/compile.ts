@@ -80,8 +80,8 @@ export function portInterfaces(input: CompileInput): PortInterface[] {
 }
 
 /** The VNFs that run on a port, in chain order, before the forwarder and before delivery. */
-export function chainsFor(port: PortInterface): { chainIn: number[]; chainOut: number[] } {
-  const policy = VNFS.filter((v) => v.chain?.runsOn(port) && v.id !== undefined)
+export function chainsFor(port: PortInterface, topology: Topology): { chainIn: number[]; chainOut: number[] } {
+  const policy = VNFS.filter((v) => v.chain?.runsOn(port, topology) && v.id !== undefined)
     .sort((a, b) => a.chain!.order - b.chain!.order)
     .map((v) => v.id!);
   return { chainIn: [...policy, VNF_ID_BRIDGE], chainOut: [...policy, VNF_ID_DELIVER] };
@@ -99,7 +99,7 @@ export function compile(input: CompileInput): DesiredState {
     },
     networkId: (name) => ids.networks.get(name)!,
     routerId: (name) => ids.routers.get(name)!,
-    chains: chainsFor,
+    chains: (port) => chainsFor(port, input.topology),
     groupId: (module, owner) => placed.get(`${module}\u0000${owner}`),
   };
   // Groups first: config entries (bindings, the id table) name the slots they are placed in.

@@ -5,9 +5,11 @@ import { BpfMap } from '../bpf/map.js';
 import { formatAddr } from '../spec/ipv4.js';
 import { pinDir } from '../model/names.js';
 import { interfaceNames } from '../observe/interfaces.js';
-import { readRaw } from '../observe/kernel.js';
+import { readMap, readRaw } from '../observe/kernel.js';
+import { readIds, reverseIds } from '../model/ids.js';
 import { CT_STATES, ctEntryCodec, ctKeyCodec, VNF_CT_F_ASSURED, VNF_CT_F_DYING, VNF_CT_F_PROTECTED } from '../vnf/conntrack/codec.js';
-import { VNF_MAP_CT, VNF_MAP_CT_ZONE } from '../abi/conntrack.js';
+import { VNF_CT_ZONE_NAT, VNF_MAP_CT, VNF_MAP_CT_ZONE } from '../abi/conntrack.js';
+import { VNF_MAP_IDS } from '../abi/vnf_common.js';
 import { requireTopology } from './status.js';
 
 export interface ConntrackEntry {
@@ -20,8 +22,9 @@ export interface ConntrackEntry {
   assured: boolean;
   /** Holding a place in its port's quota of protected connections: never early-dropped. */
   protected: boolean;
-  policy: 'egress' | 'ingress';
-  rule: number | 'default';
+  /** The firewall direction that opened it; 'nat' for a connection of a router's NAT (no rule). */
+  policy: 'egress' | 'ingress' | 'nat';
+  rule: number | 'default' | '-';
   ageSeconds: number;
   idleSeconds: number;
   packets: { orig: bigint; reply: bigint };
@@ -34,6 +37,13 @@ export function conntrackEntries(name: string): ConntrackEntry[] {
   requireTopology(name);
   const raw = readRaw(join(pinDir(name), VNF_MAP_CT)) ?? [];
   const names = interfaceNames();
+  let routers: ((id: number) => string) | undefined;
+  /** The tracking port, or a router's NAT (zone VNF_CT_ZONE_NAT | router id). */
+  const zoneName = (zone: number): string => {
+    if (!(zone & VNF_CT_ZONE_NAT)) return names.get(zone) ?? `#${zone}`;
+    routers ??= reverseIds(readIds(readMap(join(pinDir(name), VNF_MAP_IDS)))).router;
+    return `nat ${routers((zone & ~VNF_CT_ZONE_NAT) >>> 0)}`;
+  };
   const now = process.hrtime.bigint();
   const out: ConntrackEntry[] = [];
   for (const [k, v] of raw) {
@@ -43,15 +53,15 @@ export function conntrackEntries(name: string): ConntrackEntry[] {
     const proto = PROTOS[key.proto] ?? String(key.proto);
     const port = (p: number): string => (key.proto === 6 || key.proto === 17 ? `:${p}` : '');
     out.push({
-      interface: names.get(key.zone) ?? `#${key.zone}`,
+      interface: zoneName(key.zone),
       proto,
       src: `${formatAddr(key.saddr)}${port(key.sport)}`,
       dst: `${formatAddr(key.daddr)}${port(key.dport)}`,
       state: CT_STATES[e.state] ?? String(e.state),
       assured: (e.flags & VNF_CT_F_ASSURED) !== 0,
       protected: (e.flags & VNF_CT_F_PROTECTED) !== 0,
-      policy: e.dir === 0 ? 'egress' : 'ingress',
-      rule: e.rule === 0xffffffff ? 'default' : e.rule,
+      policy: key.zone & VNF_CT_ZONE_NAT ? 'nat' : e.dir === 0 ? 'egress' : 'ingress',
+      rule: key.zone & VNF_CT_ZONE_NAT ? '-' : e.rule === 0xffffffff ? 'default' : e.rule,
       ageSeconds: Number((now - e.created_ns) / 1_000_000_000n),
       idleSeconds: Number((now - e.last_seen_ns) / 1_000_000_000n),
       packets: { orig: e.packets_orig, reply: e.packets_reply },

@@ -7,10 +7,11 @@ import { bridgeModule } from './bridge/module.js';
 import { conntrackModule } from './conntrack/module.js';
 import { coreModule } from './core/module.js';
 import { firewallModule } from './firewall/module.js';
+import { natModule } from './nat/module.js';
 import { routerModule } from './router/module.js';
 import type { MapDecl, VnfModule } from './types.js';
 
-export const VNFS: readonly VnfModule[] = [coreModule, bridgeModule, routerModule, conntrackModule, firewallModule];
+export const VNFS: readonly VnfModule[] = [coreModule, bridgeModule, routerModule, conntrackModule, firewallModule, natModule];
 
 /** Every pinned map of a topology, by name. */
 export const MAPS: ReadonlyMap<string, MapDecl & { module: string }> = new Map(

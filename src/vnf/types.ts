@@ -246,8 +246,13 @@ export interface VnfModule {
   desiredGroups?(ctx: CompileContext): GroupSpec[];
   /** A per-port option from the topology file (e.g. the firewall of a container interface). */
   portOption?(t: Topology, container: string, iface: string): string | undefined;
-  /** Whether (and in what order) this VNF runs in a port's chains, before the forwarder and before delivery. */
-  chain?: { order: number; runsOn(port: PortInterface): boolean };
+  /**
+   * Whether (and in what order) this VNF runs in a port's chains, before the forwarder and before
+   * delivery. `topology` is the one being compiled: a VNF may run on a port because of what its
+   * network is (e.g. NAT on every port network of a router with `nat`), not only because of the
+   * port's own options.
+   */
+  chain?: { order: number; runsOn(port: PortInterface, topology: Topology): boolean };
   /** Sections of `vnf-ctl get NAME`. */
   status?(r: StatusReader): StatusSection[];
   /** Human-level changes between two topologies (e.g. rules added/removed), shown with the plan. */

@@ -10,9 +10,9 @@ import { put, type MapEntries } from '../../model/desired.js';
 import type { Topology } from '../../spec/model.js';
 import {
   VNF_CT_GC_SIZE, VNF_CT_LOCKS, VNF_CT_MAX, VNF_CT_SLOTS, VNF_CT_STAT_MAX, VNF_CT_ZONES, VNF_MAP_CT, VNF_MAP_CT_CFG,
-  VNF_MAP_CT_GC, VNF_MAP_CT_LOCK, VNF_MAP_CT_SLOTS, VNF_MAP_CT_STATS, VNF_MAP_CT_ZONE,
+  VNF_MAP_CT_GC, VNF_MAP_CT_LOCK, VNF_MAP_CT_SLOTS, VNF_MAP_CT_STATS, VNF_MAP_CT_ZONE, VNF_CT_ZONE_NAT,
 } from '../../abi/conntrack.js';
-import type { CompileContext, Live, StatusReader, StatusSection, VnfModule } from '../types.js';
+import type { CompileContext, Live, NameView, StatusReader, StatusSection, VnfModule } from '../types.js';
 import { CT_STATS, ctCfgCodec, ctEntryCodec, ctKeyCodec, ctSlotCodec, ctZoneCodec, timeoutTable } from './codec.js';
 import { conntrackOf, type ConntrackModel } from './model.js';
 import { conntrackSpec } from './spec.js';
@@ -28,8 +28,20 @@ function entries(ctx: CompileContext): Record<string, MapEntries> {
   return { [VNF_MAP_CT_CFG]: cfg };
 }
 
-/** Zone = the ifindex of the tracking port: its connections and its counter go with it. */
-const keepZone = (key: Buffer, _v: Buffer, live: Live): boolean => live.ports.has(key.readUInt32LE(0));
+/**
+ * Zone = the ifindex of the tracking port (the firewall): its connections and its counter go with
+ * it. A zone with VNF_CT_ZONE_NAT is a router's NAT (VNF_NAT_ZONE(router id), never an ifindex):
+ * its connections go with the router.
+ */
+export function keepZone(key: Buffer, _v: Buffer, live: Live): boolean {
+  const zone = key.readUInt32LE(0);
+  if (zone & VNF_CT_ZONE_NAT) return live.routers.has((zone & ~VNF_CT_ZONE_NAT) >>> 0);
+  return live.ports.has(zone);
+}
+
+/** A zone as `get` shows it: the tracking port's name, or the NAT of a router. */
+const zoneName = (zone: number, names: NameView): string =>
+  zone & VNF_CT_ZONE_NAT ? `nat ${names.router((zone & ~VNF_CT_ZONE_NAT) >>> 0)}` : names.ifname(zone);
 
 /** Sums a per-CPU u64 counter (one 8-byte slot per possible CPU). */
 function sumU64(v: Buffer): bigint {
@@ -45,7 +57,7 @@ function status(r: StatusReader): StatusSection[] {
   for (const [k, v] of r.entries(VNF_MAP_CT_ZONE)) {
     const z = ctZoneCodec.decode(v);
     zones.push({
-      interface: r.names.ifname(k.readUInt32LE(0)),
+      interface: zoneName(k.readUInt32LE(0), r.names),
       protected: z.assured,
       'protected max': m?.maxPerPort ?? '-',
       other: z.unassured,
@@ -76,13 +88,13 @@ export const conntrackModule: VnfModule = {
     },
     {
       name: VNF_MAP_CT, type: 'hash', keySize: ctKeyCodec.size, valueSize: ctEntryCodec.size, maxEntries: VNF_CT_MAX,
-      kind: 'learned', keep: keepZone, dependsOn: ['ports'],
+      kind: 'learned', keep: keepZone, dependsOn: ['ports', 'routers'],
     },
     // Per port (zone): how many of its entries hold a slot, by class. Swept with the port; a
     // counter created again starts from 0 and the kernel recounts what is left (a new gen).
     {
       name: VNF_MAP_CT_ZONE, type: 'hash', keySize: 4, valueSize: ctZoneCodec.size, maxEntries: VNF_CT_ZONES,
-      kind: 'learned', keep: keepZone, dependsOn: ['ports'],
+      kind: 'learned', keep: keepZone, dependsOn: ['ports', 'routers'],
     },
     // Locks serialising an entry's state changes and its removal (struct bpf_spin_lock).
     { name: VNF_MAP_CT_LOCK, type: 'array', keySize: 4, valueSize: 4, maxEntries: VNF_CT_LOCKS, kind: 'kernel' },

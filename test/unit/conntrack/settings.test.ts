@@ -56,7 +56,7 @@ t.test('the module declares its maps; the per-port counters go with their port',
   const maps = new Map(conntrackModule.maps.map((m) => [m.name, m]));
   t.same([...maps.keys()].sort(), ['vnf_ct', 'vnf_ct_cfg', 'vnf_ct_gc', 'vnf_ct_lock', 'vnf_ct_slots', 'vnf_ct_stats', 'vnf_ct_zone'], 'every pinned map');
   t.same(['vnf_ct', 'vnf_ct_zone'].map((n) => [maps.get(n)!.type, maps.get(n)!.kind, maps.get(n)!.dependsOn]),
-    [['hash', 'learned', ['ports']], ['hash', 'learned', ['ports']]], 'the table and the counters: learned, swept when ports go');
+    [['hash', 'learned', ['ports', 'routers']], ['hash', 'learned', ['ports', 'routers']]], 'the table and the counters: learned, swept when ports (or routers: NAT zones) go');
   for (const n of ['vnf_ct_lock', 'vnf_ct_slots', 'vnf_ct_gc', 'vnf_ct_stats']) t.equal(maps.get(n)!.kind, 'kernel', `${n}: the kernel's alone`);
   const live = { ports: new Map([[7, 1]]) } as unknown as Live;
   const key = (zone: number): Buffer => { const b = Buffer.alloc(4); b.writeUInt32LE(zone); return b; };

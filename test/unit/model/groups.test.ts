@@ -22,6 +22,7 @@ const builds: Build[] = [
   { object: 'bridge', hash: 'bbbbbbbbbbbb', programs: ['vnf_bridge'] },
   { object: 'router', hash: 'cccccccccccc', programs: ['vnf_router'] },
   { object: 'firewall', hash: 'eeeeeeeeeeee', programs: ['vnf_firewall'] },
+  { object: 'nat', hash: 'ffffffffffff', programs: ['vnf_nat'] },
 ];
 
 function topology(rules: string[], def = 'drop', firewalls = true): Topology {

@@ -35,6 +35,14 @@ t.test('demo.yaml has what the docs promise', async (t) => {
   t.equal(formatAddr(web?.gateway ?? 0), '10.1.0.1');
 });
 
+t.test('nat.yaml has the documented NAT', async (t) => {
+  const nat = loadTopology(join(dir, 'nat.yaml')).ext.nat?.routers[0];
+  t.equal(nat?.router, 'r1');
+  t.equal(nat?.outside, 'wan');
+  t.same(nat?.inside, ['back', 'front']);
+  t.same([nat?.masquerade.length, nat?.floating.length, nat?.forward.length], [2, 1, 2]);
+});
+
 t.test('firewall.yaml has the documented firewall', async (t) => {
   const fw = loadTopology(join(dir, 'firewall.yaml')).ext.firewall?.firewalls.find((f) => f.name === 'web-in');
   t.equal(fw?.ingress.default, 'drop');

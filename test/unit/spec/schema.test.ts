@@ -112,12 +112,12 @@ const cases: Case[] = [
     line: 'netwroks:',
   },
   {
-    name: 'unknown router key (nat is not in vnf/v1)',
-    edits: [['    routes:\n', '    nat: { from: 10.1.0.0/24 }\n    routes:\n']],
-    path: 'routers.r1.nat',
-    message: 'unknown key "nat"; allowed here: ports, routes',
-    line: '    nat: {',
-    col: 'nat: {',
+    name: 'unknown router key (vrrp is not in vnf/v1)',
+    edits: [['    routes:\n', '    vrrp: { from: 10.1.0.0/24 }\n    routes:\n']],
+    path: 'routers.r1.vrrp',
+    message: 'unknown key "vrrp"; allowed here: ports, routes, nat',
+    line: '    vrrp: {',
+    col: 'vrrp: {',
   },
   {
     name: 'unknown key inside a rule',

@@ -1,0 +1,97 @@
+/**
+ * The NAT VNF (bpf/abi/nat.h): per router, an outside network and inside networks (its other
+ * port networks). Config: each network's role (what makes its ports translate, published last),
+ * the masqueraded prefixes (LPM keyed by router), floating addresses (both ways) and forwarded
+ * ports. The mappings are the dataplane's (learned: kept while their router exists; a mapping
+ * whose conntrack entry died is removed by the NAT's own collector, vnf_nat_gc).
+ */
+import { formatAddr, formatCidr } from '../../spec/ipv4.js';
+import { hex } from '../../model/desired.js';
+import { VNF_MAP_CT, VNF_MAP_CT_CFG } from '../../abi/conntrack.js';
+import type { Live, PortInterface, StatusReader, StatusSection, VnfModule } from '../types.js';
+import type { Topology } from '../../spec/model.js';
+import {
+  natEntryCodec, natFloatCodec, natFloatKeyCodec, natFwdCodec, natFwdKeyCodec, natKeyCodec, natMasqKeyCodec, natNetCodec,
+  VNF_ID_NAT, VNF_MAP_NAT, VNF_MAP_NAT_FLOAT, VNF_MAP_NAT_FWD, VNF_MAP_NAT_GC, VNF_MAP_NAT_MASQ, VNF_MAP_NAT_NETS,
+  VNF_NAT_FLOAT_MAX, VNF_NAT_FWD_MAX, VNF_NAT_GC_SIZE, VNF_NAT_MASQ_MAX, VNF_NAT_MAX, VNF_NAT_NETS_MAX,
+} from './codec.js';
+import { describeFloat, describeFwd, describeMapping, describeMasq, describeNet, natChanges } from './describe.js';
+import { natEntries } from './entries.js';
+import { natMappings } from './mappings.js';
+import { natRoles, natsOf } from './model.js';
+import { natSpec } from './spec.js';
+
+/** A mapping's zone is VNF_NAT_ZONE(router id): it means something while that router exists. */
+export const keepMapping = (key: Buffer, _v: Buffer, live: Live): boolean =>
+  live.routers.has((natKeyCodec.decode(key).zone & 0x7fffffff) >>> 0);
+
+/** NAT runs on every port of a network with a role in a router's NAT (outside or inside). */
+export const natRunsOn = (port: PortInterface, topology: Topology): boolean => natRoles(topology).has(port.network);
+
+const range = ([lo, hi]: readonly [number, number]): string => (lo === hi ? String(lo) : `${lo}-${hi}`);
+
+function status(r: StatusReader): StatusSection[] {
+  const nats = natsOf(r.topology);
+  const raw = r.entries(VNF_MAP_NAT);
+  if (nats.length === 0 && raw.length === 0) return [];
+  const count = new Map<string, number>();
+  if (raw.length > 0) {
+    const ct = new Map(r.entries(VNF_MAP_CT).map(([k, v]) => [hex(k), v]));
+    const mappings = natMappings({
+      nat: raw, ct: (k) => ct.get(hex(k)), ctCfg: r.entries(VNF_MAP_CT_CFG)[0]?.[1], now: r.now, routerName: (id) => r.names.router(id),
+    });
+    for (const m of mappings) count.set(m.router, (count.get(m.router) ?? 0) + 1);
+  }
+  const rows: StatusSection['rows'] = nats.map((n) => ({
+    router: n.router,
+    outside: `${n.outside} ${formatAddr(n.outsideIp)}`,
+    inside: n.inside.join(', '),
+    masquerade: n.masquerade.length ? `${n.masquerade.map(formatCidr).join(', ')} ports ${range(n.ports)}` : '-',
+    floating: n.floating.length,
+    forward: n.forward.length,
+    mappings: count.get(n.router) ?? 0,
+  }));
+  // Mappings of routers whose NAT left the file (kept until they expire, while the router exists).
+  for (const [router, n] of count) {
+    if (!nats.some((x) => x.router === router)) rows.push({ router, outside: '-', inside: '-', masquerade: '-', floating: 0, forward: 0, mappings: n });
+  }
+  return [{ key: 'nat', title: 'NAT', columns: ['router', 'outside', 'inside', 'masquerade', 'floating', 'forward', 'mappings'], rows }];
+}
+
+export const natModule: VnfModule = {
+  name: 'nat',
+  id: VNF_ID_NAT,
+  object: 'nat',
+  programs: ['vnf_nat'],
+  slotProgram: 'vnf_nat',
+  spec: natSpec,
+  maps: [
+    // What the roles point at first (define), then the roles, which make a network's ports translate (publish).
+    {
+      name: VNF_MAP_NAT_MASQ, type: 'lpm_trie', keySize: natMasqKeyCodec.size, valueSize: 4, maxEntries: VNF_NAT_MASQ_MAX,
+      kind: 'config', stage: 'define', order: 70, describe: describeMasq,
+    },
+    {
+      name: VNF_MAP_NAT_FLOAT, type: 'hash', keySize: natFloatKeyCodec.size, valueSize: natFloatCodec.size, maxEntries: VNF_NAT_FLOAT_MAX,
+      kind: 'config', stage: 'define', order: 71, describe: describeFloat,
+    },
+    {
+      name: VNF_MAP_NAT_FWD, type: 'hash', keySize: natFwdKeyCodec.size, valueSize: natFwdCodec.size, maxEntries: VNF_NAT_FWD_MAX,
+      kind: 'config', stage: 'define', order: 72, describe: describeFwd,
+    },
+    {
+      name: VNF_MAP_NAT_NETS, type: 'hash', keySize: 4, valueSize: natNetCodec.size, maxEntries: VNF_NAT_NETS_MAX,
+      kind: 'config', stage: 'publish', order: 40, describe: describeNet,
+    },
+    {
+      name: VNF_MAP_NAT, type: 'hash', keySize: natKeyCodec.size, valueSize: natEntryCodec.size, maxEntries: VNF_NAT_MAX,
+      kind: 'learned', keep: keepMapping, dependsOn: ['routers'], describe: describeMapping,
+    },
+    // The collector that removes dead mappings (a bpf_timer): the dataplane's alone.
+    { name: VNF_MAP_NAT_GC, type: 'array', keySize: 4, valueSize: VNF_NAT_GC_SIZE, maxEntries: 1, kind: 'kernel' },
+  ],
+  entries: natEntries,
+  chain: { order: 20, runsOn: natRunsOn },
+  status,
+  changes: natChanges,
+};
