@@ -974,10 +974,10 @@ int vnf_nat(struct __sk_buff *skb)
 	if (p.kind == FW_K_FRAG) {
 		if (nat_frag_needs(at, router, oip, p.saddr, p.daddr))
 			return vnf_drop(skb, NAT, VNF_R_DROP_UNSUPPORTED);
-		return vnf_next(skb, NAT);
+		goto untranslated;
 	}
 	if (p.kind != FW_K_PORTS && p.kind != FW_K_ECHO_REQ && p.kind != FW_K_ECHO_REP && p.kind != FW_K_ICMP_ERR)
-		return vnf_next(skb, NAT);
+		goto untranslated;
 
 	struct nat_work *w = nat_work_get();
 
@@ -1001,10 +1001,10 @@ int vnf_nat(struct __sk_buff *skb)
 	if (p.kind == FW_K_ICMP_ERR) {
 		/* The quote travelled the other way: its tuple reversed. */
 		if (!p.in_ok)
-			return vnf_next(skb, NAT);
+			goto untranslated;
 		if (p.in_proto == IPPROTO_ICMP_ ? p.in_echo == 0xff :
 		    (p.in_proto != IPPROTO_TCP_ && p.in_proto != IPPROTO_UDP_))
-			return vnf_next(skb, NAT);
+			goto untranslated;
 		w->proto = p.in_proto;
 		w->echo = p.in_proto == IPPROTO_ICMP_;
 		w->key.proto = p.in_proto;
@@ -1027,7 +1027,7 @@ int vnf_nat(struct __sk_buff *skb)
 			return vnf_drop(skb, NAT, VNF_R_DROP_MALFORMED);
 		if (r > 0)
 			return vnf_next_reason(skb, NAT, VNF_R_NAT_ICMP_ERROR);
-		return vnf_next(skb, NAT);
+		goto untranslated;
 	}
 
 	w->proto = p.proto;
@@ -1050,13 +1050,13 @@ int vnf_nat(struct __sk_buff *skb)
 	if (e == NAT_E_NEW) {
 		/* Only a bare SYN opens a TCP connection, only an echo request an ICMP one. */
 		if (p.kind == FW_K_ECHO_REP)
-			return vnf_next(skb, NAT);
+			goto untranslated;
 		if (p.proto == IPPROTO_TCP_ && (p.tcp_flags & (TCPF_SYN_ | TCPF_ACK_ | TCPF_RST_ | TCPF_FIN_)) != TCPF_SYN_)
-			return vnf_next(skb, NAT);
+			goto untranslated;
 		int c = nat_create(skb);
 
 		if (c == NAT_C_NONE)
-			return vnf_next(skb, NAT);
+			goto untranslated;
 		if (c >= VNF_R_DROP_BASE)
 			return vnf_drop(skb, NAT, (__u32)c & (VNF_MAX_REASONS - 1));
 		if (c != NAT_C_MADE && c != NAT_C_RACED)
@@ -1073,6 +1073,16 @@ int vnf_nat(struct __sk_buff *skb)
 		return vnf_next_reason(skb, NAT, VNF_R_NAT_SNAT);
 	if (x & NAT_X_DNAT)
 		return vnf_next_reason(skb, NAT, VNF_R_NAT_DNAT);
+
+untranslated:
+	/* Never leak an inside address: what leaves through the outside
+	 * from a source this NAT translates, yet found nothing to translate
+	 * it by (a TCP segment or an echo reply of no known connection, an
+	 * ICMP error about nothing translated, another IP protocol), is
+	 * dropped. Linux leaves such INVALID packets untranslated, for the
+	 * filter to drop. */
+	if (at == VNF_NAT_AT_OUT_OUT && nat_frag_needs(at, router, oip, p.saddr, p.daddr))
+		return vnf_drop(skb, NAT, VNF_R_DROP_NAT_UNMAPPED);
 	return vnf_next(skb, NAT);
 }
 

@@ -9,7 +9,13 @@ FILE=examples/demo.yaml
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 FW=examples/firewall.yaml
-cleanup() { step "lab down"; "${VNF[@]}" lab down -f "$FILE" || true; "${VNF[@]}" lab down -f "$FW" >/dev/null 2>&1 || true; }
+NAT=examples/nat.yaml
+cleanup() {
+  step "lab down"
+  "${VNF[@]}" lab down -f "$FILE" || true
+  "${VNF[@]}" lab down -f "$FW" >/dev/null 2>&1 || true
+  "${VNF[@]}" lab down -f "$NAT" >/dev/null 2>&1 || true
+}
 trap cleanup EXIT
 
 step "validate $FILE"
@@ -56,3 +62,22 @@ step "ping db -> web (echo-request allowed; replies pass statefully)"
 step "rules with hit counters, and the tracked connections"
 "${VNF[@]}" get demo-fw --only firewallRules
 "${VNF[@]}" conntrack demo-fw
+
+step "NAT: lab up $NAT (r1's wan network has an uplink; the lab puts an 'internet' namespace behind it)"
+"${VNF[@]}" lab up -f "$NAT"
+# The internet: the gateway 192.0.2.1 and a web server at 198.51.100.1 that knows no route to
+# the private networks, so only translated traffic can get an answer.
+"${VNF[@]}" lab exec -t demo-nat internet -- ip addr add 198.51.100.1/32 dev lo
+"${VNF[@]}" lab exec -t demo-nat internet -- sh -c 'timeout 8 sh -c "while true; do echo hi-from-the-internet | nc -l -p 80 -q 1; done" >/dev/null 2>&1 &'
+"${VNF[@]}" lab exec -t demo-nat web -- ping -c 1 -W 1 192.0.2.1 >/dev/null || true # the first packet resolves the gateway
+step "web -> the internet: leaves as 192.0.2.2 (masquerade), the answer comes back"
+"${VNF[@]}" lab exec -t demo-nat web -- nc -w 2 198.51.100.1 80 </dev/null
+step "db -> the internet: leaves as its floating address 192.0.2.10"
+"${VNF[@]}" lab exec -t demo-nat db -- ping -c 2 -i 0.2 198.51.100.1
+step "the internet -> 192.0.2.2:8080: the published service is web:80"
+"${VNF[@]}" lab exec -t demo-nat web -- sh -c 'timeout 4 sh -c "echo hello-from-web | nc -l -p 80 -q 1" >/dev/null 2>&1 &'
+sleep 0.3
+"${VNF[@]}" lab exec -t demo-nat internet -- nc -w 2 192.0.2.2 8080 </dev/null
+step "the mappings, and NAT's counters"
+"${VNF[@]}" nat demo-nat
+"${VNF[@]}" stats demo-nat | grep -E 'nat' || true

@@ -10,10 +10,12 @@
  *   vnf    bridge, router, router+firewall: `labUp` of a topology (containers as namespaces,
  *          host veths in the root namespace, vnf's programs on their tcx hooks)
  *
- * Extension point: NAT. A kind with `pending` set is listed in the report as not measured, with
- * the reason; when vnf's NAT lands, give `vnf-router-nat` and `linux-router-masq` (nftables
- * masquerade in the router namespace) a `build` and drop `pending` — the scenarios iterate PATHS
- * and pair kinds by `fn`, so nothing else changes.
+ *          router+masq  … + nftables masquerade of what leaves towards the server
+ *   vnf    … router+NAT (masquerade out of the server's network), and the full chain: a firewall
+ *          on both containers, NAT, router, bridge
+ *
+ * A kind with `pending` set is listed in the report as not measured, with the reason; the
+ * scenarios iterate PATHS and pair kinds by `fn`.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -215,8 +217,29 @@ const SERVICE_RULES_YAML = `
         - { action: allow, proto: udp, ports: [${PORT.udp}] }
         - { action: allow, proto: icmp, icmp-type: echo-request }`;
 
-function vnfYaml(name: string, routed: boolean, firewall: boolean): string {
+/** What a vnf path adds to the router: NAT (masquerade out of the server's network) and a firewall on the client too (the full chain). */
+export interface VnfExtras {
+  nat?: boolean;
+  clientFirewall?: boolean;
+}
+
+function vnfYaml(name: string, routed: boolean, firewall: boolean, x: VnfExtras = {}): string {
   const server = routed ? `${ADDR.serverL3}/24` : `${ADDR.serverL2}/24`;
+  const router = `  r:
+    ports: { n1: ${ADDR.gw1}/24, n2: ${ADDR.gw2}/24 }
+${x.nat ? '    nat: { outside: n2, masquerade: [172.16.1.0/24] }\n' : ''}`;
+  const fws = [
+    ...(firewall ? [`  fw:
+    attach: [s/eth0]
+    ingress:
+      default: drop
+      rules:${SERVICE_RULES_YAML}`] : []),
+    ...(x.clientFirewall ? [`  cfw:
+    attach: [c/eth0]
+    egress:
+      default: drop
+      rules:${SERVICE_RULES_YAML}`] : []),
+  ];
   return `apiVersion: vnf/v1
 name: ${name}
 containers:
@@ -224,20 +247,14 @@ containers:
   s: { interfaces: { eth0: { network: ${routed ? 'n2' : 'n1'}, ip: ${server} } } }
 networks:
   n1: { subnet: 172.16.1.0/24 }
-${routed ? '  n2: { subnet: 172.16.2.0/24 }\nrouters:\n  r: { ports: { n1: ' + ADDR.gw1 + '/24, n2: ' + ADDR.gw2 + '/24 } }\n' : ''}${firewall ? `firewalls:
-  fw:
-    attach: [s/eth0]
-    ingress:
-      default: drop
-      rules:${SERVICE_RULES_YAML}
-` : ''}`;
+${routed ? `  n2: { subnet: 172.16.2.0/24 }\nrouters:\n${router}` : ''}${fws.length ? `firewalls:\n${fws.join('\n')}\n` : ''}`;
 }
 
 /** `labUp` of a topology (from YAML; rules of the server's firewall replaced when given). */
-export async function buildVnf(env: BuildEnv, kind: string, routed: boolean, firewall: boolean, fw?: FirewallDirection): Promise<Path> {
+export async function buildVnf(env: BuildEnv, kind: string, routed: boolean, firewall: boolean, fw?: FirewallDirection, extras: VnfExtras = {}): Promise<Path> {
   const name = `${IF_PREFIX}${env.id}`; // ≤ 15 characters; lab namespaces vnf.<name>.<c|s>
   const file = join(env.ctx.tmp, `${name}.yaml`);
-  const yaml = vnfYaml(name, routed, firewall || !!fw);
+  const yaml = vnfYaml(name, routed, firewall || !!fw, extras);
   writeFileSync(file, yaml);
   const parsed = parseTopology(yaml, file);
   if (!parsed.ok) throw new Error(`bench topology ${name} is invalid: ${parsed.issues.map((i) => i.message).join('; ')}`);
@@ -269,10 +286,14 @@ async function finish(env: BuildEnv, kind: string, c: string, s: string, serverI
   };
 }
 
-const pendingNat = 'vnf has no NAT yet: the path is listed here as the extension point and measured once it lands';
-const notYet = async (): Promise<Path> => {
-  throw new Error(pendingNat);
-};
+/** The router + masquerade path: nftables masquerade of everything the router sends out of b (the server's side). */
+export const MASQ_NFT = `table ip vnfn {
+  chain postrouting {
+    type nat hook postrouting priority srcnat; policy accept;
+    oifname "b" masquerade
+  }
+}
+`;
 
 /** Every path kind, in report order. */
 export const PATHS: PathKind[] = [
@@ -284,15 +305,21 @@ export const PATHS: PathKind[] = [
     id: 'linux-router-nft', label: 'Linux router + nftables ct filter', family: 'linux', fn: 'router+filter',
     build: (e, o) => buildLinuxRouter(e, o ?? { linux: { engine: 'nft', script: SERVICE_NFT } }, 'linux-router-nft'),
   },
-  { id: 'linux-router-masq', label: 'Linux router + nftables masquerade', family: 'linux', fn: 'router+nat', pending: pendingNat, build: notYet },
+  {
+    id: 'linux-router-masq', label: 'Linux router + nftables masquerade', family: 'linux', fn: 'router+nat',
+    build: (e) => buildLinuxRouter(e, { linux: { engine: 'nft', script: MASQ_NFT } }, 'linux-router-masq'),
+  },
   { id: 'vnf-bridge', label: 'vnf bridge', family: 'vnf', fn: 'bridge', build: (e) => buildVnf(e, 'vnf-bridge', false, false) },
   { id: 'vnf-router', label: 'vnf router', family: 'vnf', fn: 'router', build: (e) => buildVnf(e, 'vnf-router', true, false) },
   {
     id: 'vnf-router-fw', label: 'vnf router + firewall', family: 'vnf', fn: 'router+filter',
     build: (e, o) => buildVnf(e, 'vnf-router-fw', true, true, o?.vnf),
   },
-  { id: 'vnf-router-nat', label: 'vnf router + NAT', family: 'vnf', fn: 'router+nat', pending: pendingNat, build: notYet },
-  { id: 'vnf-full-chain', label: 'vnf firewall → NAT → router → bridge', family: 'vnf', fn: 'full-chain', pending: pendingNat, build: notYet },
+  { id: 'vnf-router-nat', label: 'vnf router + NAT (masquerade)', family: 'vnf', fn: 'router+nat', build: (e) => buildVnf(e, 'vnf-router-nat', true, false, undefined, { nat: true }) },
+  {
+    id: 'vnf-full-chain', label: 'vnf firewall → NAT → router → bridge', family: 'vnf', fn: 'full-chain',
+    build: (e) => buildVnf(e, 'vnf-full-chain', true, true, undefined, { nat: true, clientFirewall: true }),
+  },
 ];
 
 export const pathKind = (id: string): PathKind => {

@@ -13,7 +13,7 @@ import { barChart } from '../lib/charts.js';
 export const progScenario: Scenario = {
   id: 'prog',
   title: 'BPF_PROG_TEST_RUN: ns per packet per VNF path, against the null program',
-  about: 'kernel-timed runs of null, entry > bridge > deliver, entry > bridge > router > bridge > deliver, and the chain firewall > bridge > router > bridge > deliver',
+  about: 'kernel-timed runs of null, entry > bridge > deliver, entry > bridge > router > bridge > deliver, the chain firewall > bridge > router > bridge > deliver, and router > NAT (masquerade)',
   minutes: { quick: 0.3, full: 1 },
   async run(ctx: Context): Promise<ScenarioResult> {
     const res = emptyResult();

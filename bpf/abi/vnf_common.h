@@ -223,6 +223,8 @@ enum vnf_reason {
 	VNF_R_DROP_ICMP_RATELIMIT = 61, /* router: an ICMP error was due but the destination's rate limit held it back */
 	VNF_R_DROP_NAT_EXHAUSTED = 62,  /* nat: no free outside port (or identifier) for a new connection */
 	VNF_R_DROP_NAT_FULL = 63,       /* nat: the mapping table is full */
+	VNF_R_DROP_NAT_UNMAPPED = 64,   /* nat: would leave with an inside source it must translate, but has no mapping
+					 * (not a connection's first packet, or a protocol NAT does not translate) */
 };
 #define VNF_STATS_ENTRIES (VNF_MAX_PROGS * VNF_MAX_REASONS)
 

@@ -81,10 +81,15 @@ export function portInterfaces(input: CompileInput): PortInterface[] {
 
 /** The VNFs that run on a port, in chain order, before the forwarder and before delivery. */
 export function chainsFor(port: PortInterface, topology: Topology): { chainIn: number[]; chainOut: number[] } {
-  const policy = VNFS.filter((v) => v.chain?.runsOn(port, topology) && v.id !== undefined)
-    .sort((a, b) => a.chain!.order - b.chain!.order)
-    .map((v) => v.id!);
-  return { chainIn: [...policy, VNF_ID_BRIDGE], chainOut: [...policy, VNF_ID_DELIVER] };
+  const on = VNFS.filter((v) => v.chain?.runsOn(port, topology) && v.id !== undefined);
+  const ordered = (c: 'in' | 'out'): number[] => on
+    .map((v) => {
+      const o = v.chain!.order;
+      return { id: v.id!, order: typeof o === 'number' ? o : o(port, topology, c) };
+    })
+    .sort((a, b) => a.order - b.order || a.id - b.id)
+    .map((x) => x.id);
+  return { chainIn: [...ordered('in'), VNF_ID_BRIDGE], chainOut: [...ordered('out'), VNF_ID_DELIVER] };
 }
 
 export function compile(input: CompileInput): DesiredState {

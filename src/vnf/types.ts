@@ -252,7 +252,14 @@ export interface VnfModule {
    * network is (e.g. NAT on every port network of a router with `nat`), not only because of the
    * port's own options.
    */
-  chain?: { order: number; runsOn(port: PortInterface, topology: Topology): boolean };
+  chain?: {
+    /**
+     * Place in the chains (lower first), or per port and chain: a VNF that works at the edge of
+     * the world (NAT on an outside port) runs first in what comes in and last in what goes out.
+     */
+    order: number | ((port: PortInterface, topology: Topology, chain: 'in' | 'out') => number);
+    runsOn(port: PortInterface, topology: Topology): boolean;
+  };
   /** Sections of `vnf-ctl get NAME`. */
   status?(r: StatusReader): StatusSection[];
   /** Human-level changes between two topologies (e.g. rules added/removed), shown with the plan. */

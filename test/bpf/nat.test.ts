@@ -13,6 +13,8 @@
  * Checksums are recomputed here from the output bytes, never trusted.
  */
 import t from 'tap';
+import { enum_vnf_reason } from '../../src/abi/vnf_common.js';
+import { enum_vnf_ct_state } from '../../src/abi/conntrack.js';
 import type { Test } from 'tap';
 import { u32 } from '../../src/codec/struct.js';
 import { VNF_DIR_RX, VNF_DIR_TX, VNF_ID_DELIVER } from '../../src/vnf/common/codec.js';
@@ -52,11 +54,10 @@ const HOST = '02:00:00:00:01:05';
 const BCAST = 'ff:ff:ff:ff:ff:ff';
 
 /** enum vnf_reason (bpf/abi/vnf_common.h) */
-const R = {
-  PASS: 0, NAT_SNAT: 24, NAT_DNAT: 25, NAT_ARP_REPLY: 26, NAT_ICMP_ERROR: 27, NAT_NEW: 28, DROP_UNSUPPORTED: 41,
-  DROP_CT_FULL: 49, DROP_NAT_EXHAUSTED: 62, DROP_NAT_FULL: 63,
-} as const;
-const CT = { SYN_SENT: 1, SYN_RECV: 2, ESTABLISHED: 3, UDP: 9, UDP_REPLIED: 10, ICMP: 11 } as const;
+/** Reason codes by their names without VNF_R_ (generated from bpf/abi/vnf_common.h). */
+const R = Object.fromEntries(Object.entries(enum_vnf_reason).map(([k, v]) => [k.replace(/^VNF_R_/, ''), v])) as Record<string, number>;
+/** Conntrack states by their names without VNF_CT_ (generated from bpf/abi/conntrack.h). */
+const CT = Object.fromEntries(Object.entries(enum_vnf_ct_state).map(([k, v]) => [k.replace(/^VNF_CT_/, ''), v])) as Record<string, number>;
 
 interface NatLab {
   dp: TestDataplane;
@@ -275,9 +276,15 @@ if (requirePrivileges(t)) {
     checkSums(t, ack, 'ACK');
     t.equal(l.ct(key)?.state, CT.ESTABLISHED, 'ESTABLISHED after the ACK');
 
-    // A non-SYN without a mapping passes untouched.
+    // A non-SYN without a mapping from a masqueraded source has nothing to be translated by: it
+    // is dropped, never sent out with its inside address. One from a source NAT does not
+    // translate passes untouched.
     const stray = tcpF('10.2.0.8', '203.0.113.9', 40001, 443, TCP_ACK, 1, 1);
-    t.same(l.outOut(stray), stray, 'an ACK without a mapping is not translated');
+    const unmapped = l.stat(R.DROP_NAT_UNMAPPED);
+    t.equal(l.run('outOut', stray).retval, TC_ACT_SHOT, 'an ACK without a mapping from a masqueraded source is dropped');
+    t.equal(l.stat(R.DROP_NAT_UNMAPPED) - unmapped, 1n, 'counted as DROP_NAT_UNMAPPED');
+    const foreign = tcpF('192.0.2.77', '203.0.113.9', 40001, 443, TCP_ACK, 1, 1);
+    t.same(l.outOut(foreign), foreign, 'an ACK from a source NAT does not translate passes untouched');
   });
 
   t.test('TCP: a SYN reusing a closed connection\'s tuple (TIME_WAIT) reopens: old pair removed, a new mapping', async (t) => {
@@ -289,7 +296,7 @@ if (requirePrivileges(t)) {
     l.outOut(tcpF('10.2.0.7', '203.0.113.9', 40000, 443, TCP_FIN | TCP_ACK, 1001, 5001));
     l.outIn(tcpF('203.0.113.9', OUTSIDE, 443, p, TCP_FIN | TCP_ACK, 5001, 1002));
     l.outOut(tcpF('10.2.0.7', '203.0.113.9', 40000, 443, TCP_ACK, 1002, 5002));
-    t.equal(l.ct(key)?.state, 7, 'TIME_WAIT');
+    t.equal(l.ct(key)?.state, CT.TIME_WAIT, 'TIME_WAIT');
     const created = l.ct(key)!.created_ns;
     const newBefore = l.stat(R.NAT_NEW);
     const syn = l.outOut(tcpF('10.2.0.7', '203.0.113.9', 40000, 443, TCP_SYN, 900000));

@@ -28,6 +28,15 @@ export const keepMapping = (key: Buffer, _v: Buffer, live: Live): boolean =>
 /** NAT runs on every port of a network with a role in a router's NAT (outside or inside). */
 export const natRunsOn = (port: PortInterface, topology: Topology): boolean => natRoles(topology).has(port.network);
 
+/**
+ * After the firewall (10) everywhere but in what comes in through an outside port, where NAT runs
+ * first: as Linux's PREROUTING before its filter, so that port's policy sees a reply of a
+ * masqueraded connection with the inside address it saw that connection leave with (in its
+ * chain_out, before the source NAT).
+ */
+export const natOrder = (port: PortInterface, topology: Topology, chain: 'in' | 'out'): number =>
+  chain === 'in' && natRoles(topology).get(port.network)?.outside ? 5 : 20;
+
 const range = ([lo, hi]: readonly [number, number]): string => (lo === hi ? String(lo) : `${lo}-${hi}`);
 
 function status(r: StatusReader): StatusSection[] {
@@ -91,7 +100,7 @@ export const natModule: VnfModule = {
     { name: VNF_MAP_NAT_GC, type: 'array', keySize: 4, valueSize: VNF_NAT_GC_SIZE, maxEntries: 1, kind: 'kernel' },
   ],
   entries: natEntries,
-  chain: { order: 20, runsOn: natRunsOn },
+  chain: { order: natOrder, runsOn: natRunsOn },
   status,
   changes: natChanges,
 };

@@ -16,7 +16,7 @@ import { ctEntryCodec, ctKeyCodec } from '../../../src/vnf/conntrack/codec.js';
 import {
   natEntryCodec, natFloatCodec, natFloatKeyCodec, natFwdCodec, natFwdKeyCodec, natKeyCodec, natMasqKeyCodec, natNetCodec,
   natZone, VNF_ID_NAT, VNF_NAT_AT_OUT_IN, VNF_NAT_AT_OUT_OUT, VNF_NAT_FLOAT_BY_INSIDE, VNF_NAT_FLOAT_BY_OUTSIDE,
-  VNF_NAT_K_MASQ, VNF_NAT_NET_INSIDE, VNF_NAT_NET_OUTSIDE,
+  VNF_MAP_NAT, VNF_NAT_K_MASQ, VNF_NAT_NET_INSIDE, VNF_NAT_NET_OUTSIDE,
 } from '../../../src/vnf/nat/codec.js';
 import { natChanges } from '../../../src/vnf/nat/describe.js';
 import { emptyKernel, kernelAfter } from '../../helpers/observed.js';
@@ -86,7 +86,7 @@ t.test('compile: roles, masquerade, floating both ways, forwards', async (t) => 
   ], 'forwards: the published port, to the inside address and port (the same port when the file gives none)');
   const fwdKey = natFwdKeyCodec.encode({ router_id: r1, port: 8080, proto: 6 });
   t.equal(fwdKey.readUInt16BE(4), 8080, 'ports in network order');
-  t.notOk('vnf_nat' in d.maps, 'the mappings are the dataplane\'s');
+  t.notOk(VNF_MAP_NAT in d.maps, 'the mappings are the dataplane\'s');
 });
 
 t.test('chains: NAT after the firewall on every port of a NAT network, not elsewhere', async (t) => {
@@ -106,6 +106,14 @@ t.test('chains: NAT after the firewall on every port of a NAT network, not elsew
   t.same([chainOf(at('other/eth0'), 'chain_in'), chainOf(at('other/eth0'), 'chain_out')], [[VNF_ID_BRIDGE], [VNF_ID_DELIVER]], 'lan (a router without nat): no nat');
   const attached = { ifname: 'up0', ifindex: 500, source: 'attach' as const, network: 'wan', networkId: 3, ip: 0, prefix: 24, allowedSources: [], options: {} };
   t.same(chainsFor(attached, topo).chainIn, [VNF_ID_NAT, VNF_ID_BRIDGE], 'an attached port on the outside network runs NAT too');
+  // A firewall on an outside port: NAT runs first in what comes in (PREROUTING), last in what
+  // goes out (POSTROUTING), so the policy sees the inside addresses of a masqueraded connection
+  // both ways (it saw them leave before the source NAT).
+  const guarded = { ...attached, options: { firewall: 'fw' } };
+  t.same(chainsFor(guarded, topo), {
+    chainIn: [VNF_ID_NAT, VNF_ID_FIREWALL, VNF_ID_BRIDGE],
+    chainOut: [VNF_ID_FIREWALL, VNF_ID_NAT, VNF_ID_DELIVER],
+  }, 'outside port with a firewall: [nat, firewall, bridge] / [firewall, nat, deliver]');
 });
 
 t.test('plan: from nothing, NAT is loaded and slotted; a re-apply plans nothing and keeps every mapping', async (t) => {
@@ -130,7 +138,7 @@ t.test('plan: from nothing, NAT is loaded and slotted; a re-apply plans nothing 
 
   const k = kernelAfter(d, builds);
   const r1 = inp.ids.routers.get('r1')!;
-  k.maps.vnf_nat = new Map([mapping(r1, 0), mapping(r1, 1)]);
+  k.maps[VNF_MAP_NAT] = new Map([mapping(r1, 0), mapping(r1, 1)]);
   k.maps.vnf_ct = new Map([[hex(ctKeyCodec.encode({ zone: natZone(r1), saddr: ip('10.1.0.20'), daddr: ip('198.51.100.1'), sport: 40000, dport: 443, proto: 6 })), Buffer.alloc(ctEntryCodec.size)]]);
   t.same(plan(compile(input(topologyOf(WITH_FIREWALL), inp.ids)), k, builds).ops, [], 'same file again: nothing to do');
   const other = topologyOf(edit(WITH_FIREWALL, '  lan: { subnet: 10.9.0.0/24 }', '  lan: { subnet: 10.9.0.0/24, fdbAgingSeconds: 42 }'));
@@ -152,7 +160,7 @@ t.test('plan: removing the nat removes its config entries (roles first); mapping
   const inp = input();
   const k = kernelAfter(compile(inp), builds);
   const r1 = inp.ids.routers.get('r1')!;
-  k.maps.vnf_nat = new Map([mapping(r1, 0)]);
+  k.maps[VNF_MAP_NAT] = new Map([mapping(r1, 0)]);
   const p = plan(compile(input(topologyOf(withoutNat(WITH_FIREWALL)), inp.ids)), k, builds);
   const deletes = p.ops.filter((o): o is Extract<Op, { kind: 'delete' }> => o.kind === 'delete');
   const count = (m: string): number => deletes.filter((o) => o.map === m).length;
@@ -171,7 +179,7 @@ t.test('plan: mappings and NAT connections of a removed router are swept, those 
   const k = kernelAfter(compile(inp), builds);
   const r1 = inp.ids.routers.get('r1')!;
   const r2 = inp.ids.routers.get('r2')!;
-  k.maps.vnf_nat = new Map([mapping(r1, 0), mapping(r1, 1), mapping(r2, 0)]);
+  k.maps[VNF_MAP_NAT] = new Map([mapping(r1, 0), mapping(r1, 1), mapping(r2, 0)]);
   const ct = (zone: number): [string, Buffer] => [hex(ctKeyCodec.encode({ zone, saddr: ip('10.9.0.10'), daddr: ip('203.0.113.1'), sport: 1000, dport: 53, proto: 17 })), Buffer.alloc(ctEntryCodec.size)];
   k.maps.vnf_ct = new Map([ct(natZone(r1)), ct(natZone(r2))]);
   // r1 leaves the file (and with it front/back/wan's gateway; the networks stay).
@@ -179,7 +187,7 @@ t.test('plan: mappings and NAT connections of a removed router are swept, those 
   t.notOk(noR1.routers.some((r) => r.name === 'r1'), 'fixture: r1 removed');
   const p = plan(compile(input(noR1, assignIds(inp.ids, noR1))), k, builds);
   const sweep = (map: string): Buffer[] => p.ops.flatMap((o) => (o.kind === 'sweep' && o.map === map ? o.keys : []));
-  t.same(sweep('vnf_nat').map((key) => natKeyCodec.decode(key).zone).sort(), [natZone(r1), natZone(r1)], "r1's two mappings swept, r2's kept");
+  t.same(sweep(VNF_MAP_NAT).map((key) => natKeyCodec.decode(key).zone).sort(), [natZone(r1), natZone(r1)], "r1's two mappings swept, r2's kept");
   t.same(sweep('vnf_ct').map((key) => ctKeyCodec.decode(key).zone), [natZone(r1)], "r1's NAT connection swept, r2's kept");
 });
 

@@ -1,7 +1,7 @@
 /** The NAT section of `vnf-ctl get`, from a fabricated StatusReader. */
 import t from 'tap';
 import { ctEntryCodec, ctKeyCodec, CT_STATE } from '../../../src/vnf/conntrack/codec.js';
-import { natEntryCodec, natKeyCodec, natZone, VNF_NAT_AT_OUT_OUT, VNF_NAT_K_MASQ } from '../../../src/vnf/nat/codec.js';
+import { natEntryCodec, natKeyCodec, natZone, VNF_MAP_NAT, VNF_NAT_AT_OUT_OUT, VNF_NAT_K_MASQ } from '../../../src/vnf/nat/codec.js';
 import { VNFS } from '../../../src/vnf/registry.js';
 import type { StatusReader } from '../../../src/vnf/types.js';
 import { NAT, topologyOf } from './fixture.js';
@@ -36,7 +36,7 @@ t.test('one row per router with nat: outside, inside, masquerade and range, coun
   const dead = conn(6, 3, false);
   const gone = conn(9, 4, true);
   const s = nat.status!(reader({
-    vnf_nat: [...a.nat, ...b.nat, ...dead.nat, ...gone.nat],
+    [VNF_MAP_NAT]: [...a.nat, ...b.nat, ...dead.nat, ...gone.nat],
     vnf_ct: [...a.ct, ...b.ct, ...dead.ct, ...gone.ct],
   }));
   t.equal(s.length, 1);
