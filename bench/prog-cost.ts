@@ -133,7 +133,7 @@ export async function progCostSetup(): Promise<{ variants: CostVariant[]; close:
     router!.map('vnf_routes').update(routeKeyCodec.encode(routeKey(1, ip('10.0.3.0'), 24)), routeCodec.encode({ network: 3, nexthop: 0, addr: ip('10.0.3.0'), prefixlen: 24, flags: 1 }));
     router!.map('vnf_neigh_static').update(neighKeyCodec.encode({ network: 3, ip: ip('10.0.3.10') }), neighCodec.encode({ updated_ns: 0n, mac: macs.e, flags: VNF_NEIGH_F_STATIC }));
     const natNet = (id: number, flags: number): void =>
-      nat!.map('vnf_nat_nets').update(u32(id), natNetCodec.encode({ router_id: 1, flags, outside_ip: ip('10.0.3.1'), port_min: 20000, port_max: 29999 }));
+      nat!.map('vnf_nat_nets').update(u32(id), natNetCodec.encode({ router_id: 1, flags, outside_ip: ip('10.0.3.1'), port_min: 20000, port_max: 29999, max_per_source: 0, max_inbound: 0 }));
     natNet(3, VNF_NAT_NET_OUTSIDE);
     natNet(1, VNF_NAT_NET_INSIDE);
     nat!.map('vnf_nat_masq').update(natMasqKeyCodec.encode({ prefixlen: 32 + 24, router_id: 1, addr: ip('10.0.1.0') }), u32(1));

@@ -33,6 +33,16 @@
  *     the router's MAC on this network
  *   non-first fragments that would need translation: dropped (no inside
  *     address ever leaks); first fragments are translated as whole packets
+ *   what must be translated to leave through the outside but cannot be (no
+ *     mapping; an ICMP error whose outer source or quote stays inside) is
+ *     dropped as NAT_UNMAPPED
+ *
+ * Defences (test/bpf/nat-attacks.test.ts): at OUT_IN the world may not send
+ * as the inside (masqueraded prefixes, floating addresses, the outside
+ * address: DROP_SPOOF_IP); ICMP redirects never pass; a mapping whose rule
+ * changed or went (nat_still_wanted) ends its connection; new mappings count
+ * against their source's quota (vnf_nat_src: an inside address, or the
+ * world) and are refused beyond it (DROP_NAT_QUOTA).
  *
  * A collector (a bpf_timer in vnf_nat_gc, armed by the first packet)
  * removes dead mappings every VNF_NAT_GC_INTERVAL_MS.
@@ -95,6 +105,16 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } vnf_nat_map SEC(".maps");
 
+/* Mappings per source (fairness, see bpf/abi/nat.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VNF_NAT_SRC_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct vnf_nat_src_key);
+	__type(value, struct vnf_nat_src);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vnf_nat_src SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
@@ -121,6 +141,8 @@ struct nat_work {
 	__u32 router_id;
 	__u16 port_min; /* host order */
 	__u16 port_max;
+	__u32 max_per_source; /* fairness quotas (0: the defaults) */
+	__u32 max_inbound;
 	__u8 at;
 	__u8 proto;
 	__u8 echo;      /* ICMP echo: identifier in sport */
@@ -174,6 +196,62 @@ static __always_inline int nat_ct_eq(const struct vnf_ct_key *a, const struct vn
 	return ct_key_eq(a, b);
 }
 
+/* ---- fairness ---------------------------------------------------------- */
+
+/* The source a connection counts against, from its original entry's key: the
+ * inside address of an outbound or hairpin connection, 0 for the world's. */
+static __always_inline __u32 nat_src_of(const struct vnf_nat_key *k)
+{
+	return k->at == VNF_NAT_AT_OUT_IN ? 0 : k->saddr;
+}
+
+/* One connection of `k`'s source fewer. Counts are read as signed: a count
+ * that went below zero (a mapping made before counting began) never blocks. */
+static __always_inline void nat_src_put(const struct vnf_nat_key *k)
+{
+	struct vnf_nat_src_key sk = { .zone = k->zone, .addr = nat_src_of(k) };
+	struct vnf_nat_src *c = bpf_map_lookup_elem(&vnf_nat_src, &sk);
+
+	if (c)
+		__sync_fetch_and_add(&c->count, -1);
+}
+
+/* One more (a mapping was made). Without room for a new counter the
+ * connection goes uncounted: the map holds far more sources than a router
+ * has containers. */
+static __always_inline void nat_src_get(const struct vnf_nat_key *k)
+{
+	struct vnf_nat_src_key sk = { .zone = k->zone, .addr = nat_src_of(k) };
+	struct vnf_nat_src *c = bpf_map_lookup_elem(&vnf_nat_src, &sk);
+
+	if (!c) {
+		struct vnf_nat_src one = { .count = 1 };
+
+		if (bpf_map_update_elem(&vnf_nat_src, &sk, &one, BPF_NOEXIST) == 0)
+			return;
+		c = bpf_map_lookup_elem(&vnf_nat_src, &sk);
+		if (!c)
+			return;
+	}
+	__sync_fetch_and_add(&c->count, 1);
+}
+
+/* Whether `k`'s source holds its quota of mappings. */
+static __always_inline int nat_src_full(const struct vnf_nat_key *k, __u32 max_per_source, __u32 max_inbound)
+{
+	struct vnf_nat_src_key sk = { .zone = k->zone, .addr = nat_src_of(k) };
+	struct vnf_nat_src *c = bpf_map_lookup_elem(&vnf_nat_src, &sk);
+	__s64 lim;
+
+	if (!c)
+		return 0;
+	if (sk.addr)
+		lim = max_per_source ? max_per_source : VNF_NAT_DEFAULT_MAX_PER_SOURCE;
+	else
+		lim = max_inbound ? max_inbound : VNF_NAT_DEFAULT_MAX_INBOUND;
+	return (__s64)c->count >= lim;
+}
+
 /* The key of the other entry of `e`'s pair (its translated tuple reversed,
  * at peer_at). ICMP echo keeps {identifier, 0}. */
 static __always_inline void nat_peer_key(struct vnf_nat_key *p, __u32 zone, __u8 proto, const struct vnf_nat_entry *e)
@@ -206,11 +284,13 @@ __attribute__((noinline)) int nat_pair_remove(const struct vnf_nat_key *k, const
 
 	if (!k || !e)
 		return 0;
-	bpf_map_delete_elem(&vnf_nat_map, k);
+	/* Whoever deletes the original entry uncounts the connection. */
+	if (bpf_map_delete_elem(&vnf_nat_map, k) == 0 && e->dir == 0)
+		nat_src_put(k);
 	nat_peer_key(&p, k->zone, k->proto, e);
 	pe = bpf_map_lookup_elem(&vnf_nat_map, &p);
-	if (pe && nat_ct_eq(&pe->ct, &e->ct))
-		bpf_map_delete_elem(&vnf_nat_map, &p);
+	if (pe && nat_ct_eq(&pe->ct, &e->ct) && bpf_map_delete_elem(&vnf_nat_map, &p) == 0 && e->dir == 1)
+		nat_src_put(&p);
 	return 1;
 }
 
@@ -312,6 +392,61 @@ __attribute__((noinline)) int nat_apply(struct __sk_buff *skb)
  * kills the old connection and its pair: the SYN is new; an out-of-window
  * segment changes no state but is still translated), others touched.
  */
+/*
+ * Whether the rule a mapping was made by still holds (the firewall re-checks
+ * a connection against a changed rule set; so does NAT): a forward that was
+ * removed or retargeted, a floating address that moved or went, a source no
+ * longer masqueraded, a new outside address. Read from the entry in w->ent
+ * found under w->key: its original direction (dir 0) carries the first
+ * packet's tuple in the key and the translated one in the entry; the reply
+ * direction the other way round. 1 when it holds.
+ */
+__attribute__((noinline)) int nat_still_wanted(void)
+{
+	struct nat_work *w = nat_work_get();
+	struct vnf_nat_float_key fk = {};
+	struct vnf_nat_float *f;
+
+	if (!w)
+		return 0;
+	__u32 router = w->router_id, oip = w->outside_ip;
+	int reply = w->ent.dir & 1;
+	/* The original tuple's source and the translated addresses, either way. */
+	__be32 in_src = reply ? w->ent.daddr : w->key.saddr;     /* MASQ / FLOAT_OUT: the inside source */
+	__be32 out_src = reply ? w->key.daddr : w->ent.saddr;    /* ... and what it leaves as */
+	__be32 pub_dst = reply ? w->ent.saddr : w->key.daddr;    /* FLOAT_IN / FORWARD: the public destination */
+	__be32 in_dst = reply ? w->key.saddr : w->ent.daddr;     /* ... and the inside host */
+	__be16 pub_port = reply ? w->ent.sport : w->key.dport;
+	__be16 in_port = reply ? w->key.sport : w->ent.dport;
+
+	switch (w->ent.kind) {
+	case VNF_NAT_K_MASQ: {
+		struct vnf_nat_masq_key mk = { .prefixlen = 64, .router_id = bpf_htonl(router), .addr = in_src };
+
+		return out_src == oip && bpf_map_lookup_elem(&vnf_nat_masq, &mk) != NULL;
+	}
+	case VNF_NAT_K_FLOAT_OUT:
+		fk.router_id = router;
+		fk.addr = in_src;
+		fk.which = VNF_NAT_FLOAT_BY_INSIDE;
+		f = bpf_map_lookup_elem(&vnf_nat_float, &fk);
+		return f && f->addr == out_src;
+	case VNF_NAT_K_FLOAT_IN:
+		fk.router_id = router;
+		fk.addr = pub_dst;
+		fk.which = VNF_NAT_FLOAT_BY_OUTSIDE;
+		f = bpf_map_lookup_elem(&vnf_nat_float, &fk);
+		return f && f->addr == in_dst;
+	case VNF_NAT_K_FORWARD: {
+		struct vnf_nat_fwd_key dk = { .router_id = router, .port = pub_port, .proto = w->proto };
+		struct vnf_nat_fwd *d = bpf_map_lookup_elem(&vnf_nat_fwd, &dk);
+
+		return pub_dst == oip && d && d->addr == in_dst && d->port == in_port;
+	}
+	}
+	return 0;
+}
+
 __attribute__((noinline)) int nat_established(struct __sk_buff *skb)
 {
 	struct nat_work *w = nat_work_get();
@@ -331,6 +466,13 @@ __attribute__((noinline)) int nat_established(struct __sk_buff *skb)
 	}
 	if (ct_expired(ce, w->now)) {
 		ct_kill(&w->ent.ct, ce, CT_KILL_EXPIRED, w->now);
+		nat_pair_remove(&w->key, &w->ent);
+		return NAT_E_NEW;
+	}
+	/* Its rule changed or went: the connection ends here (both entries and
+	 * its conntrack entry), and the packet is judged as a new one. */
+	if (!nat_still_wanted()) {
+		ct_kill(&w->ent.ct, ce, 0, 0);
 		nat_pair_remove(&w->key, &w->ent);
 		return NAT_E_NEW;
 	}
@@ -531,6 +673,9 @@ __attribute__((noinline)) int nat_create(struct __sk_buff *skb)
 	w->ck._pad[0] = 0;
 	w->ck._pad[1] = 0;
 	w->ck._pad[2] = 0;
+	/* Fairness: the source's quota of mappings, before anything is taken. */
+	if (nat_src_full(&w->key, w->max_per_source, w->max_inbound))
+		return VNF_R_DROP_NAT_QUOTA;
 	ce = bpf_map_lookup_elem(&vnf_ct, &w->ck);
 	if (ce && !(ce->flags & VNF_CT_F_DYING) && ct_expired(ce, w->now))
 		ct_kill(&w->ck, ce, CT_KILL_EXPIRED, w->now);
@@ -606,8 +751,10 @@ __attribute__((noinline)) int nat_create(struct __sk_buff *skb)
 		w->ent._pad = 0;
 		long r = bpf_map_update_elem(&vnf_nat_map, &w->key, &w->ent, BPF_NOEXIST);
 
-		if (r == 0)
+		if (r == 0) {
+			nat_src_get(&w->key);
 			return NAT_C_MADE;
+		}
 		bpf_map_delete_elem(&vnf_nat_map, &w->rkey);
 		if (r == -EEXIST_) {
 			/* Another CPU mapped the same connection first (same
@@ -856,8 +1003,11 @@ static long nat_gc_step(struct bpf_map *map, struct vnf_nat_key *k, struct vnf_n
 
 	if (nat_ct_alive(&ck, g->now))
 		return 0;
-	if (bpf_map_delete_elem(map, k) == 0)
+	if (bpf_map_delete_elem(map, k) == 0) {
 		g->removed++;
+		if (e->dir == 0)
+			nat_src_put(k);
+	}
 	return 0;
 }
 
@@ -908,6 +1058,18 @@ static __always_inline int nat_pull(struct __sk_buff *skb)
 	return bpf_skb_pull_data(skb, len);
 }
 
+/* An address of the NAT's inside, or one of its public ones: what the world
+ * never sends from. */
+static __always_inline int nat_inside_addr(__u32 router, __be32 oip, __be32 a)
+{
+	struct vnf_nat_masq_key mk = { .prefixlen = 64, .router_id = bpf_htonl(router), .addr = a };
+	struct vnf_nat_float_key fi = { .router_id = router, .addr = a, .which = VNF_NAT_FLOAT_BY_INSIDE };
+	struct vnf_nat_float_key fo = { .router_id = router, .addr = a, .which = VNF_NAT_FLOAT_BY_OUTSIDE };
+
+	return a == oip || bpf_map_lookup_elem(&vnf_nat_masq, &mk) || bpf_map_lookup_elem(&vnf_nat_float, &fi) ||
+	       bpf_map_lookup_elem(&vnf_nat_float, &fo);
+}
+
 /* A non-first fragment: dropped when its datagram would need translation
  * here (its header, in the first fragment, was translated or would be). */
 static __always_inline int nat_frag_needs(__u32 at, __u32 router, __be32 oip, __be32 s, __be32 d)
@@ -936,6 +1098,7 @@ int vnf_nat(struct __sk_buff *skb)
 	__u32 router = np->router_id, nflags = np->flags;
 	__be32 oip = np->outside_ip;
 	__u16 pmin = np->port_min, pmax = np->port_max;
+	__u32 qsrc = np->max_per_source, qin = np->max_inbound;
 
 	if (md_out(skb))
 		at = (nflags & VNF_NAT_NET_OUTSIDE) ? VNF_NAT_AT_OUT_OUT : 0;
@@ -970,6 +1133,14 @@ int vnf_nat(struct __sk_buff *skb)
 	reason = fw_parse(skb, &p);
 	if (reason)
 		return vnf_drop(skb, NAT, reason);
+	/* The world never sends as the inside: not from a masqueraded prefix
+	 * (the inside networks and their gateways), a floating address (either
+	 * side), nor the outside address itself. An uplink has no identity
+	 * check of its own; without this, a host out there could reach a
+	 * floating or forwarded host as another tenant (and have its replies
+	 * sent into that tenant), or forge ICMP from the inside gateway. */
+	if (at == VNF_NAT_AT_OUT_IN && nat_inside_addr(router, oip, p.saddr))
+		return vnf_drop(skb, NAT, VNF_R_DROP_SPOOF_IP);
 
 	if (p.kind == FW_K_FRAG) {
 		if (nat_frag_needs(at, router, oip, p.saddr, p.daddr))
@@ -991,6 +1162,8 @@ int vnf_nat(struct __sk_buff *skb)
 	w->router_id = router;
 	w->port_min = pmin;
 	w->port_max = pmax;
+	w->max_per_source = qsrc;
+	w->max_inbound = qin;
 	w->at = at;
 	w->first_frag = p.first_frag;
 	w->key.zone = VNF_NAT_ZONE(router);
@@ -999,6 +1172,11 @@ int vnf_nat(struct __sk_buff *skb)
 	w->key._pad[1] = 0;
 
 	if (p.kind == FW_K_ICMP_ERR) {
+		/* A redirect through NAT would name a new gateway for an inside
+		 * host, chosen by whoever sent it: never passed (Linux drops
+		 * redirects about NATed connections). */
+		if (p.cdport == FW_ICMP_REDIRECT)
+			return vnf_drop(skb, NAT, VNF_R_DROP_UNSUPPORTED);
 		/* The quote travelled the other way: its tuple reversed. */
 		if (!p.in_ok)
 			goto untranslated;
@@ -1023,10 +1201,27 @@ int vnf_nat(struct __sk_buff *skb)
 		w->tot = p.tot;
 		int r = nat_icmp_error(skb);
 
+		/* Leaving through the outside, the error may be the router's about a
+		 * packet it got after DNAT (a TTL or an unreachable target of a
+		 * forward or floating address): the quote then matches the
+		 * connection's reply entry, which sits at IN_IN. */
+		if (r == 0 && at == VNF_NAT_AT_OUT_OUT) {
+			w->key.at = VNF_NAT_AT_IN_IN;
+			r = nat_icmp_error(skb);
+		}
 		if (r < 0)
 			return vnf_drop(skb, NAT, VNF_R_DROP_MALFORMED);
-		if (r > 0)
+		if (r > 0) {
+			/* Translated, it still must not leave with an inside source
+			 * (an inside host forging an error about another's
+			 * connection keeps its own address outside). */
+			__be32 osrc;
+
+			if (at == VNF_NAT_AT_OUT_OUT &&
+			    (bpf_skb_load_bytes(skb, NAT_IP_SADDR, &osrc, 4) < 0 || nat_frag_needs(at, router, oip, osrc, 0)))
+				return vnf_drop(skb, NAT, VNF_R_DROP_NAT_UNMAPPED);
 			return vnf_next_reason(skb, NAT, VNF_R_NAT_ICMP_ERROR);
+		}
 		goto untranslated;
 	}
 
@@ -1082,6 +1277,10 @@ untranslated:
 	 * dropped. Linux leaves such INVALID packets untranslated, for the
 	 * filter to drop. */
 	if (at == VNF_NAT_AT_OUT_OUT && nat_frag_needs(at, router, oip, p.saddr, p.daddr))
+		return vnf_drop(skb, NAT, VNF_R_DROP_NAT_UNMAPPED);
+	/* Nor inside addresses in the quote of an error nothing translated. */
+	if (at == VNF_NAT_AT_OUT_OUT && p.kind == FW_K_ICMP_ERR && p.in_ok &&
+	    (nat_frag_needs(at, router, oip, p.in_saddr, 0) || nat_frag_needs(at, router, oip, p.in_daddr, 0)))
 		return vnf_drop(skb, NAT, VNF_R_DROP_NAT_UNMAPPED);
 	return vnf_next(skb, NAT);
 }

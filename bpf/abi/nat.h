@@ -37,6 +37,15 @@
  * its port is free again, and the NAT's collector (a bpf_timer) removes both
  * entries.
  *
+ * Fairness: a router's NAT is shared by every container behind it. Each
+ * connection counts against its source in vnf_nat_src: an inside address
+ * (masquerade, floating outbound, hairpin) may hold at most max_per_source
+ * mappings, and connections from the world (to forwarded ports and floating
+ * addresses, under address 0) at most max_inbound, so neither one container
+ * nor a flood from outside can take the table or the conntrack zone from the
+ * others. A connection is counted when its mapping is made and uncounted by
+ * whoever deletes its original entry.
+ *
  * Addresses and ports are in network order unless said otherwise. ICMP echo
  * is tracked by its identifier: sport = identifier, dport = 0, for requests
  * and replies alike.
@@ -54,6 +63,7 @@
 #define VNF_MAP_NAT_FWD "vnf_nat_fwd"     /* config: forwarded ports of the outside address */
 #define VNF_MAP_NAT "vnf_nat_map"         /* learned: the mappings (not "vnf_nat": the program's name) */
 #define VNF_MAP_NAT_GC "vnf_nat_gc"       /* kernel-only: the collector's timer */
+#define VNF_MAP_NAT_SRC "vnf_nat_src"     /* learned: connections per source (fairness) */
 
 #define VNF_NAT_NETS_MAX VNF_NETWORKS_MAX
 #define VNF_NAT_MASQ_MAX 4096
@@ -64,6 +74,9 @@
 #define VNF_NAT_GC_INTERVAL_MS 1000
 #define VNF_NAT_DEFAULT_PORT_MIN 20000 /* when the file gives no range */
 #define VNF_NAT_DEFAULT_PORT_MAX 29999
+#define VNF_NAT_SRC_MAX 65536
+#define VNF_NAT_DEFAULT_MAX_PER_SOURCE 4096 /* when vnf_nat_net.max_per_source is 0 */
+#define VNF_NAT_DEFAULT_MAX_INBOUND 16384   /* when vnf_nat_net.max_inbound is 0 */
 
 /* The conntrack zone of a router's NAT: never an ifindex (those are < 2^31). */
 #define VNF_NAT_ZONE(router_id) (VNF_CT_ZONE_NAT | (router_id))
@@ -77,8 +90,10 @@ struct vnf_nat_net {
 	__u32 outside_ip; /* the router's address on the outside network (network order) */
 	__u16 port_min;   /* masquerade port range, HOST order, inclusive */
 	__u16 port_max;
+	__u32 max_per_source; /* mappings one inside address may hold (0: the default) */
+	__u32 max_inbound;    /* mappings of connections from the world (0: the default) */
 };
-VNF_STATIC_ASSERT(sizeof(struct vnf_nat_net) == 16, "vnf_nat_net");
+VNF_STATIC_ASSERT(sizeof(struct vnf_nat_net) == 24, "vnf_nat_net");
 
 /* vnf_nat_masq: LPM trie, (router id, source prefix) -> 1. prefixlen counts
  * bits of (router_id, addr): 32 + the prefix length. router_id is
@@ -160,6 +175,20 @@ struct vnf_nat_entry {
 	__u8 _pad;
 };
 VNF_STATIC_ASSERT(sizeof(struct vnf_nat_entry) == 36, "vnf_nat_entry");
+
+/* vnf_nat_src: (NAT zone, source) -> how many mappings it holds. The source
+ * is the inside address of an outbound or hairpin connection, 0 for the
+ * world's connections. */
+struct vnf_nat_src_key {
+	__u32 zone; /* VNF_NAT_ZONE(router id) */
+	__u32 addr; /* network order; 0: the world */
+};
+VNF_STATIC_ASSERT(sizeof(struct vnf_nat_src_key) == 8, "vnf_nat_src_key");
+
+struct vnf_nat_src {
+	__u64 count;
+};
+VNF_STATIC_ASSERT(sizeof(struct vnf_nat_src) == 8, "vnf_nat_src");
 
 /* vnf_nat_gc[0]: the collector that removes dead mappings (opaque to user space). */
 struct vnf_nat_gc {

@@ -225,6 +225,7 @@ enum vnf_reason {
 	VNF_R_DROP_NAT_FULL = 63,       /* nat: the mapping table is full */
 	VNF_R_DROP_NAT_UNMAPPED = 64,   /* nat: would leave with an inside source it must translate, but has no mapping
 					 * (not a connection's first packet, or a protocol NAT does not translate) */
+	VNF_R_DROP_NAT_QUOTA = 65,      /* nat: the source holds its quota of mappings (max_per_source, max_inbound) */
 };
 #define VNF_STATS_ENTRIES (VNF_MAX_PROGS * VNF_MAX_REASONS)
 

@@ -10,21 +10,18 @@
  *   OUT_OUT: a packet leaving through the wan port's egress hook (chain_out)
  *   OUT_IN:  a packet from the wan port (chain_in), bridged to a sink port
  *   IN_IN:   a packet from the front port (chain_in), bridged to a sink port
- * Checksums are recomputed here from the output bytes, never trusted.
+ * Checksums are recomputed from the output bytes, never trusted. The lab and
+ * the frame builders are test/helpers/nat-lab.ts; the attacks on NAT are
+ * test/bpf/nat-attacks.test.ts.
  */
 import t from 'tap';
-import { enum_vnf_reason } from '../../src/abi/vnf_common.js';
-import { enum_vnf_ct_state } from '../../src/abi/conntrack.js';
-import type { Test } from 'tap';
 import { u32 } from '../../src/codec/struct.js';
 import { VNF_DIR_RX, VNF_DIR_TX, VNF_ID_DELIVER } from '../../src/vnf/common/codec.js';
 import { VNF_FDB_F_STATIC, VNF_ID_BRIDGE } from '../../src/vnf/bridge/codec.js';
-import { ctCfgCodec, ctEntryCodec, ctKeyCodec, type CtKey } from '../../src/vnf/conntrack/codec.js';
+import { ctKeyCodec } from '../../src/vnf/conntrack/codec.js';
 import {
-  natEntryCodec, natFloatCodec, natFloatKeyCodec, natFwdCodec, natFwdKeyCodec, natKeyCodec, natMasqKeyCodec, natNetCodec,
-  natZone, VNF_ID_NAT, VNF_MAP_NAT, VNF_MAP_NAT_FLOAT, VNF_MAP_NAT_FWD, VNF_MAP_NAT_GC, VNF_MAP_NAT_MASQ, VNF_MAP_NAT_NETS,
-  VNF_NAT_AT_OUT_IN, VNF_NAT_AT_OUT_OUT, VNF_NAT_K_MASQ, VNF_NAT_FLOAT_BY_INSIDE, VNF_NAT_FLOAT_BY_OUTSIDE, VNF_NAT_NET_INSIDE,
-  VNF_NAT_NET_OUTSIDE, type NatNet,
+  natEntryCodec, natKeyCodec, natMasqKeyCodec, natNetCodec, natZone, VNF_ID_NAT, VNF_MAP_NAT, VNF_MAP_NAT_MASQ,
+  VNF_MAP_NAT_NETS, VNF_NAT_AT_OUT_IN, VNF_NAT_AT_OUT_OUT, VNF_NAT_K_MASQ, VNF_NAT_NET_OUTSIDE,
 } from '../../src/vnf/nat/codec.js';
 import { skbContext } from '../../src/bpf/skb.js';
 import { BPF_ANY } from '../../src/bpf/map.js';
@@ -32,169 +29,14 @@ import { unhex } from '../../src/model/desired.js';
 import { compileRuleSet } from '../../src/vnf/firewall/classifier.js';
 import { ruleSetEntries } from '../../src/vnf/firewall/entries.js';
 import { fwBindCodec, fwBindKeyCodec, VNF_ID_FIREWALL } from '../../src/vnf/firewall/codec.js';
-import { createPorts, loadDataplane, type TestDataplane, type TestPort } from '../helpers/dataplane.js';
-import {
-  arp, eth, ETH_P_ARP, ETH_P_IP, icmpEcho, inetChecksum, ip4, ip4str, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, ipv4, tcp, TCP_ACK, TCP_FIN,
-  TCP_SYN, udp,
-} from '../helpers/packets.js';
+import { createPorts, loadDataplane, type TestPort } from '../helpers/dataplane.js';
+import { arp, eth, ETH_P_ARP, inetChecksum, ip4, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, TCP_ACK, TCP_FIN, TCP_SYN, udp } from '../helpers/packets.js';
 import { direction, icmpErrorFrame, fragmentFrame } from '../helpers/firewall-dp.js';
 import { requirePrivileges } from '../helpers/privilege.js';
-
-const TC_ACT_OK = 0;
-const TC_ACT_SHOT = 2;
-const TC_ACT_REDIRECT = 7;
-const ROUTER = 7;
-const WAN = 1;
-const FRONT = 2;
-const OUTSIDE = '192.0.2.2';
-const R_WAN = '02:00:00:00:ff:01';
-const GW = '02:00:00:00:00:01';
-const SINK = '02:00:00:00:00:5e';
-const HOST = '02:00:00:00:01:05';
-const BCAST = 'ff:ff:ff:ff:ff:ff';
-
-/** enum vnf_reason (bpf/abi/vnf_common.h) */
-/** Reason codes by their names without VNF_R_ (generated from bpf/abi/vnf_common.h). */
-const R = Object.fromEntries(Object.entries(enum_vnf_reason).map(([k, v]) => [k.replace(/^VNF_R_/, ''), v])) as Record<string, number>;
-/** Conntrack states by their names without VNF_CT_ (generated from bpf/abi/conntrack.h). */
-const CT = Object.fromEntries(Object.entries(enum_vnf_ct_state).map(([k, v]) => [k.replace(/^VNF_CT_/, ''), v])) as Record<string, number>;
-
-interface NatLab {
-  dp: TestDataplane;
-  wan: TestPort;
-  wsink: TestPort;
-  front: TestPort;
-  outOut(f: Buffer): Buffer;
-  outIn(f: Buffer, expect?: number): Buffer;
-  inIn(f: Buffer, expect?: number): Buffer;
-  run(point: 'outOut' | 'outIn' | 'inIn', f: Buffer): { retval: number; data: Buffer; duration: number };
-  stat(reason: number): bigint;
-  setNet(n: Partial<NatNet>): void;
-  mappings(): number;
-  ct(k: Omit<CtKey, 'zone'>): ReturnType<typeof ctEntryCodec.decode> | null;
-  setTimeouts(sec: number): void;
-  gcRemoved(): bigint;
-}
-
-async function lab(t: Test): Promise<NatLab> {
-  const dp = await loadDataplane(t, ['entry', 'bridge', 'nat']);
-  const [wan, wsink, front, fsink] = createPorts(t, 4) as [TestPort, TestPort, TestPort, TestPort];
-  const natIn = dp.addChain([VNF_ID_NAT, VNF_ID_BRIDGE]);
-  const natOut = dp.addChain([VNF_ID_NAT, VNF_ID_DELIVER]);
-  dp.setPort(wan.ifindex, { network: WAN, chain_in: natIn, chain_out: natOut });
-  dp.setPort(front.ifindex, { network: FRONT, chain_in: natIn, chain_out: natOut });
-  dp.setPort(wsink.ifindex, { network: WAN });
-  dp.setPort(fsink.ifindex, { network: FRONT });
-  dp.setNetwork(WAN, { ports: [wan.ifindex, wsink.ifindex], router_id: ROUTER, router_ip: ip4(OUTSIDE), router_mac: R_WAN, router_prefix: 24 });
-  dp.setNetwork(FRONT, { ports: [front.ifindex, fsink.ifindex], router_id: ROUTER, router_ip: ip4('10.1.0.1'), router_mac: '02:00:00:00:ff:02', router_prefix: 24 });
-  dp.setFdb(WAN, SINK, { ifindex: wsink.ifindex, flags: VNF_FDB_F_STATIC });
-  dp.setFdb(FRONT, SINK, { ifindex: fsink.ifindex, flags: VNF_FDB_F_STATIC });
-  dp.setFdb(WAN, GW, { ifindex: wan.ifindex, flags: VNF_FDB_F_STATIC });
-
-  const nets = dp.map(VNF_MAP_NAT_NETS);
-  let wanNet: NatNet = { router_id: ROUTER, flags: VNF_NAT_NET_OUTSIDE, outside_ip: ip4(OUTSIDE), port_min: 20000, port_max: 29999 };
-  nets.update(u32(WAN), natNetCodec.encode(wanNet));
-  nets.update(u32(FRONT), natNetCodec.encode({ router_id: ROUTER, flags: VNF_NAT_NET_INSIDE, outside_ip: ip4(OUTSIDE), port_min: 20000, port_max: 29999 }));
-  for (const p of ['10.1.0.0', '10.2.0.0']) {
-    dp.map(VNF_MAP_NAT_MASQ).update(natMasqKeyCodec.encode({ prefixlen: 32 + 24, router_id: ROUTER, addr: ip4(p) }), u32(1));
-  }
-  const fl = dp.map(VNF_MAP_NAT_FLOAT);
-  fl.update(natFloatKeyCodec.encode({ router_id: ROUTER, addr: ip4('192.0.2.10'), which: VNF_NAT_FLOAT_BY_OUTSIDE }), natFloatCodec.encode({ addr: ip4('10.1.0.10') }));
-  fl.update(natFloatKeyCodec.encode({ router_id: ROUTER, addr: ip4('10.1.0.10'), which: VNF_NAT_FLOAT_BY_INSIDE }), natFloatCodec.encode({ addr: ip4('192.0.2.10') }));
-  const fw = dp.map(VNF_MAP_NAT_FWD);
-  fw.update(natFwdKeyCodec.encode({ router_id: ROUTER, port: 8080, proto: IPPROTO_TCP }), natFwdCodec.encode({ addr: ip4('10.1.0.10'), port: 80 }));
-  fw.update(natFwdKeyCodec.encode({ router_id: ROUTER, port: 5353, proto: IPPROTO_UDP }), natFwdCodec.encode({ addr: ip4('10.2.0.10'), port: 53 }));
-
-  const l: NatLab = {
-    dp,
-    wan,
-    wsink,
-    front,
-    run(point, f) {
-      if (point === 'outOut') return dp.runEgress(wan.ifindex, f);
-      return dp.runFrom(point === 'outIn' ? wan.ifindex : front.ifindex, f);
-    },
-    outOut(f) {
-      const r = dp.runEgress(wan.ifindex, f);
-      if (r.retval !== TC_ACT_OK) throw new Error(`OUT_OUT: verdict ${r.retval}`);
-      return r.data;
-    },
-    outIn(f, expect = TC_ACT_REDIRECT) {
-      const r = dp.runFrom(wan.ifindex, f);
-      if (r.retval !== expect) throw new Error(`OUT_IN: verdict ${r.retval}`);
-      return r.data;
-    },
-    inIn(f, expect = TC_ACT_REDIRECT) {
-      const r = dp.runFrom(front.ifindex, f);
-      if (r.retval !== expect) throw new Error(`IN_IN: verdict ${r.retval}`);
-      return r.data;
-    },
-    stat: (reason) => dp.stat(VNF_ID_NAT, reason).packets,
-    setNet(n) {
-      wanNet = { ...wanNet, ...n };
-      nets.update(u32(WAN), natNetCodec.encode(wanNet));
-    },
-    mappings: () => dp.map(VNF_MAP_NAT).keys().length,
-    ct(k) {
-      const v = dp.map('vnf_ct').lookup(ctKeyCodec.encode({ zone: natZone(ROUTER), ...k }));
-      return v ? ctEntryCodec.decode(v) : null;
-    },
-    setTimeouts(sec) {
-      dp.map('vnf_ct_cfg').update(u32(0), ctCfgCodec.encode({ timeout: new Array<number>(16).fill(sec), max_assured: 0, max_new: 0, gc_interval_ms: 0 }));
-    },
-    gcRemoved() {
-      const v = dp.map(VNF_MAP_NAT_GC).lookup(u32(0))!;
-      return v.readBigUInt64LE(24);
-    },
-  };
-  return l;
-}
-
-/* ---- packets and checks -------------------------------------------------- */
-
-const udpF = (src: string, dst: string, sp: number, dp: number, o: { zero?: boolean; dmac?: string; smac?: string } = {}): Buffer =>
-  eth(o.dmac ?? SINK, o.smac ?? HOST, ETH_P_IP, ipv4({ src, dst, proto: IPPROTO_UDP, id: 0x2222 }, udp(src, dst, sp, dp, Buffer.from('datagram payload!'), o.zero)));
-const tcpF = (src: string, dst: string, sp: number, dp: number, flags: number, seq: number, ack = 0): Buffer =>
-  eth(SINK, HOST, ETH_P_IP, ipv4({ src, dst, proto: IPPROTO_TCP, id: 0x1111 }, tcp(src, dst, sp, dp, flags, seq, ack)));
-const echoF = (src: string, dst: string, type: 8 | 0, id: number): Buffer =>
-  eth(SINK, HOST, ETH_P_IP, ipv4({ src, dst, proto: IPPROTO_ICMP, id: 0x3333 }, icmpEcho(type, id, 1)));
-
-interface Parsed { src: string; dst: string; proto: number; sport: number; dport: number; l4: Buffer; ip: Buffer }
-function parse(f: Buffer): Parsed {
-  const ihl = (f[14]! & 0xf) * 4;
-  const tot = f.readUInt16BE(16);
-  const ip = f.subarray(14, 14 + ihl);
-  const l4 = f.subarray(14 + ihl, 14 + tot);
-  const proto = f[23]!;
-  return {
-    src: ip4str(f.readUInt32BE(26)), dst: ip4str(f.readUInt32BE(30)), proto, ip, l4,
-    sport: proto === IPPROTO_ICMP ? l4.readUInt16BE(4) : l4.readUInt16BE(0),
-    dport: proto === IPPROTO_ICMP ? 0 : l4.readUInt16BE(2),
-  };
-}
-
-function pseudo(ip: Buffer, proto: number, len: number): number {
-  let s = 0;
-  for (let i = 12; i < 20; i += 2) s += ip.readUInt16BE(i);
-  return s + proto + len;
-}
-
-/** Every checksum of the frame, recomputed from scratch. */
-function checkSums(t: Test, f: Buffer, what: string): void {
-  const p = parse(f);
-  t.equal(inetChecksum(p.ip), 0, `${what}: IPv4 header checksum`);
-  if (p.proto === IPPROTO_TCP) t.equal(inetChecksum(p.l4, pseudo(p.ip, IPPROTO_TCP, p.l4.length)), 0, `${what}: TCP checksum`);
-  if (p.proto === IPPROTO_UDP) {
-    if (p.l4.readUInt16BE(6) !== 0) t.equal(inetChecksum(p.l4, pseudo(p.ip, IPPROTO_UDP, p.l4.length)), 0, `${what}: UDP checksum`);
-  }
-  if (p.proto === IPPROTO_ICMP) t.equal(inetChecksum(p.l4), 0, `${what}: ICMP checksum`);
-}
-
-function inRange(t: Test, port: number, min = 20000, max = 29999): void {
-  t.ok(port >= min && port <= max, `port ${port} in ${min}-${max}`);
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+import {
+  BCAST, checkSums, CT, echoF, GW, HOST, inRange, lab, OUTSIDE, parse, R, R_WAN, ROUTER, SINK, sleep, srcCount, TC_ACT_OK,
+  TC_ACT_REDIRECT, TC_ACT_SHOT, tcpF, udpF, WAN,
+} from '../helpers/nat-lab.js';
 
 if (requirePrivileges(t)) {
   t.test('UDP masquerade at OUT_OUT, its reply at OUT_IN; a zero UDP checksum stays zero', async (t) => {
@@ -380,6 +222,38 @@ if (requirePrivileges(t)) {
     t.ok(l.gcRemoved() >= 18n, `collector counted ${l.gcRemoved()} removed`);
   });
 
+  t.test('fairness: one container cannot take the NAT; its count comes back as its mappings die', async (t) => {
+    const l = await lab(t);
+    l.setTimeouts(1);
+    l.setNet({ max_per_source: 3 });
+    // The attacker opens flow after flow (new source ports); three are translated, the rest dropped.
+    for (let i = 0; i < 3; i++) t.equal(parse(l.outOut(udpF('10.1.0.66', '9.9.9.9', 1000 + i, 53))).src, OUTSIDE, `attacker flow ${i} translated`);
+    const before = l.stat(R.DROP_NAT_QUOTA);
+    for (let i = 3; i < 40; i++) t.equal(l.run('outOut', udpF('10.1.0.66', '9.9.9.9', 1000 + i, 53)).retval, TC_ACT_SHOT, `attacker flow ${i} dropped`);
+    t.equal(l.stat(R.DROP_NAT_QUOTA) - before, 37n, 'each counted as DROP_NAT_QUOTA');
+    t.equal(l.mappings(), 6, 'the table holds only its three pairs');
+    // Its existing flows go on; every other container still gets new mappings.
+    t.equal(parse(l.outOut(udpF('10.1.0.66', '9.9.9.9', 1001, 53))).src, OUTSIDE, "the attacker's own mapped flow goes on");
+    for (let i = 0; i < 5; i++) t.equal(parse(l.outOut(udpF(`10.2.0.${10 + i}`, '9.9.9.9', 1000, 53))).src, OUTSIDE, `neighbour 10.2.0.${10 + i} translated`);
+    t.equal(srcCount(l, '10.1.0.66'), 3n, 'vnf_nat_src counts the attacker at 3');
+    // Once its mappings died (1 s) and the collector removed them, it may open new ones.
+    await sleep(2600);
+    t.equal(srcCount(l, '10.1.0.66'), 0n, 'uncounted as the collector removed them');
+    t.equal(parse(l.outOut(udpF('10.1.0.66', '9.9.9.9', 2000, 53))).src, OUTSIDE, 'a new flow is translated again');
+  });
+
+  t.test('fairness: a flood from the world to a forwarded port cannot take the NAT from the containers', async (t) => {
+    const l = await lab(t);
+    l.setNet({ max_inbound: 2 });
+    for (let i = 0; i < 2; i++) t.equal(parse(l.outIn(tcpF(`198.51.100.${i + 1}`, OUTSIDE, 7000, 8080, TCP_SYN, 1))).dst, '10.1.0.10', `inbound ${i} forwarded`);
+    const before = l.stat(R.DROP_NAT_QUOTA);
+    // Spoofed sources, one SYN each: the world counts as one source.
+    for (let i = 2; i < 30; i++) t.equal(l.run('outIn', tcpF(`198.51.100.${i + 1}`, OUTSIDE, 7000, 8080, TCP_SYN, 1)).retval, TC_ACT_SHOT, `inbound ${i} dropped`);
+    t.equal(l.stat(R.DROP_NAT_QUOTA) - before, 28n, 'counted as DROP_NAT_QUOTA');
+    t.equal(parse(l.outOut(udpF('10.1.0.5', '9.9.9.9', 1000, 53))).src, OUTSIDE, 'containers still get mappings');
+    t.equal(srcCount(l, '0.0.0.0'), 2n, 'the world is counted at 2');
+  });
+
   t.test('floating address: outbound SNAT with ports kept, inbound DNAT, replies; ARP answered', async (t) => {
     const l = await lab(t);
     const o = parse(l.outOut(udpF('10.1.0.10', '8.8.8.8', 5555, 53)));
@@ -499,7 +373,7 @@ if (requirePrivileges(t)) {
       dp.setPort(wsink.ifindex, { network: WAN });
       dp.setNetwork(WAN, { ports: [wan.ifindex, wsink.ifindex] });
       dp.setFdb(WAN, SINK, { ifindex: wsink.ifindex, flags: VNF_FDB_F_STATIC });
-      dp.map(VNF_MAP_NAT_NETS).update(u32(WAN), natNetCodec.encode({ router_id: ROUTER, flags: VNF_NAT_NET_OUTSIDE, outside_ip: ip4(OUTSIDE), port_min: 20000, port_max: 29999 }));
+      dp.map(VNF_MAP_NAT_NETS).update(u32(WAN), natNetCodec.encode({ router_id: ROUTER, flags: VNF_NAT_NET_OUTSIDE, outside_ip: ip4(OUTSIDE), port_min: 20000, port_max: 29999, max_per_source: 0, max_inbound: 0 }));
       dp.map(VNF_MAP_NAT_MASQ).update(natMasqKeyCodec.encode({ prefixlen: 56, router_id: ROUTER, addr: ip4('10.1.0.0') }), u32(1));
       // From the world (RX, the port's "egress"): drop; to the world (TX): allow.
       for (const [dir, d] of [[VNF_DIR_RX, direction('drop')], [VNF_DIR_TX, direction('allow')]] as const) {

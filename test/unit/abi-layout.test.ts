@@ -13,7 +13,7 @@ import { icmpRlCodec, neighCodec, neighKeyCodec, routeCodec, routeKeyCodec, rout
 import { fwBindCodec, fwBindKeyCodec, fwClsKeyCodec, fwPortKeyCodec, fwRuleCodec, fwRuleKeyCodec, fwSetCodec, fwTupleCodec, fwTupleKeyCodec } from '../../src/vnf/firewall/codec.js';
 import { ctCfgCodec, ctEntryCodec, ctGcCodec, ctKeyCodec, ctSlotCodec, ctTcpDirCodec, ctZoneCodec } from '../../src/vnf/conntrack/codec.js';
 import {
-  natEntryCodec, natFloatCodec, natFloatKeyCodec, natFwdCodec, natFwdKeyCodec, natKeyCodec, natMasqKeyCodec, natNetCodec,
+  natEntryCodec, natFloatCodec, natFloatKeyCodec, natFwdCodec, natFwdKeyCodec, natKeyCodec, natMasqKeyCodec, natNetCodec, natSrcCodec, natSrcKeyCodec,
 } from '../../src/vnf/nat/codec.js';
 import { assertLayoutMatchesBtf } from '../helpers/btf.js';
 import { vnfObject } from '../helpers/paths.js';
@@ -26,7 +26,7 @@ const cases: Array<[string, StructCodec<never>[]]> = [
   ['bridge', [neighKeyCodec, neighCodec] as StructCodec<never>[]],
   ['firewall', [fwBindKeyCodec, fwBindCodec, fwSetCodec, fwTupleKeyCodec, fwTupleCodec, fwClsKeyCodec, fwPortKeyCodec, fwRuleKeyCodec, fwRuleCodec,
     ctKeyCodec, ctEntryCodec, ctTcpDirCodec, ctCfgCodec, ctZoneCodec, ctSlotCodec, ctGcCodec] as StructCodec<never>[]],
-  ['nat', [natNetCodec, natMasqKeyCodec, natFloatKeyCodec, natFloatCodec, natFwdKeyCodec, natFwdCodec, natKeyCodec, natEntryCodec,
+  ['nat', [natNetCodec, natMasqKeyCodec, natFloatKeyCodec, natFloatCodec, natFwdKeyCodec, natFwdCodec, natKeyCodec, natEntryCodec, natSrcKeyCodec, natSrcCodec,
     ctKeyCodec, ctEntryCodec, ctCfgCodec, ctGcCodec] as StructCodec<never>[]],
 ];
 

@@ -7,6 +7,7 @@ export {
   VNF_NAT_FLOAT_BY_OUTSIDE, VNF_NAT_FLOAT_BY_INSIDE, VNF_NAT_AT_OUT_IN, VNF_NAT_AT_OUT_OUT, VNF_NAT_AT_IN_IN,
   VNF_NAT_K_MASQ, VNF_NAT_K_FLOAT_OUT, VNF_NAT_K_FLOAT_IN, VNF_NAT_K_FORWARD, VNF_NAT_GC_SIZE,
   VNF_MAP_NAT_NETS, VNF_MAP_NAT_MASQ, VNF_MAP_NAT_FLOAT, VNF_MAP_NAT_FWD, VNF_MAP_NAT, VNF_MAP_NAT_GC,
+  VNF_MAP_NAT_SRC, VNF_NAT_SRC_MAX, VNF_NAT_DEFAULT_MAX_PER_SOURCE, VNF_NAT_DEFAULT_MAX_INBOUND,
 } from '../../abi/nat.js';
 export { VNF_CT_ZONE_NAT } from '../../abi/conntrack.js';
 
@@ -20,6 +21,9 @@ export interface NatNet {
   /** Host order, inclusive. */
   port_min: number;
   port_max: number;
+  /** Fairness quotas (0: the kernel's defaults). */
+  max_per_source: number;
+  max_inbound: number;
 }
 export const natNetCodec = defineStruct<NatNet>('vnf_nat_net', [
   ['router_id', 'u32'],
@@ -27,7 +31,25 @@ export const natNetCodec = defineStruct<NatNet>('vnf_nat_net', [
   ['outside_ip', 'ipv4'],
   ['port_min', 'u16'],
   ['port_max', 'u16'],
+  ['max_per_source', 'u32'],
+  ['max_inbound', 'u32'],
 ]);
+
+export interface NatSrcKey {
+  zone: number;
+  /** An inside address; 0 for the world's connections. */
+  addr: number;
+}
+export const natSrcKeyCodec = defineStruct<NatSrcKey>('vnf_nat_src_key', [
+  ['zone', 'u32'],
+  ['addr', 'ipv4'],
+]);
+
+export interface NatSrc {
+  /** Read as signed: a count below zero (mappings made before counting began) never blocks. */
+  count: bigint;
+}
+export const natSrcCodec = defineStruct<NatSrc>('vnf_nat_src', [['count', 'u64']]);
 
 export interface NatMasqKey {
   /** 32 (router id bits) + the prefix length. */

@@ -19,7 +19,10 @@ export function natEntries(ctx: CompileContext): Record<string, MapEntries> {
   for (const n of natsOf(ctx.topology)) {
     const router_id = ctx.routerId(n.router);
     const role = (flags: number): Buffer =>
-      natNetCodec.encode({ router_id, flags, outside_ip: n.outsideIp, port_min: n.ports[0], port_max: n.ports[1] });
+      natNetCodec.encode({
+        router_id, flags, outside_ip: n.outsideIp, port_min: n.ports[0], port_max: n.ports[1],
+        max_per_source: n.maxPerSource, max_inbound: n.maxInbound,
+      });
     put(nets, u32(ctx.networkId(n.outside)), role(VNF_NAT_NET_OUTSIDE));
     for (const i of n.inside) put(nets, u32(ctx.networkId(i)), role(VNF_NAT_NET_INSIDE));
     for (const p of n.masquerade) put(masq, natMasqKeyCodec.encode({ prefixlen: 32 + p.prefix, router_id, addr: p.addr }), u32(1));

@@ -31,6 +31,10 @@ export interface RouterNat {
   masquerade: Ipv4Prefix[];
   /** Source ports of masqueraded connections, inclusive. */
   ports: PortRange;
+  /** Mappings one inside address may hold at once (fairness between the containers behind the NAT). */
+  maxPerSource: number;
+  /** Mappings of connections from the world (to forwarded ports and floating addresses) at once. */
+  maxInbound: number;
   /** Sorted by outside address. */
   floating: NatFloating[];
   /** Sorted by proto, then port. */

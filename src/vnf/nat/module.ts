@@ -11,7 +11,7 @@ import { VNF_MAP_CT, VNF_MAP_CT_CFG } from '../../abi/conntrack.js';
 import type { Live, PortInterface, StatusReader, StatusSection, VnfModule } from '../types.js';
 import type { Topology } from '../../spec/model.js';
 import {
-  natEntryCodec, natFloatCodec, natFloatKeyCodec, natFwdCodec, natFwdKeyCodec, natKeyCodec, natMasqKeyCodec, natNetCodec,
+  natEntryCodec, natFloatCodec, natFloatKeyCodec, natFwdCodec, natFwdKeyCodec, natKeyCodec, natMasqKeyCodec, natNetCodec, natSrcCodec, natSrcKeyCodec, VNF_MAP_NAT_SRC, VNF_NAT_SRC_MAX,
   VNF_ID_NAT, VNF_MAP_NAT, VNF_MAP_NAT_FLOAT, VNF_MAP_NAT_FWD, VNF_MAP_NAT_GC, VNF_MAP_NAT_MASQ, VNF_MAP_NAT_NETS,
   VNF_NAT_FLOAT_MAX, VNF_NAT_FWD_MAX, VNF_NAT_GC_SIZE, VNF_NAT_MASQ_MAX, VNF_NAT_MAX, VNF_NAT_NETS_MAX,
 } from './codec.js';
@@ -24,6 +24,9 @@ import { natSpec } from './spec.js';
 /** A mapping's zone is VNF_NAT_ZONE(router id): it means something while that router exists. */
 export const keepMapping = (key: Buffer, _v: Buffer, live: Live): boolean =>
   live.routers.has((natKeyCodec.decode(key).zone & 0x7fffffff) >>> 0);
+
+export const keepSource = (key: Buffer, _v: Buffer, live: Live): boolean =>
+  live.routers.has((natSrcKeyCodec.decode(key).zone & 0x7fffffff) >>> 0);
 
 /** NAT runs on every port of a network with a role in a router's NAT (outside or inside). */
 export const natRunsOn = (port: PortInterface, topology: Topology): boolean => natRoles(topology).has(port.network);
@@ -95,6 +98,15 @@ export const natModule: VnfModule = {
     {
       name: VNF_MAP_NAT, type: 'hash', keySize: natKeyCodec.size, valueSize: natEntryCodec.size, maxEntries: VNF_NAT_MAX,
       kind: 'learned', keep: keepMapping, dependsOn: ['routers'], describe: describeMapping,
+    },
+    // Mappings per source (fairness): counted by the dataplane, swept with their router.
+    {
+      name: VNF_MAP_NAT_SRC, type: 'hash', keySize: natSrcKeyCodec.size, valueSize: natSrcCodec.size, maxEntries: VNF_NAT_SRC_MAX,
+      kind: 'learned', keep: keepSource, dependsOn: ['routers'],
+      describe: (k, v) => {
+        const key = natSrcKeyCodec.decode(k);
+        return `nat source ${key.addr ? formatAddr(key.addr) : 'the world'}: ${v ? BigInt.asIntN(64, natSrcCodec.decode(v).count) : '?'} mappings`;
+      },
     },
     // The collector that removes dead mappings (a bpf_timer): the dataplane's alone.
     { name: VNF_MAP_NAT_GC, type: 'array', keySize: 4, valueSize: VNF_NAT_GC_SIZE, maxEntries: 1, kind: 'kernel' },

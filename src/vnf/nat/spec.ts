@@ -29,9 +29,11 @@ import { didYouMean } from '../../spec/suggest.js';
 import { compare, listNames, must, own, sortedEntries } from '../../spec/util.js';
 import type { RuleContext, SpecFragment } from '../types.js';
 import {
-  VNF_NAT_DEFAULT_PORT_MAX, VNF_NAT_DEFAULT_PORT_MIN, VNF_NAT_FLOAT_MAX, VNF_NAT_FWD_MAX, VNF_NAT_MASQ_MAX,
+  VNF_NAT_DEFAULT_MAX_INBOUND, VNF_NAT_DEFAULT_MAX_PER_SOURCE, VNF_NAT_DEFAULT_PORT_MAX, VNF_NAT_DEFAULT_PORT_MIN,
+  VNF_NAT_FLOAT_MAX, VNF_NAT_FWD_MAX, VNF_NAT_MASQ_MAX, VNF_NAT_MAX,
 } from './codec.js';
 import type { NatForward, NatModel, NatProto, RouterNat } from './model.js';
+import { DEFAULT_MAX_NEW_PER_PORT } from '../conntrack/model.js';
 
 const PortNumber = z
   .int({ error: (iss) => `port ${String(iss.input)} is not a whole number` })
@@ -69,6 +71,11 @@ export const NatForwardSchema = z
   })
   .meta({ description: "a port of the router's outside address forwarded to an inside host (DNAT)" });
 
+const Quota = z
+  .int({ error: 'expected a whole number of connections' })
+  .min(1, { error: 'must be at least 1' })
+  .max(VNF_NAT_MAX / 2, { error: `must be at most ${VNF_NAT_MAX / 2} (the mapping table holds two entries per connection)` });
+
 export const NatSchema = z
   .strictObject({
     outside: z.string().meta({ description: "the world side: one of the router's port networks; the others are inside" }),
@@ -85,6 +92,14 @@ export const NatSchema = z
     ),
     floating: z.optional(z.array(NatFloatingSchema)),
     forward: z.optional(z.array(NatForwardSchema)),
+    maxPerSource: z.optional(Quota.meta({
+      description: 'connections one inside address may have translated at once; more are dropped (drop:nat-quota), so one container cannot take the NAT from the others',
+      default: VNF_NAT_DEFAULT_MAX_PER_SOURCE,
+    })),
+    maxInbound: z.optional(Quota.meta({
+      description: 'connections from the world (to forwarded ports and floating addresses) translated at once; a flood from outside cannot take the NAT from the containers',
+      default: VNF_NAT_DEFAULT_MAX_INBOUND,
+    })),
   })
   .meta({ description: "network address translation between the outside network and the router's other port networks" });
 
@@ -154,6 +169,14 @@ function checkNats(ctx: RuleContext): void {
     if (!nat) continue;
     const base: SpecPath = ['routers', name, 'nat'];
     last = base;
+    // Fairness holds only below the NAT's conntrack quota of new connections (its zone's):
+    // otherwise one source, or the world, could still fill it for everyone.
+    const zoneNew = (ctx.raw.settings?.['conntrack'] as { maxNewPerPort?: number } | undefined)?.maxNewPerPort ?? DEFAULT_MAX_NEW_PER_PORT;
+    for (const [key, value] of [['maxPerSource', nat.maxPerSource ?? VNF_NAT_DEFAULT_MAX_PER_SOURCE], ['maxInbound', nat.maxInbound ?? VNF_NAT_DEFAULT_MAX_INBOUND]] as const) {
+      if (value >= zoneNew) {
+        ctx.report(nat[key] === undefined ? base : [...base, key], `${key} ${value} is not below settings.conntrack.maxNewPerPort (${zoneNew}), the NAT's own quota of new connections: ${key === 'maxInbound' ? 'a flood from the world' : 'one container'} could fill it for everyone; set ${key} lower`, nat[key] === undefined ? 'key' : undefined);
+      }
+    }
     const nets = portNetworks(ctx.raw, router);
     const portNames = Object.keys(router.ports);
     let outside: PortNet | undefined;
@@ -290,6 +313,8 @@ function normalizeNat(name: string, nat: RawNat, core: RouterNatCore): RouterNat
     inside: core.inside,
     masquerade: [...masq.values()].sort((a, b) => a.addr - b.addr || a.prefix - b.prefix),
     ports: portRangeOf(nat),
+    maxPerSource: nat.maxPerSource ?? VNF_NAT_DEFAULT_MAX_PER_SOURCE,
+    maxInbound: nat.maxInbound ?? VNF_NAT_DEFAULT_MAX_INBOUND,
     floating: (nat.floating ?? [])
       .map((f) => ({ inside: must(parseAddr(f.inside)), outside: must(parseAddr(f.outside)) }))
       .sort((a, b) => a.outside - b.outside),

@@ -59,7 +59,7 @@ t.test('compile: roles, masquerade, floating both ways, forwards', async (t) => 
 
   const nets = new Map(decoded(d.maps.vnf_nat_nets, { decode: (b: Buffer) => b.readUInt32LE(0) }, natNetCodec).map((e) => [e.k, e.v]));
   t.equal(nets.size, 3, 'front, back, wan; not lan (r2 has no nat)');
-  const common = { router_id: r1, outside_ip: ip('192.0.2.2'), port_min: 20000, port_max: 29999 };
+  const common = { router_id: r1, outside_ip: ip('192.0.2.2'), port_min: 20000, port_max: 29999, max_per_source: 4096, max_inbound: 16384 };
   t.same(nets.get(net('wan')), { ...common, flags: VNF_NAT_NET_OUTSIDE }, 'wan is outside');
   t.same(nets.get(net('front')), { ...common, flags: VNF_NAT_NET_INSIDE }, 'front is inside');
   t.same(nets.get(net('back')), { ...common, flags: VNF_NAT_NET_INSIDE }, 'back is inside');

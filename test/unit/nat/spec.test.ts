@@ -302,9 +302,26 @@ routers:
   const topo = topologyOf(src);
   t.same(topo.ext.nat?.routers[0], {
     router: 'gw', outside: 'wan', outsideIp: ip('192.0.2.2'), inside: ['lan'], masquerade: [],
-    ports: [VNF_NAT_DEFAULT_PORT_MIN, VNF_NAT_DEFAULT_PORT_MAX],
+    ports: [VNF_NAT_DEFAULT_PORT_MIN, VNF_NAT_DEFAULT_PORT_MAX], maxPerSource: 4096, maxInbound: 16384,
     floating: [{ inside: ip('10.1.0.10'), outside: ip('192.0.2.10') }], forward: [],
   });
+});
+
+t.test('fairness quotas: whole numbers, below the NAT\'s conntrack quota of new connections', async (t) => {
+  const withQuota = (q: string, settings = ''): string => `${edit(NAT, '    nat:\n', `    nat:\n${q}`)}${settings}`;
+  const ok = topologyOf(withQuota('      maxPerSource: 64\n      maxInbound: 128\n'));
+  t.match(ok.ext.nat!.routers[0], { maxPerSource: 64, maxInbound: 128 }, 'taken into the model');
+  const low = '\nsettings:\n  conntrack: { maxNewPerPort: 1000 }\n';
+  let src = withQuota('      maxInbound: 1000\n', low);
+  let issue = issueAt(src, 'routers.r1.nat.maxInbound', 'nat.yaml');
+  t.match(issue.message, /maxInbound 1000 is not below settings\.conntrack\.maxNewPerPort \(1000\).*a flood from the world could fill it for everyone/);
+  t.equal(issue.line, lineOf(src, 'maxInbound: 1000'), 'at its line');
+  // A default that does not fit the file's lower conntrack quota is reported too, on nat.
+  src = withQuota('', low);
+  issue = issueAt(src, 'routers.r1.nat', 'nat.yaml');
+  t.match(issue.message, /maxPerSource 4096 is not below settings\.conntrack\.maxNewPerPort \(1000\).*one container could fill it/);
+  issue = issueAt(withQuota('      maxPerSource: 0\n'), 'routers.r1.nat.maxPerSource', 'nat.yaml');
+  t.match(issue.message, /must be at least 1/);
 });
 
 t.test('the normalized model', async (t) => {
@@ -317,6 +334,8 @@ t.test('the normalized model', async (t) => {
       inside: ['back', 'front'],
       masquerade: [{ addr: ip('10.1.0.0'), prefix: 24 }, { addr: ip('10.2.0.0'), prefix: 24 }],
       ports: [20000, 29999],
+      maxPerSource: 4096,
+      maxInbound: 16384,
       floating: [{ inside: ip('10.1.0.10'), outside: ip('192.0.2.10') }],
       forward: [
         { proto: 'tcp', port: 8080, to: ip('10.1.0.10'), toPort: 80 },
