@@ -10,14 +10,19 @@ export function register(program: Command): void {
     .requiredOption('--network <NET>', 'network of that topology')
     .requiredOption('--ip <CIDR>', "the container's address on the network")
     .option('--netns <PATH>', "the container's network namespace (to learn its MAC), e.g. /run/netns/c1")
+    .option('--firewall <NAME>', "the firewall of the file that protects it (default: the network's, firewalls.NAME.networks)")
+    .option('--no-firewall', 'attach without a firewall even where the network\'s containers have one')
     .option('--force', 'attach an interface that is not a veth, or the one of the default route')
     .addHelpText('after', '\nRefused: the loopback interface, a port of another topology, names bpffs cannot pin, and\n' +
-      'unless --force, the default route\'s interface and anything but a veth.\n\nExamples:\n  vnf-ctl attach veth1234 --topology demo --network front --ip 10.1.0.20/24 --netns /run/netns/c1')
-    .action(async (iface: string, o: { topology: string; network: string; ip: string; netns?: string; force?: boolean }) => {
+      'unless --force, the default route\'s interface and anything but a veth.\n\nExamples:\n  vnf-ctl attach veth1234 --topology demo --network front --ip 10.1.0.20/24 --netns /run/netns/c1 --firewall web-in')
+    .action(async (iface: string, o: { topology: string; network: string; ip: string; netns?: string; force?: boolean; firewall?: string | false }) => {
       const { attachInterface } = await import('../../src/ops/attach.js');
       const { formatPlan } = await import('../../src/plan/format.js');
-      const r = await attachInterface(iface, { topology: o.topology, network: o.network, ip: o.ip, ...(o.netns ? { netns: o.netns } : {}), force: o.force ?? false, lock: lockWait });
-      console.log(`${iface} attached to ${o.topology}/${o.network}${r.attachment.mac ? ` (mac ${r.attachment.mac})` : ' (mac will be learned)'}`);
+      const r = await attachInterface(iface, { topology: o.topology, network: o.network, ip: o.ip, ...(o.netns ? { netns: o.netns } : {}), force: o.force ?? false, lock: lockWait,
+        ...(o.firewall !== undefined ? { options: { firewall: o.firewall === false ? null : o.firewall } } : {}),
+      });
+      const fw = r.attachment.options?.['firewall'];
+      console.log(`${iface} attached to ${o.topology}/${o.network}${r.attachment.mac ? ` (mac ${r.attachment.mac})` : ' (mac will be learned)'}, ${fw ? `firewall ${fw}` : 'no firewall'}`);
       if (r.plan.ops.length) console.log(formatPlan(r.plan, r.names).split('\n')[0]);
     });
   program

@@ -20,6 +20,7 @@ import { MAX_FILE_PORTS } from '../spec/rules.js';
 import { applyTopology, trustedRecord } from './topology.js';
 import { kernelAttachments } from './attachments.js';
 import { InputError } from './errors.js';
+import { VNFS } from '../vnf/registry.js';
 import type { LockOptions } from '../apply/lock.js';
 
 export interface AttachOptions {
@@ -31,6 +32,11 @@ export interface AttachOptions {
   netns?: string;
   /** Attach an interface that is not a veth, or the default route's. */
   force?: boolean;
+  /**
+   * Per-module options asked for, by module name (e.g. firewall: "web-in"; null: none). A module
+   * not named uses its default for the network (the network's default firewall).
+   */
+  options?: Record<string, string | null>;
   lock?: LockOptions;
 }
 
@@ -73,7 +79,24 @@ export async function attachInterface(ifname: string, o: AttachOptions): Promise
     mac = peerMac(ifname, o.netns);
     if (!mac) throw new InputError(`${ifname} has no peer in ${o.netns}: is it the host side of that namespace's veth?`);
   }
-  const attachment: Attachment = { ifname, network: o.network, ip: cidr.value.addr, prefix: cidr.value.prefix, ...(mac ? { mac } : {}) };
+  const options: Record<string, string> = {};
+  for (const m of VNFS) {
+    if (!m.attachOption) continue;
+    let v: string | undefined;
+    try {
+      v = m.attachOption.choose(t, o.network, o.options?.[m.name]);
+    } catch (e) {
+      throw new InputError(`cannot attach ${ifname}: ${(e as Error).message}`);
+    }
+    if (v !== undefined) options[m.name] = v;
+  }
+  for (const k of Object.keys(o.options ?? {})) {
+    if (!VNFS.some((m) => m.name === k && m.attachOption)) throw new InputError(`attachments take no ${k} option`);
+  }
+  const attachment: Attachment = {
+    ifname, network: o.network, ip: cidr.value.addr, prefix: cidr.value.prefix, ...(mac ? { mac } : {}),
+    ...(Object.keys(options).length ? { options } : {}),
+  };
   // Checked against the attachments the kernel holds once the lock is ours: concurrent attaches
   // to one topology serialise and none loses another's attachment.
   const attachments = (current: Attachment[]): Attachment[] => {

@@ -24,7 +24,7 @@ import { VNFS } from '../vnf/registry.js';
 import type { NameView } from '../vnf/types.js';
 import { generationOf } from '../vnf/core/module.js';
 import { VNF_MAP_IDS } from '../abi/vnf_common.js';
-import { kernelAttachments } from './attachments.js';
+import { attachmentProblems, kernelAttachments } from './attachments.js';
 import { refusePort } from './interface-guard.js';
 import { EnvironmentError, InputError } from './errors.js';
 
@@ -117,15 +117,17 @@ export interface PlanResult {
 }
 
 function planAgainst(topology: Topology, actual: Observed, opts: ApplyOptions): PlanResult {
-  const current = kernelAttachments(actual);
+  const before = peekRecord(topology.name)?.topology;
+  const current = kernelAttachments(actual, before ? [before, topology] : [topology]);
   const attachments = typeof opts.attachments === 'function' ? opts.attachments(current) : opts.attachments ?? current;
   const { input, dropped } = resolveInterfaces(topology, attachments);
+  const problems = attachmentProblems(topology, input.attachments);
+  if (problems.length) throw new InputError(problems.join('; '));
   const ids = assignIds(readIds(actual.entries(VNF_MAP_IDS)), topology);
   const desired = compile({ ...input, ids, groups: observedGroups(actual) });
   const builds = currentBuilds();
   const p = diff(desired, actual, builds);
   if (p.ops.length) {
-    const before = peekRecord(topology.name)?.topology;
     p.notes = VNFS.flatMap((v) => v.changes?.(before, topology) ?? []);
   }
   return { plan: p, dropped, desired, builds, names: nameView(actual) };

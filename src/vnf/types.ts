@@ -260,10 +260,37 @@ export interface VnfModule {
     order: number | ((port: PortInterface, topology: Topology, chain: 'in' | 'out') => number);
     runsOn(port: PortInterface, topology: Topology): boolean;
   };
+  /** The module's option of run-time attachments (vnf-ctl attach, the CNI plugin): see AttachOptionDecl. */
+  attachOption?: AttachOptionDecl;
   /** Sections of `vnf-ctl get NAME`. */
   status?(r: StatusReader): StatusSection[];
   /** Human-level changes between two topologies (e.g. rules added/removed), shown with the plan. */
   changes?(before: Topology | undefined, after: Topology): string[];
+}
+
+/**
+ * A per-port option of attachments (e.g. the firewall of an attached interface). Attachments live
+ * only in the kernel, so the option is read back from what the module's entries say about the port.
+ */
+export interface AttachOptionDecl {
+  /**
+   * The option of a new attachment to `network`: `asked` (a name; null for "none") or the
+   * module's default for the network. Throws an Error with a readable message when it cannot be.
+   */
+  choose(t: Topology, network: string, asked: string | null | undefined): string | undefined;
+  /** The option of an attached port as the kernel holds it; `runs` says whether the port's chains run this VNF. */
+  read(k: AttachedPortReader): string | undefined;
+  /** Why topology `t` cannot keep an attachment with this option (e.g. its firewall left the file). */
+  problem(t: Topology, option: string): string | undefined;
+}
+
+export interface AttachedPortReader {
+  ifindex: number;
+  runs: boolean;
+  entries(map: string): MapEntries | undefined;
+  ids: IdTable;
+  /** Topologies whose names the option may come from (the applied one, the one being applied). */
+  topologies: Topology[];
 }
 
 export type { MapEntries, PendingIssue };

@@ -20,6 +20,8 @@ export interface Firewall {
   name: string;
   /** Sorted by container, then interface. */
   attach: AttachPoint[];
+  /** Networks whose attached interfaces (vnf-ctl attach, CNI) it protects by default; sorted. */
+  networks: string[];
   ingress: FirewallDirection;
   egress: FirewallDirection;
 }

@@ -21,6 +21,7 @@ import { firewallRuleDiff, formatRule } from './describe.js';
 import { ruleSetPacked } from './entries.js';
 import { firewallsOf, type Firewall } from './model.js';
 import { firewallSpec } from './spec.js';
+import { firewallAttachOption } from './attach.js';
 
 export type CompiledFirewall = { ingress: CompiledRuleSet; egress: CompiledRuleSet };
 
@@ -185,6 +186,7 @@ export const firewallModule: VnfModule = {
   entries,
   desiredGroups,
   portOption: (t, container, iface) => firewallOfInterface(t, container, iface),
+  attachOption: firewallAttachOption,
   chain: { order: 10, runsOn: (p: PortInterface) => p.options['firewall'] !== undefined },
   status,
   changes: firewallRuleDiff,

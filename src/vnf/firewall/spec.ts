@@ -89,6 +89,11 @@ export const FirewallSchema = z
         )
         .meta({ description: 'container/interface pairs to protect; may be empty' }),
     ),
+    networks: z.optional(
+      z
+        .array(z.string())
+        .meta({ description: 'networks whose run-time interfaces (vnf-ctl attach, the CNI plugin) this firewall protects when they name no firewall of their own; at most one firewall per network' }),
+    ),
     ingress: z.optional(DirectionSchema.meta({ description: 'traffic going into the container' })),
     egress: z.optional(DirectionSchema.meta({ description: 'traffic leaving the container' })),
   })
@@ -154,6 +159,7 @@ function normalizeFirewall(name: string, spec: RawFirewall): Firewall {
     attach: (spec.attach ?? [])
       .map(parseAttach)
       .sort((a, b) => compare(a.container, b.container) || compare(a.interface, b.interface)),
+    networks: [...new Set(spec.networks ?? [])].sort(compare),
     ingress: normalizeDirection(spec.ingress),
     egress: normalizeDirection(spec.egress),
   };
@@ -193,6 +199,25 @@ function checkAttach(ctx: RuleContext): void {
   }
 }
 
+/** `networks:` names networks of the file, and each network has at most one default firewall. */
+function checkNetworks(ctx: RuleContext): void {
+  const networks = Object.keys(ctx.raw.networks ?? {});
+  const owner = new Map<string, string>();
+  for (const [name, firewall] of Object.entries(rawFirewalls(ctx.raw))) {
+    for (const [index, net] of (firewall.networks ?? []).entries()) {
+      const path: SpecPath = ['firewalls', name, 'networks', index];
+      if (!networks.includes(net)) {
+        ctx.report(path, `unknown network "${net}"${didYouMean(net, networks)}`);
+        continue;
+      }
+      const other = owner.get(net);
+      if (other === name) ctx.report(path, `network "${net}" is listed twice`);
+      else if (other !== undefined) ctx.report(path, `network "${net}" already has firewall "${other}" for its attached interfaces; a network takes at most one`);
+      else owner.set(net, name);
+    }
+  }
+}
+
 /**
  * What the classifier can hold: at most VNF_FW_MAX_TUPLES match shapes per protocol class, and
  * every rule set twice (the live one, and the standby a change is written into) within the maps.
@@ -227,6 +252,7 @@ export const firewallSpec: SpecFragment = {
   schema: { top: { firewalls: z.optional(namedBy('firewall name', FirewallSchema)) } },
   rules(ctx) {
     checkAttach(ctx);
+    checkNetworks(ctx);
     checkCapacity(ctx);
   },
   normalize(raw): FirewallModel {

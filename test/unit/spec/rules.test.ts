@@ -70,6 +70,21 @@ const cases: Case[] = [
     line: 'attach: [web/eth0]\n    ingress',
   },
   {
+    name: 'firewall networks: the network must exist',
+    edits: [['attach: [web/eth0]', 'attach: [web/eth0]\n    networks: [frnt]']],
+    path: 'firewalls.web-in.networks[0]',
+    message: 'unknown network "frnt"; did you mean "front"?',
+    line: 'networks: [frnt]',
+    col: 'frnt',
+  },
+  {
+    name: 'firewall networks: one default firewall per network',
+    edits: [['firewalls:\n', 'firewalls:\n  other:\n    networks: [front]\n'], ['attach: [web/eth0]', 'attach: [web/eth0]\n    networks: [front]']],
+    path: 'firewalls.web-in.networks[0]',
+    message: 'network "front" already has firewall "other" for its attached interfaces; a network takes at most one',
+    line: 'networks: [front]\n    ingress',
+  },
+  {
     name: 'route next hop must be directly reachable',
     edits: [['via: 10.2.0.254', 'via: 10.3.0.254']],
     path: 'routers.r1.routes[0].via',
