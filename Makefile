@@ -29,7 +29,7 @@ TS_SRCS := $(shell find src cli bench -name '*.ts' -not -path 'src/abi/*' 2>/dev
 TAP := npx tap
 TEST_TIERS ?= test/unit test/bpf test/integration
 
-.PHONY: all build deps bpf addon abi ts bench-progs test test-unit test-bpf test-integration demo bench clean
+.PHONY: all build deps bpf addon abi ts bench-progs cni-install test-setup test test-unit test-bpf test-integration demo bench clean
 
 all: build
 build: bpf addon ts bench-progs
@@ -89,17 +89,36 @@ $(CLI_BUNDLE): $(TS_STAMP)
 	printf '#!/usr/bin/env node\nimport "./vnf-ctl/main.js";\n' > $@
 	@chmod +x $@
 
-ts: $(TS_STAMP) $(CLI_BUNDLE)
+# The CNI plugin, bundled the same way: a runtime starts it once per container.
+CNI_BUNDLE := dist/vnf-cni.js
+$(CNI_BUNDLE): $(TS_STAMP)
+	npx --no-install esbuild cli/cni.ts --bundle --platform=node --format=esm --splitting \
+	  --outdir=dist/vnf-cni --entry-names=main --chunk-names=[name]-[hash] --log-level=warning \
+	  --banner:js="import { createRequire as __vnfRequire } from 'node:module'; const require = __vnfRequire(import.meta.url);"
+	printf '#!/usr/bin/env node\nimport "./vnf-cni/main.js";\n' > $@
+	@chmod +x $@
+
+ts: $(TS_STAMP) $(CLI_BUNDLE) $(CNI_BUNDLE)
+
+# Installs the CNI plugin where runtimes look for it: a small wrapper that runs this checkout's build.
+CNI_DIRS ?= /usr/lib/cni /opt/cni/bin
+cni-install: $(CNI_BUNDLE)
+	@scripts/cni-install.sh "$(abspath $(CNI_BUNDLE))" $(CNI_DIRS)
 
 test: deps
-	@$(MAKE) --no-print-directory build
+	@$(MAKE) --no-print-directory build test-setup
 	@scripts/run-tests.sh $(TEST_TIERS)
+
+# What the CNI tests need besides the build: podman with CNI networks (installed when missing)
+# and the vnf plugin where runtimes look for it.
+test-setup: cni-install
+	@scripts/podman-setup.sh
 
 test-unit: build
 	@scripts/run-tests.sh test/unit
 test-bpf: build
 	@scripts/run-tests.sh test/bpf
-test-integration: build
+test-integration: build test-setup
 	@scripts/run-tests.sh test/integration
 
 demo: deps

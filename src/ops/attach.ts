@@ -10,7 +10,8 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { contains, formatAddr, parseCidr } from '../spec/ipv4.js';
+import { broadcastOf, contains, formatAddr, networkOf, parseCidr } from '../spec/ipv4.js';
+import type { Network, Topology } from '../spec/model.js';
 import type { Attachment } from '../model/compile.js';
 import { checkTopologyName, hostVethName, PINNABLE_IFNAME } from '../model/names.js';
 import { refusePort } from './interface-guard.js';
@@ -26,8 +27,10 @@ import type { LockOptions } from '../apply/lock.js';
 export interface AttachOptions {
   topology: string;
   network: string;
-  /** The container's address on the network, CIDR. */
-  ip: string;
+  /** The container's address on the network, CIDR; absent: the lowest free one (vnf's own IPAM). */
+  ip?: string;
+  /** The container-side MAC, when the caller knows it (made the veth); else read from `netns`. */
+  mac?: string;
   /** The container's network namespace (path), to read the peer's MAC. */
   netns?: string;
   /** Attach an interface that is not a veth, or the default route's. */
@@ -50,16 +53,46 @@ function peerMac(ifname: string, netns: string): string | undefined {
   return links.find((l) => l.ifindex === peer)?.address;
 }
 
+/** The addresses of network `net` that the file gives out, with who has them. */
+function fileAddresses(t: Topology, net: Network): Map<number, string> {
+  const out = new Map<number, string>();
+  for (const c of t.containers) for (const i of c.interfaces) if (i.network === net.name) out.set(i.ip, `${c.name}/${i.name}`);
+  for (const r of t.routers) for (const p of r.ports) if (p.network === net.name) out.set(p.ip, `router ${r.name}'s address`);
+  const lab = net.uplink?.lab;
+  if (lab && contains(net.subnet, lab.ip)) out.set(lab.ip, `the lab address behind the uplink of ${net.name}`);
+  for (const m of VNFS) for (const [addr, who] of m.addresses?.(t, net.name) ?? []) out.set(addr, who);
+  return out;
+}
+
+/** The lowest host address of the network that nobody has (vnf's own IPAM). */
+function freeAddress(net: Network, taken: ReadonlySet<number>): number | undefined {
+  const first = networkOf(net.subnet);
+  const last = broadcastOf(net.subnet);
+  const [lo, hi] = net.subnet.prefix >= 31 ? [first, last] : [first + 1, last - 1];
+  for (let a = lo; a <= hi; a++) if (!taken.has(a)) return a >>> 0;
+  return undefined;
+}
+
 export async function attachInterface(ifname: string, o: AttachOptions): Promise<Awaited<ReturnType<typeof applyTopology>> & { attachment: Attachment }> {
   checkTopologyName(o.topology);
   const rec = trustedRecord(o.topology);
   const t = rec.topology;
   const net = t.networks.find((n) => n.name === o.network);
   if (!net) throw new InputError(`topology ${o.topology} has no network ${o.network} (networks: ${t.networks.map((n) => n.name).join(', ')})`);
-  const cidr = parseCidr(o.ip, { defaultPrefix: net.subnet.prefix });
-  if (!cidr.ok) throw new InputError(`--ip ${o.ip}: ${cidr.error}`);
-  if (!contains(net.subnet, cidr.value.addr) || cidr.value.prefix !== net.subnet.prefix) {
-    throw new InputError(`--ip ${o.ip} is not an address of network ${o.network} (${formatAddr(net.subnet.addr)}/${net.subnet.prefix})`);
+  const used = fileAddresses(t, net);
+  let asked: number | undefined;
+  if (o.ip !== undefined) {
+    const cidr = parseCidr(o.ip, { defaultPrefix: net.subnet.prefix });
+    if (!cidr.ok) throw new InputError(`--ip ${o.ip}: ${cidr.error}`);
+    if (!contains(net.subnet, cidr.value.addr) || cidr.value.prefix !== net.subnet.prefix) {
+      throw new InputError(`--ip ${o.ip} is not an address of network ${o.network} (${formatAddr(net.subnet.addr)}/${net.subnet.prefix})`);
+    }
+    if (net.subnet.prefix < 31 && (cidr.value.addr === networkOf(net.subnet) || cidr.value.addr === broadcastOf(net.subnet))) {
+      throw new InputError(`--ip ${o.ip} is not a host address of network ${o.network}`);
+    }
+    asked = cidr.value.addr;
+    const who = used.get(asked);
+    if (who) throw new InputError(`--ip ${o.ip} is already used by ${who}`);
   }
   if (PINNABLE_IFNAME.test(ifname) && ifindexOf(ifname) === undefined) throw new InputError(`no interface named ${ifname} in the host namespace`);
   const why = refusePort(ifname, o.topology, o.force ?? false);
@@ -69,12 +102,10 @@ export async function attachInterface(ifname: string, o: AttachOptions): Promise
   for (const c of t.containers) {
     for (const i of c.interfaces) {
       if (hostVethName(t.name, c.name, i.name) === ifname) throw new InputError(`${ifname} is ${c.name}/${i.name} of the topology file; it is attached already`);
-      if (i.network === net.name && i.ip === cidr.value.addr) throw new InputError(`--ip ${o.ip} is already used by ${c.name}/${i.name}`);
     }
   }
-  for (const r of t.routers) for (const p of r.ports) if (p.network === net.name && p.ip === cidr.value.addr) throw new InputError(`--ip ${o.ip} is router ${r.name}'s address`);
-  let mac: string | undefined;
-  if (o.netns) {
+  let mac = o.mac?.toLowerCase();
+  if (!mac && o.netns) {
     if (!existsSync(o.netns)) throw new InputError(`--netns ${o.netns} does not exist`);
     mac = peerMac(ifname, o.netns);
     if (!mac) throw new InputError(`${ifname} has no peer in ${o.netns}: is it the host side of that namespace's veth?`);
@@ -93,22 +124,30 @@ export async function attachInterface(ifname: string, o: AttachOptions): Promise
   for (const k of Object.keys(o.options ?? {})) {
     if (!VNFS.some((m) => m.name === k && m.attachOption)) throw new InputError(`attachments take no ${k} option`);
   }
-  const attachment: Attachment = {
-    ifname, network: o.network, ip: cidr.value.addr, prefix: cidr.value.prefix, ...(mac ? { mac } : {}),
-    ...(Object.keys(options).length ? { options } : {}),
-  };
+  let attachment: Attachment | undefined;
   // Checked against the attachments the kernel holds once the lock is ours: concurrent attaches
-  // to one topology serialise and none loses another's attachment.
+  // to one topology serialise, none loses another's attachment, and no address is given twice.
   const attachments = (current: Attachment[]): Attachment[] => {
     const others = current.filter((a) => a.ifname !== ifname);
-    const clash = others.find((a) => a.network === o.network && a.ip === cidr.value.addr);
-    if (clash) throw new InputError(`--ip ${o.ip} is already used by attached interface ${clash.ifname}`);
+    const onNet = others.filter((a) => a.network === o.network);
+    let ip = asked;
+    if (ip === undefined) {
+      ip = freeAddress(net, new Set([...used.keys(), ...onNet.map((a) => a.ip)]));
+      if (ip === undefined) throw new InputError(`network ${o.network} (${formatAddr(net.subnet.addr)}/${net.subnet.prefix}) has no free address left`);
+    } else {
+      const clash = onNet.find((a) => a.ip === ip);
+      if (clash) throw new InputError(`--ip ${o.ip} is already used by attached interface ${clash.ifname}`);
+    }
     const ports = t.containers.reduce((n, c) => n + c.interfaces.length, 0) + others.length + 1;
     if (ports > MAX_FILE_PORTS) throw new InputError(`topology ${o.topology} would have ${ports} ports; at most ${MAX_FILE_PORTS} fit`);
+    attachment = {
+      ifname, network: o.network, ip, prefix: net.subnet.prefix, ...(mac ? { mac } : {}),
+      ...(Object.keys(options).length ? { options } : {}),
+    };
     return [...others, attachment];
   };
   const result = await applyTopology(t, { attachments, basedOn: rec.generation, ...(o.lock ? { lock: o.lock } : {}) });
-  return { ...result, attachment };
+  return { ...result, attachment: attachment! };
 }
 
 export async function detachInterface(ifname: string, topology?: string, lock?: LockOptions): Promise<{ topology: string } & Awaited<ReturnType<typeof applyTopology>>> {

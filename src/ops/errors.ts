@@ -10,3 +10,8 @@ export class EnvironmentError extends Error {
 export class InputError extends Error {
   override name = 'InputError';
 }
+
+/** The topology changed between reading it and applying (another vnf-ctl): the same command again works. */
+export class ConcurrentChangeError extends InputError {
+  override name = 'ConcurrentChangeError';
+}

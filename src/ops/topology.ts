@@ -26,7 +26,7 @@ import { generationOf } from '../vnf/core/module.js';
 import { VNF_MAP_IDS } from '../abi/vnf_common.js';
 import { attachmentProblems, kernelAttachments } from './attachments.js';
 import { refusePort } from './interface-guard.js';
-import { EnvironmentError, InputError } from './errors.js';
+import { EnvironmentError, InputError, ConcurrentChangeError } from './errors.js';
 
 export function requireEnvironment(): void {
   const problems = prepareEnvironment();
@@ -143,7 +143,7 @@ export async function applyTopology(topology: Topology, opts: ApplyOptions = {})
     const previous = peekRecordMeta(topology.name);
     const actual = observe(topology.name);
     if (opts.basedOn !== undefined && actual.meta?.generation.toString(16) !== opts.basedOn) {
-      throw new InputError(`topology ${topology.name} was changed by another vnf-ctl meanwhile; run the command again`);
+      throw new ConcurrentChangeError(`topology ${topology.name} was changed by another vnf-ctl meanwhile; run the command again`);
     }
     const { plan, dropped, builds, names } = planAgainst(topology, actual, opts);
     let result: ApplyResult;

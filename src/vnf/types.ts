@@ -260,6 +260,8 @@ export interface VnfModule {
     order: number | ((port: PortInterface, topology: Topology, chain: 'in' | 'out') => number);
     runsOn(port: PortInterface, topology: Topology): boolean;
   };
+  /** Addresses this module gives a role on a network (never handed out to attachments), with who has them. */
+  addresses?(t: Topology, network: string): Array<[number, string]>;
   /** The module's option of run-time attachments (vnf-ctl attach, the CNI plugin): see AttachOptionDecl. */
   attachOption?: AttachOptionDecl;
   /** Sections of `vnf-ctl get NAME`. */

@@ -113,6 +113,9 @@ export const natModule: VnfModule = {
   ],
   entries: natEntries,
   chain: { order: natOrder, runsOn: natRunsOn },
+  // Floating addresses are the router's on the outside network: never given to an attachment.
+  addresses: (t, network) => natsOf(t).filter((n) => n.outside === network)
+    .flatMap((n) => n.floating.map((f): [number, string] => [f.outside, `router ${n.router}'s floating address for ${formatAddr(f.inside)}`])),
   status,
   changes: natChanges,
 };
