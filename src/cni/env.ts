@@ -39,15 +39,18 @@ export function parseEnv(env: NodeJS.ProcessEnv): Env {
   const c = command as Command;
   const missing = need[c].filter((k) => !env[k]);
   if (missing.length) throw new CniError(CNI_CODES.invalidEnvironment, `${c} needs ${missing.join(', ')}`, `missing: ${missing.join(', ')}`);
-  const containerId = env['CNI_CONTAINERID'] ?? '';
+  // Only what the command uses is read and checked: runtimes fill the rest with placeholders
+  // (podman sends VERSION with CNI_NETNS=dummy and CNI_IFNAME=dummy).
+  const uses = (k: string): boolean => need[c].includes(k as never) || (c === 'DEL' && k === 'CNI_NETNS');
+  const containerId = uses('CNI_CONTAINERID') ? env['CNI_CONTAINERID'] ?? '' : '';
   if (containerId && !CONTAINER_ID.test(containerId)) {
     throw new CniError(CNI_CODES.invalidEnvironment, `CNI_CONTAINERID ${JSON.stringify(containerId)} is not a container id`, 'letters and digits, then also "_", "." and "-"');
   }
-  const ifname = env['CNI_IFNAME'] ?? '';
+  const ifname = uses('CNI_IFNAME') ? env['CNI_IFNAME'] ?? '' : '';
   if (ifname && !IFNAME.test(ifname)) {
     throw new CniError(CNI_CODES.invalidEnvironment, `CNI_IFNAME ${JSON.stringify(ifname)} is not an interface name`, '1-15 characters, no "/", ":" or whitespace');
   }
-  const netns = env['CNI_NETNS'] ?? '';
+  const netns = uses('CNI_NETNS') ? env['CNI_NETNS'] ?? '' : '';
   if (netns && !netns.startsWith('/')) throw new CniError(CNI_CODES.invalidEnvironment, `CNI_NETNS ${JSON.stringify(netns)} is not an absolute path`);
   return { command: c, containerId, netns, ifname, args: env['CNI_ARGS'] ?? '', path: (env['CNI_PATH'] ?? '').split(':').filter(Boolean) };
 }

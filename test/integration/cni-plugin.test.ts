@@ -150,7 +150,8 @@ if (requirePrivileges(t)) {
 
   t.test('VERSION and STATUS', async (t) => {
     for (const v of ['1.0.0', '1.1.0']) {
-      const r = cni({ CNI_COMMAND: 'VERSION' }, { cniVersion: v });
+      // As podman asks: the variables VERSION does not use hold placeholders.
+      const r = cni({ CNI_COMMAND: 'VERSION', CNI_NETNS: 'dummy', CNI_IFNAME: 'dummy', CNI_PATH: 'dummy', CNI_CONTAINERID: '' }, { cniVersion: v });
       t.same(r.json, { cniVersion: v, supportedVersions: ['1.0.0', '1.1.0'] }, `VERSION for ${v}`);
     }
     const lab = labUp(t, FILE, ['a', 'srv']);
