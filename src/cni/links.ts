@@ -62,11 +62,18 @@ export function setUp(ifname: string): void {
 
 export interface Route { dst: string; gw?: string }
 
-/** Address, link up and routes of the container side, in one process. */
+/**
+ * Address, link up and routes of the container side. A route the container has already (a default
+ * route through a network attached before this one) is kept: the first network keeps the default.
+ */
 export function configureContainer(netns: string, ifname: string, cidr: string, routes: Route[]): void {
-  const lines = [`addr add ${cidr} dev ${ifname}`, `link set dev ${ifname} up`, ...routes.map((r) => `route add ${r.dst}${r.gw ? ` via ${r.gw}` : ''} dev ${ifname}`)];
-  const r = ip(['-batch', '-'], { netns, input: lines.join('\n') + '\n' });
+  const r = ip(['-batch', '-'], { netns, input: `addr add ${cidr} dev ${ifname}\nlink set dev ${ifname} up\n` });
   if (!r.ok) throw new CniError(CNI_CODES.io, `cannot configure ${ifname} in ${netns}`, r.stderr);
+  if (!routes.length) return;
+  const lines = routes.map((x) => `route add ${x.dst}${x.gw ? ` via ${x.gw}` : ''} dev ${ifname}`);
+  const rr = ip(['-force', '-batch', '-'], { netns, input: lines.join('\n') + '\n' });
+  const errors = rr.stderr.split('\n').filter((l) => /RTNETLINK answers|Error/.test(l) && !/File exists/.test(l));
+  if (!rr.ok && errors.length) throw new CniError(CNI_CODES.io, `cannot add the routes of ${ifname} in ${netns}`, rr.stderr);
 }
 
 /** The IPv4 addresses (CIDR) of `ifname` in `netns`; undefined when it does not exist there. */

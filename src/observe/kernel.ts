@@ -153,20 +153,26 @@ function observeSlots(dir: string, pinned: ReadonlyMap<string, NativeMapInfo>): 
   return out;
 }
 
+/**
+ * What the kernel holds of a topology. Read lazily, each part once, when first asked: a command
+ * that needs only the attachments (the CNI plugin's DEL) or the applied generation does not open
+ * every pinned program and map.
+ */
 export function observe(topology: string): Observed {
   const dir = pinDir(topology);
   const exists = existsSync(dir);
-  const pinned = exists ? observePinnedMaps(dir) : new Map<string, NativeMapInfo>();
+  let pinned: Map<string, NativeMapInfo> | undefined;
+  const pinnedMaps = (): Map<string, NativeMapInfo> => (pinned ??= exists ? observePinnedMaps(dir) : new Map());
   const cache = new Map<string, MapEntries | undefined>();
   const entries = (map: string): MapEntries | undefined => {
-    if (!cache.has(map)) cache.set(map, pinned.has(map) ? readMap(join(dir, map)) : undefined);
+    if (!cache.has(map)) cache.set(map, exists ? readMapIfPinned(join(dir, map)) : undefined);
     return cache.get(map);
   };
   const packedCache = new Map<string, PackedEntries | undefined>();
   const packed = (map: string): PackedEntries | undefined => {
     if (!packedCache.has(map)) {
       let r: PackedEntries | undefined;
-      if (pinned.has(map)) {
+      if (pinnedMaps().has(map)) {
         const m = BpfMap.openPinned(join(dir, map));
         try {
           const e = m.packedEntries();
@@ -180,15 +186,36 @@ export function observe(topology: string): Observed {
     return packedCache.get(map);
   };
   const metaValue = entries(VNF_MAP_META)?.get(hex(u32(0)));
+  let links: ObservedLink[] | undefined;
+  let programs: ObservedProgram[] | undefined;
+  let slots: Map<number, number> | undefined;
   return {
     topology,
     exists,
     meta: metaValue ? metaCodec.decode(metaValue) : undefined,
-    pinned,
-    links: exists ? observeLinks(topology) : [],
-    programs: exists ? observePrograms(topology) : [],
-    slots: exists ? observeSlots(dir, pinned) : new Map(),
+    get pinned() {
+      return pinnedMaps();
+    },
+    get links() {
+      return (links ??= exists ? observeLinks(topology) : []);
+    },
+    get programs() {
+      return (programs ??= exists ? observePrograms(topology) : []);
+    },
+    get slots() {
+      return (slots ??= exists ? observeSlots(dir, pinnedMaps()) : new Map());
+    },
     entries,
     packed,
   };
+}
+
+/** A pinned map's entries; undefined when nothing, or something that is not a map, is pinned there. */
+function readMapIfPinned(path: string): MapEntries | undefined {
+  try {
+    return readMap(path);
+  } catch (e) {
+    if (e instanceof BpfError) return undefined; // a program or link pinned under a map's name
+    throw e;
+  }
 }
