@@ -42,7 +42,9 @@ async function main(): Promise<number> {
     else plugin.status(conf);
     return 0;
   } catch (e) {
-    const err = e instanceof CniError ? e : new CniError(CNI_CODES.io, e instanceof Error ? e.message : String(e), e instanceof Error ? (e.stack ?? '') : '');
+    // Something unforeseen: its message for the runtime, its stack on stderr (runtimes log it).
+    if (!(e instanceof CniError)) process.stderr.write(`vnf CNI plugin: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    const err = e instanceof CniError ? e : new CniError(CNI_CODES.io, e instanceof Error ? e.message : String(e));
     print(errorResult(asked ?? LATEST_VERSION, err));
     return 1;
   }

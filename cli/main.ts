@@ -37,7 +37,7 @@ export function buildProgram(): Command {
 }
 
 /** Errors that mean "the input is wrong" (exit 2), by name: the classes live in lazily loaded modules. */
-const INVALID_INPUT = new Set(['UsageError', 'InputError', 'ConcurrentChangeError', 'NameError', 'SpecError', 'FirewallTooComplexError']);
+const INVALID_INPUT = new Set(['UsageError', 'InputError', 'ConcurrentChangeError', 'RecordMismatchError', 'NameError', 'SpecError', 'FirewallTooComplexError']);
 
 export function exitCodeFor(e: unknown): number {
   if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;

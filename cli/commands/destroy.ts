@@ -10,6 +10,6 @@ export function register(program: Command): void {
     .action(async (name: string) => {
       const { destroyTopology } = await import('../../src/ops/topology.js');
       const r = await destroyTopology(name, lockWait);
-      console.log(`topology ${name}: destroyed (${r.links} links detached)`);
+      console.log(`topology ${name}: destroyed (${r.links} links detached)${r.down.length ? `; attached interfaces set down (no policy without it): ${r.down.join(", ")}` : ""}`);
     });
 }

@@ -44,6 +44,7 @@ export function parseConfig(stdin: string): NetConf {
     const problems = r.error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(config)'}: ${i.message}`);
     throw new CniError(CNI_CODES.invalidConfig, `invalid network configuration: ${problems.join('; ')}`, problems.join('\n'));
   }
+  if (r.data.ipam?.type === 'vnf') throw new CniError(CNI_CODES.invalidConfig, 'ipam.type "vnf": vnf is not an IPAM plugin (leave ipam out for vnf\'s own addresses)');
   if (r.data.type !== 'vnf') throw new CniError(CNI_CODES.invalidConfig, `this is the vnf plugin; the configuration is for type ${JSON.stringify(r.data.type)}`);
   return r.data;
 }

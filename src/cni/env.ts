@@ -2,15 +2,29 @@
  * The CNI_* environment a runtime sets (CNI spec 1.1.0), checked: every problem is a CniError
  * with code 4. Light (no schema library): VERSION, asked on every podman command, needs only this.
  */
+import { statSync } from 'node:fs';
 import { CNI_CODES, CniError } from './errors.js';
+
+/** Whether a namespace file is the one this process runs in (the host's: the plugin runs there). */
+function isHostNamespace(path: string): boolean {
+  try {
+    const a = statSync(path);
+    const b = statSync('/proc/self/ns/net');
+    return a.ino === b.ino && a.dev === b.dev;
+  } catch {
+    return false; // a missing namespace is reported by the command (code 3)
+  }
+}
 
 export type Command = 'ADD' | 'DEL' | 'CHECK' | 'GC' | 'STATUS' | 'VERSION';
 const COMMANDS: readonly string[] = ['ADD', 'DEL', 'CHECK', 'GC', 'STATUS', 'VERSION'];
 
 /** The spec's container id: alphanumerics, then also '_', '.', '-'. */
 const CONTAINER_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
-/** A Linux interface name: 1-15 bytes, no '/', ':' or whitespace, not '.' or '..'. */
-const IFNAME = /^(?!\.{1,2}$)[^\s/:]{1,15}$/;
+/** An interface name: 1-15 of letters, digits, '_', '.', '-' (not '.' or '..'): safe in every tool it reaches. */
+const IFNAME = /^(?!\.{1,2}$)[A-Za-z0-9_.-]{1,15}$/;
+/** Container ids longer than this do not fit the host veth's alias (IFALIASZ). */
+const MAX_CONTAINER_ID = 128;
 
 export interface Env {
   command: Command;
@@ -43,15 +57,21 @@ export function parseEnv(env: NodeJS.ProcessEnv): Env {
   // (podman sends VERSION with CNI_NETNS=dummy and CNI_IFNAME=dummy).
   const uses = (k: string): boolean => need[c].includes(k as never) || (c === 'DEL' && k === 'CNI_NETNS');
   const containerId = uses('CNI_CONTAINERID') ? env['CNI_CONTAINERID'] ?? '' : '';
+  if (containerId.length > MAX_CONTAINER_ID) {
+    throw new CniError(CNI_CODES.invalidEnvironment, `CNI_CONTAINERID is ${containerId.length} characters long; vnf takes at most ${MAX_CONTAINER_ID}`);
+  }
   if (containerId && !CONTAINER_ID.test(containerId)) {
     throw new CniError(CNI_CODES.invalidEnvironment, `CNI_CONTAINERID ${JSON.stringify(containerId)} is not a container id`, 'letters and digits, then also "_", "." and "-"');
   }
   const ifname = uses('CNI_IFNAME') ? env['CNI_IFNAME'] ?? '' : '';
   if (ifname && !IFNAME.test(ifname)) {
-    throw new CniError(CNI_CODES.invalidEnvironment, `CNI_IFNAME ${JSON.stringify(ifname)} is not an interface name`, '1-15 characters, no "/", ":" or whitespace');
+    throw new CniError(CNI_CODES.invalidEnvironment, `CNI_IFNAME ${JSON.stringify(ifname)} is not an interface name`, '1-15 letters, digits, "_", "." or "-"');
   }
   const netns = uses('CNI_NETNS') ? env['CNI_NETNS'] ?? '' : '';
   if (netns && !netns.startsWith('/')) throw new CniError(CNI_CODES.invalidEnvironment, `CNI_NETNS ${JSON.stringify(netns)} is not an absolute path`);
+  if (netns && c !== 'DEL' && isHostNamespace(netns)) {
+    throw new CniError(CNI_CODES.invalidEnvironment, `CNI_NETNS ${netns} is the host's own network namespace, not a container's`);
+  }
   return { command: c, containerId, netns, ifname, args: env['CNI_ARGS'] ?? '', path: (env['CNI_PATH'] ?? '').split(':').filter(Boolean) };
 }
 

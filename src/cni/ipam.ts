@@ -14,7 +14,7 @@ export interface IpamResult {
   dns?: unknown;
 }
 
-export function runIpam(type: string, command: 'ADD' | 'DEL' | 'CHECK', env: Env, stdin: string, over: { containerId?: string; ifname?: string } = {}): IpamResult | undefined {
+export function runIpam(type: string, command: 'ADD' | 'DEL' | 'CHECK' | 'GC', env: Env, stdin: string, over: { containerId?: string; ifname?: string } = {}): IpamResult | undefined {
   const bin = env.path.map((d) => join(d, type)).find((p) => existsSync(p));
   if (!bin) throw new CniError(CNI_CODES.ipam, `IPAM plugin ${type} not found on CNI_PATH (${env.path.join(':')})`);
   const r = spawnSync(bin, [], {

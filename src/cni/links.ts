@@ -40,7 +40,16 @@ export function createVeth(o: { host: string; ifname: string; mac: string; netns
     throw new CniError(exists ? CNI_CODES.attachRefused : CNI_CODES.io,
       exists ? `cannot make interface ${o.ifname} in ${o.netns}: an interface of that name exists there` : `cannot make the veth pair ${o.host} / ${o.ifname}`, r.stderr);
   }
-  writeFileSync(`/sys/class/net/${o.host}/ifalias`, o.alias);
+  try {
+    writeFileSync(`/sys/class/net/${o.host}/ifalias`, o.alias);
+    // Should the port ever lose its programs while up, the host's own stack must not serve it:
+    // nothing forwarded from it, no ARP answered for the host's addresses on it.
+    writeFileSync(`/proc/sys/net/ipv4/conf/${o.host}/forwarding`, '0');
+    writeFileSync(`/proc/sys/net/ipv4/conf/${o.host}/arp_ignore`, '8');
+  } catch (e) {
+    deleteLink(o.host);
+    throw new CniError(CNI_CODES.io, `cannot set up host interface ${o.host}: ${(e as Error).message}`);
+  }
   // The host side carries no address: no IPv6 link-local chatter into the network from it.
   try {
     writeFileSync(`/proc/sys/net/ipv6/conf/${o.host}/disable_ipv6`, '1');

@@ -10,16 +10,17 @@ import { existsSync, readdirSync } from 'node:fs';
 import { attachInterface, detachInterface } from '../ops/attach.js';
 import { kernelAttachments } from '../ops/attachments.js';
 import { applyTopology, trustedRecord } from '../ops/topology.js';
-import { ConcurrentChangeError, EnvironmentError, InputError } from '../ops/errors.js';
+import { ConcurrentChangeError, EnvironmentError, InputError, RecordMismatchError } from '../ops/errors.js';
 import { observe } from '../observe/kernel.js';
 import { BpfError } from '../native/errors.js';
-import { formatAddr, parseCidr } from '../spec/ipv4.js';
+import { formatAddr, parseAddr, parseCidr } from '../spec/ipv4.js';
 import type { Network, Topology } from '../spec/model.js';
 import type { Env, NetConf } from './config.js';
 import { CNI_CODES, CniError } from './errors.js';
-import { runIpam } from './ipam.js';
+import { runIpam, type IpamResult } from './ipam.js';
 import { configureContainer, containerAddresses, createVeth, deleteLink, linkAlias, linkExists, linkMac, setUp, type Route } from './links.js';
 import { cniAlias, cniHostVeth, cniMac, parseAlias } from './names.js';
+import { LOST_FIREWALL } from '../vnf/firewall/attach.js';
 
 export interface AddResult {
   cniVersion: string;
@@ -32,7 +33,7 @@ export interface AddResult {
 /** Control-plane errors as CNI errors: what the input got wrong, a concurrent change, the kernel. */
 function asCni(e: unknown, what: string): never {
   if (e instanceof CniError) throw e;
-  if (e instanceof ConcurrentChangeError) throw new CniError(CNI_CODES.tryAgain, e.message);
+  if (e instanceof ConcurrentChangeError || e instanceof RecordMismatchError) throw new CniError(CNI_CODES.tryAgain, e.message);
   if (e instanceof InputError) throw new CniError(CNI_CODES.attachRefused, e.message);
   if (e instanceof EnvironmentError) throw new CniError(CNI_CODES.notAvailable, e.message);
   if (e instanceof BpfError) throw new CniError(CNI_CODES.kernel, `${what}: ${e.message}`);
@@ -44,7 +45,7 @@ function applied(conf: NetConf): { topology: Topology; net: Network; generation:
   try {
     rec = trustedRecord(conf.topology);
   } catch (e) {
-    if (e instanceof InputError) throw new CniError(CNI_CODES.unknownTopology, e.message);
+    if (e instanceof InputError && !(e instanceof RecordMismatchError)) throw new CniError(CNI_CODES.unknownTopology, e.message);
     throw asCni(e, `topology ${conf.topology}`);
   }
   const net = rec.topology.networks.find((n) => n.name === conf.network);
@@ -53,6 +54,28 @@ function applied(conf: NetConf): { topology: Topology; net: Network; generation:
       `networks: ${rec.topology.networks.map((n) => n.name).join(', ')}`);
   }
   return { topology: rec.topology, net, generation: rec.generation };
+}
+
+/**
+ * The IPv4 address, gateway and routes an IPAM plugin gave, checked: they go into iproute2
+ * commands, so anything that is not an address or a prefix is refused (code 103).
+ */
+function ipamAddress(type: string, r: IpamResult | undefined): { address: string; gateway?: string; routes: Route[] } {
+  const bad = (what: string): never => {
+    throw new CniError(CNI_CODES.ipam, `IPAM plugin ${type} gave ${what}`, JSON.stringify(r ?? null).slice(0, 500));
+  };
+  const isCidr = (x: unknown): x is string => typeof x === 'string' && /^[0-9./]+$/.test(x) && x.includes('/') && parseCidr(x).ok;
+  const isAddr = (x: unknown): x is string => typeof x === 'string' && /^[0-9.]+$/.test(x) && parseAddr(x).ok;
+  const v4 = (Array.isArray(r?.ips) ? r.ips : []).find((x) => isCidr(x?.address));
+  if (!v4) bad('no IPv4 address (vnf networks are IPv4)');
+  if (v4!.gateway !== undefined && !isAddr(v4!.gateway)) bad(`a gateway that is not an IPv4 address: ${JSON.stringify(v4!.gateway)}`);
+  const routes: Route[] = [];
+  for (const x of Array.isArray(r?.routes) ? r.routes : []) {
+    if (typeof x?.dst === 'string' && x.dst.includes(':')) continue; // an IPv6 route: not for an IPv4 network
+    if (!isCidr(x?.dst) || (x.gw !== undefined && !isAddr(x.gw))) bad(`a route that is not an IPv4 prefix and address: ${JSON.stringify(x)}`);
+    routes.push({ dst: x.dst, ...(x.gw ? { gw: x.gw } : {}) });
+  }
+  return { address: v4!.address, ...(v4!.gateway ? { gateway: v4!.gateway } : {}), routes };
 }
 
 /** Undo steps of a half-done ADD, run last-first; a failing undo does not hide the first error. */
@@ -86,11 +109,10 @@ export async function add(env: Env, conf: NetConf, stdin: string): Promise<AddRe
       const type = conf.ipam.type;
       const r = runIpam(type, 'ADD', env, stdin);
       undo.push(() => runIpam(type, 'DEL', env, stdin));
-      const v4 = r?.ips?.find((x) => parseCidr(x.address).ok);
-      if (!v4) throw new CniError(CNI_CODES.ipam, `IPAM plugin ${type} gave no IPv4 address (vnf networks are IPv4)`, JSON.stringify(r?.ips ?? []));
+      const v4 = ipamAddress(type, r);
       ip = v4.address;
       if (v4.gateway) gateway = v4.gateway;
-      if (r?.routes?.length) routes = r.routes;
+      if (v4.routes.length) routes = v4.routes;
     }
     let attached: Awaited<ReturnType<typeof attachInterface>>;
     try {
@@ -126,26 +148,27 @@ async function dropDead(conf: NetConf): Promise<void> {
   await applyTopology(rec.topology, { basedOn: rec.generation });
 }
 
+/** Whether a host veth is this CNI network's (its alias), or an unnamed leftover of a broken ADD. */
+function ours(host: string, conf: NetConf): boolean {
+  const owner = parseAlias(linkAlias(host));
+  return owner === undefined || owner.network === conf.name;
+}
+
+/**
+ * The interface goes first — with it its links, so the container is cut off rather than left up
+ * without a policy — and then its port entry, now dead, is dropped under the topology's lock.
+ * Best effort and idempotent: a topology that is gone or changing leaves a dead entry that the
+ * next apply drops.
+ */
 export async function del(env: Env, conf: NetConf, stdin: string): Promise<void> {
   const host = cniHostVeth(env.containerId, env.ifname);
-  let topologyThere = true;
-  try {
-    trustedRecord(conf.topology);
-  } catch (e) {
-    if (!(e instanceof InputError)) throw e;
-    topologyThere = false; // nothing of vnf to undo: the topology is gone (or not applied yet)
-  }
-  try {
-    if (topologyThere && linkExists(host)) {
-      const attachedHere = kernelAttachments(observe(conf.topology)).some((a) => a.ifname === host);
-      if (attachedHere) await detachInterface(host, conf.topology);
-    } else if (topologyThere) {
-      await dropDead(conf); // the namespace went first: the veth pair went with it
-    }
-  } catch (e) {
-    asCni(e, `detaching ${host}`);
-  }
+  if (linkExists(host) && !ours(host, conf)) return; // another CNI network's interface: not this DEL's
   deleteLink(host);
+  try {
+    await dropDead(conf);
+  } catch (e) {
+    if (!(e instanceof InputError)) asCni(e, `removing the port of ${host}`);
+  }
   if (conf.ipam) runIpam(conf.ipam.type, 'DEL', env, stdin);
 }
 
@@ -166,6 +189,7 @@ export async function check(env: Env, conf: NetConf): Promise<void> {
     if (`${formatAddr(a.ip)}/${a.prefix}` !== want) problems.push(`${host}'s port has address ${formatAddr(a.ip)}/${a.prefix}, not ${want}`);
     const fw = a.options?.['firewall'];
     if (conf.firewall && fw !== conf.firewall) problems.push(`${host} has firewall ${fw ?? 'none'}, not ${conf.firewall}`);
+    else if (fw === LOST_FIREWALL) problems.push(`${host}'s firewall is no longer known: it drops everything until DEL and ADD`);
   }
   const inside = containerAddresses(env.netns, env.ifname);
   if (!inside) problems.push(`${env.ifname} does not exist in ${env.netns}`);
@@ -176,7 +200,11 @@ export async function check(env: Env, conf: NetConf): Promise<void> {
   if (problems.length) throw new CniError(CNI_CODES.checkFailed, `CHECK failed: ${problems.join('; ')}`, problems.join('\n'));
 }
 
-/** Host veths of this CNI network (by their alias) that the runtime no longer knows. */
+/**
+ * Removes this CNI network's attachments (found by their host veth's alias) that the runtime no
+ * longer lists: every stale interface goes first, then their dead port entries in one apply, then
+ * their IPAM addresses. One failure does not stop the rest; the first is reported at the end.
+ */
 export async function gc(env: Env, conf: NetConf, stdin: string): Promise<{ removed: string[] }> {
   const validList = conf['cni.dev/valid-attachments'];
   if (!validList) throw new CniError(CNI_CODES.invalidConfig, 'GC needs cni.dev/valid-attachments');
@@ -188,27 +216,37 @@ export async function gc(env: Env, conf: NetConf, stdin: string): Promise<{ remo
     if (!owner || owner.network !== conf.name) continue;
     if (!valid.has(`${owner.containerId}\u0000${owner.ifname}`)) stale.push({ host: ifname, ...owner });
   }
-  let rec: ReturnType<typeof trustedRecord> | undefined;
-  try {
-    rec = trustedRecord(conf.topology);
-  } catch (e) {
-    if (!(e instanceof InputError)) throw e;
-  }
-  if (rec) {
-    const gone = new Set(stale.map((s) => s.host));
-    const current = kernelAttachments(observe(conf.topology));
-    if (current.some((a) => gone.has(a.ifname) || a.ifname.startsWith('#'))) {
-      try {
-        await applyTopology(rec.topology, { attachments: (cur) => cur.filter((a) => !gone.has(a.ifname)), basedOn: rec.generation });
-      } catch (e) {
-        asCni(e, 'removing stale attachments');
-      }
+  const failures: CniError[] = [];
+  const attempt = async (f: () => unknown): Promise<void> => {
+    try {
+      await f();
+    } catch (e) {
+      failures.push(e instanceof CniError ? e : new CniError(CNI_CODES.io, (e as Error).message));
     }
+  };
+  for (const s of stale) await attempt(() => deleteLink(s.host));
+  await attempt(async () => {
+    try {
+      await dropDead(conf);
+    } catch (e) {
+      if (!(e instanceof InputError) || e instanceof RecordMismatchError) asCni(e, 'removing stale attachments');
+    }
+  });
+  if (conf.ipam && stale.length) {
+    const type = conf.ipam.type;
+    // The spec's way is GC to the IPAM plugin; one that does not speak 1.1.0 (host-local 1.1)
+    // releases each stale address by DEL, in the version it speaks.
+    await attempt(async () => {
+      try {
+        runIpam(type, 'GC', env, stdin);
+      } catch {
+        const { ['cni.dev/valid-attachments']: _, ...rest } = JSON.parse(stdin) as Record<string, unknown>;
+        const legacy = JSON.stringify({ ...rest, cniVersion: '1.0.0' });
+        for (const s of stale) await attempt(() => runIpam(type, 'DEL', env, legacy, { containerId: s.containerId, ifname: s.ifname }));
+      }
+    });
   }
-  for (const s of stale) {
-    deleteLink(s.host);
-    if (conf.ipam) runIpam(conf.ipam.type, 'DEL', { ...env }, stdin, { containerId: s.containerId, ifname: s.ifname });
-  }
+  if (failures.length) throw failures[0]!;
   return { removed: stale.map((s) => s.host) };
 }
 

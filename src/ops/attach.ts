@@ -53,15 +53,30 @@ function peerMac(ifname: string, netns: string): string | undefined {
   return links.find((l) => l.ifindex === peer)?.address;
 }
 
-/** The addresses of network `net` that the file gives out, with who has them. */
-function fileAddresses(t: Topology, net: Network): Map<number, string> {
-  const out = new Map<number, string>();
-  for (const c of t.containers) for (const i of c.interfaces) if (i.network === net.name) out.set(i.ip, `${c.name}/${i.name}`);
-  for (const r of t.routers) for (const p of r.ports) if (p.network === net.name) out.set(p.ip, `router ${r.name}'s address`);
+/**
+ * The addresses of network `net` that the file gives a role: `taken` are never an attachment's;
+ * `reserved` (next hops of routes, NAT targets: addresses meant for something attached later)
+ * are given only to an attachment that asks for one by address, never by vnf's own IPAM.
+ */
+function fileAddresses(t: Topology, net: Network): { taken: Map<number, string>; reserved: Map<number, string> } {
+  const taken = new Map<number, string>();
+  const reserved = new Map<number, string>();
+  for (const c of t.containers) for (const i of c.interfaces) if (i.network === net.name) taken.set(i.ip, `${c.name}/${i.name}`);
+  for (const r of t.routers) {
+    for (const p of r.ports) if (p.network === net.name) taken.set(p.ip, `router ${r.name}'s address`);
+    for (const rt of r.routes) {
+      if (rt.via !== undefined && contains(net.subnet, rt.via)) reserved.set(rt.via, `router ${r.name}'s next hop for ${formatAddr(rt.to.addr)}/${rt.to.prefix}`);
+    }
+  }
   const lab = net.uplink?.lab;
-  if (lab && contains(net.subnet, lab.ip)) out.set(lab.ip, `the lab address behind the uplink of ${net.name}`);
-  for (const m of VNFS) for (const [addr, who] of m.addresses?.(t, net.name) ?? []) out.set(addr, who);
-  return out;
+  if (lab && contains(net.subnet, lab.ip)) taken.set(lab.ip, `the lab address behind the uplink of ${net.name}`);
+  for (const m of VNFS) {
+    for (const a of m.addresses?.(t, net.name) ?? []) {
+      if (!contains(net.subnet, a.addr)) continue;
+      (a.reserved ? reserved : taken).set(a.addr, a.who);
+    }
+  }
+  return { taken, reserved };
 }
 
 /** The lowest host address of the network that nobody has (vnf's own IPAM). */
@@ -79,7 +94,7 @@ export async function attachInterface(ifname: string, o: AttachOptions): Promise
   const t = rec.topology;
   const net = t.networks.find((n) => n.name === o.network);
   if (!net) throw new InputError(`topology ${o.topology} has no network ${o.network} (networks: ${t.networks.map((n) => n.name).join(', ')})`);
-  const used = fileAddresses(t, net);
+  const { taken: used, reserved } = fileAddresses(t, net);
   let asked: number | undefined;
   if (o.ip !== undefined) {
     const cidr = parseCidr(o.ip, { defaultPrefix: net.subnet.prefix });
@@ -132,7 +147,7 @@ export async function attachInterface(ifname: string, o: AttachOptions): Promise
     const onNet = others.filter((a) => a.network === o.network);
     let ip = asked;
     if (ip === undefined) {
-      ip = freeAddress(net, new Set([...used.keys(), ...onNet.map((a) => a.ip)]));
+      ip = freeAddress(net, new Set([...used.keys(), ...reserved.keys(), ...onNet.map((a) => a.ip)]));
       if (ip === undefined) throw new InputError(`network ${o.network} (${formatAddr(net.subnet.addr)}/${net.subnet.prefix}) has no free address left`);
     } else {
       const clash = onNet.find((a) => a.ip === ip);

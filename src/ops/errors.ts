@@ -15,3 +15,8 @@ export class InputError extends Error {
 export class ConcurrentChangeError extends InputError {
   override name = 'ConcurrentChangeError';
 }
+
+/** The record of a topology does not describe what the kernel runs (an apply is under way, or did not finish). */
+export class RecordMismatchError extends InputError {
+  override name = 'RecordMismatchError';
+}

@@ -3,6 +3,7 @@
  * everything before the first kernel change, so bad input changes nothing; each reads the
  * kernel as the truth (attachments, ids, what is pinned) and uses the record only as a cache.
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { prepareEnvironment } from '../bpf/environment.js';
@@ -26,7 +27,7 @@ import { generationOf } from '../vnf/core/module.js';
 import { VNF_MAP_IDS } from '../abi/vnf_common.js';
 import { attachmentProblems, kernelAttachments } from './attachments.js';
 import { refusePort } from './interface-guard.js';
-import { EnvironmentError, InputError, ConcurrentChangeError } from './errors.js';
+import { EnvironmentError, InputError, ConcurrentChangeError, RecordMismatchError } from './errors.js';
 
 export function requireEnvironment(): void {
   const problems = prepareEnvironment();
@@ -69,11 +70,21 @@ export function resolveInterfaces(topology: Topology, attachments: Array<Attachm
   const networks = new Set(topology.networks.map((n) => n.name));
   const kept: Array<Attachment & { ifindex: number }> = [];
   const dropped: Attachment[] = [];
+  const orphans: Attachment[] = [];
   for (const a of attachments) {
     const ifindex = ifindexOf(a.ifname);
     // An attachment is to an interface, not to a name: one recreated under the same name is not it.
-    if (ifindex === undefined || (a.ifindex !== undefined && a.ifindex !== ifindex) || !networks.has(a.network)) dropped.push(a);
+    if (ifindex === undefined || (a.ifindex !== undefined && a.ifindex !== ifindex)) dropped.push(a);
+    else if (!networks.has(a.network)) orphans.push(a);
     else kept.push({ ...a, ifindex });
+  }
+  // Dropping a live attachment would leave its interface up with no policy at all (its traffic
+  // reaching the host's own stack): the file may not take away a network that one still uses.
+  if (orphans.length) {
+    const byNet = new Map<string, string[]>();
+    for (const a of orphans) byNet.set(a.network, [...(byNet.get(a.network) ?? []), a.ifname]);
+    throw new InputError([...byNet].map(([n, ifs]) => `network ${n} is not in the file, but attached interface${ifs.length > 1 ? 's' : ''} ${ifs.join(', ')} ${ifs.length > 1 ? 'use' : 'uses'} it`).join('; ') +
+      ': keep the network, or detach them first (vnf-ctl detach IFACE, or the container runtime\'s DEL)');
   }
   return { input: { topology, fileInterfaces, uplinks, attachments: kept }, dropped };
 }
@@ -195,7 +206,7 @@ export function topologyExists(name: string): boolean {
  * Removes every program, link, map and pin of a topology, and its record. A name that is
  * neither applied nor recorded is invalid input and removes nothing.
  */
-export async function destroyTopology(name: string, lock?: LockOptions): Promise<{ links: number }> {
+export async function destroyTopology(name: string, lock?: LockOptions): Promise<{ links: number; down: string[] }> {
   checkTopologyName(name);
   if (!topologyExists(name)) {
     const applied = listTopologies();
@@ -203,10 +214,19 @@ export async function destroyTopology(name: string, lock?: LockOptions): Promise
   }
   requireEnvironment();
   return withLock(name, async () => {
+    // Attached interfaces (vnf-ctl attach, the CNI plugin) are not vnf's to remove, but without
+    // their programs their traffic would reach the host's own stack: they go down first.
+    const down = kernelAttachments(observe(name)).map((a) => a.ifname).filter((i) => !i.startsWith('#'));
+    for (const ifname of down) setDown(ifname);
     const links = removeTopologyPins(name);
     removeRecord(name);
-    return { links };
+    return { links, down };
   }, lock);
+}
+
+function setDown(ifname: string): void {
+  const r = spawnSync('ip', ['link', 'set', 'dev', ifname, 'down'], { encoding: 'utf8' });
+  if (r.status !== 0 && ifindexOf(ifname) !== undefined) throw new Error(`cannot set ${ifname} down: ${r.stderr.trim()}`);
 }
 
 /** The record of an applied topology, only if it describes what the kernel runs. */
@@ -227,7 +247,7 @@ export function trustedRecord(name: string): NonNullable<ReturnType<typeof readR
   }
   const meta = observe(name).meta;
   if (!meta || meta.generation.toString(16) !== rec.generation) {
-    throw new InputError(`the record of topology ${name} does not describe what the kernel runs (an apply did not finish, or the record is older than the kernel): ` +
+    throw new RecordMismatchError(`the record of topology ${name} does not describe what the kernel runs (an apply did not finish, or the record is older than the kernel): ` +
       `run \`vnf-ctl apply -f ${rec.file ?? 'FILE'}\` to bring both in line`);
   }
   return rec;

@@ -260,8 +260,12 @@ export interface VnfModule {
     order: number | ((port: PortInterface, topology: Topology, chain: 'in' | 'out') => number);
     runsOn(port: PortInterface, topology: Topology): boolean;
   };
-  /** Addresses this module gives a role on a network (never handed out to attachments), with who has them. */
-  addresses?(t: Topology, network: string): Array<[number, string]>;
+  /**
+   * Addresses this module gives a role on a network, with who has them: never given to an
+   * attachment, or — `reserved` — given only when asked for by address (a NAT forward target, an
+   * address meant for a container attached later), never by vnf's own IPAM.
+   */
+  addresses?(t: Topology, network: string): Array<{ addr: number; who: string; reserved?: boolean }>;
   /** The module's option of run-time attachments (vnf-ctl attach, the CNI plugin): see AttachOptionDecl. */
   attachOption?: AttachOptionDecl;
   /** Sections of `vnf-ctl get NAME`. */

@@ -8,9 +8,9 @@
  * work. Nothing of a refused ADD is left behind.
  */
 import t, { type Test } from 'tap';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { requirePrivileges } from '../helpers/privilege.js';
 import { vnfctl } from '../helpers/cli.js';
 import { labUp, type Lab } from '../helpers/lab.js';
@@ -30,7 +30,9 @@ networks:
   front: { subnet: 10.63.1.0/24 }
   back: { subnet: 10.63.2.0/24 }
 routers:
-  r: { ports: { front: 10.63.1.1/24, back: 10.63.2.1/24 } }
+  r:
+    ports: { front: 10.63.1.1/24, back: 10.63.2.1/24 }
+    routes: [{ to: 10.99.0.0/16, via: 10.63.2.2 }]
 firewalls:
   guard:
     attach: [a/eth0]
@@ -135,6 +137,10 @@ if (requirePrivileges(t)) {
       ['an unknown firewall', add, conf(lab, { firewall: 'gaurd' }), 102, /has no firewall gaurd.*guard/],
       ['no firewall on a protected network', add, conf(lab, { firewall: undefined }), 102, /protected by firewall guard/],
       ['an interface name the container has', { ...add, CNI_IFNAME: 'lo' }, conf(lab), 102, /an interface of that name exists there/],
+      ['an interface name ip -batch would split', { ...add, CNI_IFNAME: 'x#y' }, conf(lab), 4, /not an interface name/],
+      ['a container id too long for the alias', { ...add, CNI_CONTAINERID: 'c'.repeat(300) }, conf(lab), 4, /at most 128/],
+      ['the host\'s own namespace', { ...add, CNI_NETNS: `/proc/${process.pid}/ns/net` }, conf(lab), 4, /host's own network namespace/],
+      ['vnf as its own IPAM (DEL would recurse)', add, conf(lab, { ipam: { type: 'vnf' } }), 7, /not an IPAM plugin/],
     ];
     for (const [what, env, config, code, msg] of cases) {
       const r = cni(env, config);
@@ -215,6 +221,58 @@ if (requirePrivileges(t)) {
     t.same(reserved(), [], 'the refused ADD released its address');
     t.same(attached(lab), [], 'and attached nothing');
     t.notOk(existsSync(`/sys/class/net/${cniHostVeth(d.env.CNI_CONTAINERID!, 'eth0')}`), 'and removed its veth');
+
+    // GC releases the addresses of what it removes, though host-local speaks no GC (CNI 1.0.0).
+    const gs = [container(t, 'g1'), container(t, 'g2')];
+    for (const g of gs) t.equal(cni({ ...g.env, CNI_COMMAND: 'ADD' }, conf(lab, { ipam: ipam('10.63.1.100', '10.63.1.110') })).status, 0);
+    t.equal(reserved().length, 2, 'two addresses held');
+    const gc = cni({ CNI_COMMAND: 'GC' }, conf(lab, { cniVersion: '1.1.0', ipam: ipam('10.63.1.100', '10.63.1.110'), 'cni.dev/valid-attachments': [] }));
+    t.equal(gc.status, 0, `GC: exit 0 ${gc.stdout}`);
+    t.same(attached(lab), [], 'GC removed both attachments');
+    t.same(reserved(), [], 'and released both addresses');
+  });
+
+  t.test('an IPAM result that is not addresses is refused, and nothing is left', async (t) => {
+    const lab = labUp(t, FILE, ['a', 'srv']);
+    const dir = mkdtempSync(join(tmpdir(), 'vnf-fake-ipam-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const evil = { cniVersion: '1.0.0', ips: [{ address: '10.63.2.50/24' }], routes: [{ dst: '0.0.0.0/0\nnetns exec x touch /tmp/pwned', gw: '10.63.2.1' }] };
+    writeFileSync(join(dir, 'evil'), `#!/bin/sh\ncat >/dev/null\nprintf '%s\\n' '${JSON.stringify(evil)}'\n`, { mode: 0o755 });
+    const c = container(t, 'evil');
+    const r = cni({ ...c.env, CNI_COMMAND: 'ADD', CNI_PATH: dir }, conf(lab, { network: 'back', firewall: undefined, ipam: { type: 'evil' } }));
+    t.equal(r.json?.code, 103, `refused as an IPAM problem (${r.json?.msg})`);
+    t.match(r.json?.msg, /a route that is not an IPv4 prefix/);
+    t.same(attached(lab), [], 'nothing attached');
+    t.notOk(existsSync(`/sys/class/net/${cniHostVeth(c.env.CNI_CONTAINERID!, 'eth0')}`), 'no veth left');
+  });
+
+  t.test("vnf's IPAM never hands out an address the file gives a role; the file may not drop a network in use; destroy sets ports down", async (t) => {
+    const lab = labUp(t, FILE, ['a', 'srv']);
+    const c = container(t, 'res');
+    const r = cni({ ...c.env, CNI_COMMAND: 'ADD' }, conf(lab, { network: 'back', firewall: undefined }));
+    t.equal(r.status, 0, r.stdout);
+    const addr = r.json?.ips?.[0]?.address;
+    t.not(addr, '10.63.2.2/24', `not the next hop of router r's route (${addr})`);
+    t.not(addr, '10.63.2.10/24', "not srv's");
+    t.not(addr, '10.63.2.1/24', "not the router's");
+    const host = r.json.interfaces[0].name as string;
+
+    const without = readFileSync(lab.file, 'utf8').replace('  back: { subnet: 10.63.2.0/24 }\n', '').replace('back: 10.63.2.1/24', '').replace(/    routes: .*\n/, '')
+      .replace(/  srv: .*\n/, '');
+    const file2 = join(mkdtempSync(join(tmpdir(), 'vnf-cni-')), 'topology.yaml');
+    t.teardown(() => rmSync(dirname(file2), { recursive: true, force: true }));
+    writeFileSync(file2, without);
+    const apply = vnfctl(['apply', '-f', file2]);
+    t.equal(apply.status, 2, `apply of a file without network back: exit 2 (${apply.stderr.trim()})`);
+    t.match(apply.stderr, new RegExp(`network back is not in the file, but attached interface ${host} uses it`));
+    t.equal(attached(lab).length, 1, 'the attachment is still there');
+    t.equal(ping(c.ns, '10.63.2.10', 1), 1, 'and works');
+
+    const d = vnfctl(['destroy', lab.name]);
+    t.equal(d.status, 0, d.stderr);
+    t.match(d.stdout, new RegExp(`attached interfaces set down .*${host}`));
+    t.equal(readFileSync(`/sys/class/net/${host}/operstate`, 'utf8').trim(), 'down', 'the attached interface is down: no policy, no traffic');
+    t.equal(ping(c.ns, '10.63.2.1', 1), 0, 'the container reaches nothing');
   });
 
   t.test('first in a chain: portmap after vnf takes its result', async (t) => {

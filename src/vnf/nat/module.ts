@@ -114,8 +114,13 @@ export const natModule: VnfModule = {
   entries: natEntries,
   chain: { order: natOrder, runsOn: natRunsOn },
   // Floating addresses are the router's on the outside network: never given to an attachment.
-  addresses: (t, network) => natsOf(t).filter((n) => n.outside === network)
-    .flatMap((n) => n.floating.map((f): [number, string] => [f.outside, `router ${n.router}'s floating address for ${formatAddr(f.inside)}`])),
+  // Inside addresses that floating addresses and forwards lead to are meant for a container:
+  // given only to one that asks for it by address.
+  addresses: (t, network) => natsOf(t).flatMap((n) => [
+    ...(n.outside === network ? n.floating.map((f) => ({ addr: f.outside, who: `router ${n.router}'s floating address for ${formatAddr(f.inside)}` })) : []),
+    ...n.floating.map((f) => ({ addr: f.inside, who: `the inside address of floating address ${formatAddr(f.outside)} (router ${n.router})`, reserved: true })),
+    ...n.forward.map((f) => ({ addr: f.to, who: `the target of router ${n.router}'s ${f.proto} port ${f.port} forward`, reserved: true })),
+  ]),
   status,
   changes: natChanges,
 };
