@@ -6,7 +6,7 @@
  * router; `podman network ls` lists the networks; `podman rm` cleans up through DEL.
  */
 import t from 'tap';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { requirePrivileges } from '../helpers/privilege.js';
 import { labUp } from '../helpers/lab.js';
 import { nsRun } from '../helpers/netns.js';
@@ -35,7 +35,15 @@ firewalls:
 `;
 
 const attachedCount = (name: string): number => getTopology(name).interfaces.filter((i) => i.owner === 'attached').length;
-const cniLinks = (): string[] => readdirSync('/sys/class/net').filter((n) => /^vnf[0-9a-f]{11}$/.test(n));
+/** Host interfaces the plugin made for a CNI network (their alias names it). */
+const cniLinksOf = (network: string): string[] => readdirSync('/sys/class/net').filter((n) => {
+  if (!/^vnf[0-9a-f]{11}$/.test(n)) return false;
+  try {
+    return readFileSync(`/sys/class/net/${n}/ifalias`, 'utf8').startsWith(`vnf-cni:${network}:`);
+  } catch {
+    return false;
+  }
+});
 
 /** Connects with busybox nc from a container; what the listener said ('' when nothing answered). */
 const tcpFrom = (c: string, ip: string, port: number): string => exec(c, ['nc', '-w', '2', ip, String(port)]).stdout.trim();
@@ -47,7 +55,6 @@ if (requirePrivileges(t)) {
     const tag = randomBytes(3).toString('hex');
     const front = cniNetwork(t, `vnf-${lab.name}-front`, { topology: lab.name, network: 'front' });
     const back = cniNetwork(t, `vnf-${lab.name}-back`, { topology: lab.name, network: 'back' });
-    const linksBefore = cniLinks();
 
     const ls = podman(['network', 'ls', '--format', '{{.Name}} {{.Driver}}']);
     t.match(ls.stdout, new RegExp(`^${front} vnf$`, 'm'), 'podman network ls lists front (driver vnf)');
@@ -58,6 +65,7 @@ if (requirePrivileges(t)) {
     const listen = 'nc -ll -p 7000 -e echo open-7000 & nc -ll -p 7001 -e echo open-7001 & exec sleep 1000';
     const p3 = container(t, `p3-${tag}`, back, ['sh', '-c', listen]);
     t.equal(attachedCount(lab.name), 3, 'three attachments in vnf-ctl get');
+    t.equal(cniLinksOf(front).length + cniLinksOf(back).length, 3, 'three host interfaces with the plugin\'s alias');
     const [ip1, ip2, ip3] = [addressOf(p1, front), addressOf(p2, front), addressOf(p3, back)];
     t.match(ip1, /^10\.64\.1\./, `p1 has an address of front (${ip1}), recorded by podman from the result`);
     t.match(ip3, /^10\.64\.2\./, `p3 has an address of back (${ip3})`);
@@ -75,6 +83,6 @@ if (requirePrivileges(t)) {
     const rm = podman(['rm', '-f', '-t', '0', p1, p2, p3]);
     t.equal(rm.status, 0, `podman rm ${rm.stderr}`);
     t.equal(attachedCount(lab.name), 0, 'podman rm took the attachments off through DEL');
-    t.same(cniLinks(), linksBefore, 'and their host interfaces');
+    t.same([...cniLinksOf(front), ...cniLinksOf(back)], [], 'and their host interfaces');
   });
 }
