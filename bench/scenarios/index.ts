@@ -4,10 +4,11 @@
  * exports a Scenario (lib/harness.ts), and a line here.
  */
 import type { Scenario } from '../lib/harness.js';
+import { cniScenario } from './cni.js';
 import { controlPlaneScenario } from './control-plane.js';
 import { firewallProgScenario } from './firewall-prog.js';
 import { firewallTrafficScenario } from './firewall-traffic.js';
 import { pathsScenario } from './paths.js';
 import { progScenario } from './prog.js';
 
-export const SCENARIOS: Scenario[] = [progScenario, pathsScenario, firewallProgScenario, firewallTrafficScenario, controlPlaneScenario];
+export const SCENARIOS: Scenario[] = [progScenario, pathsScenario, firewallProgScenario, firewallTrafficScenario, controlPlaneScenario, cniScenario];
