@@ -83,6 +83,7 @@ $(TS_STAMP): $(TS_SRCS)
 # should not spend its start resolving and compiling hundreds of small modules.
 CLI_BUNDLE := dist/vnf-ctl.js
 $(CLI_BUNDLE): $(TS_STAMP)
+	@rm -rf dist/vnf-ctl
 	npx --no-install esbuild cli/main.ts --bundle --platform=node --format=esm --splitting \
 	  --outdir=dist/vnf-ctl --entry-names=main --chunk-names=[name]-[hash] --log-level=warning \
 	  --banner:js="import { createRequire as __vnfRequire } from 'node:module'; const require = __vnfRequire(import.meta.url);"
@@ -92,6 +93,7 @@ $(CLI_BUNDLE): $(TS_STAMP)
 # The CNI plugin, bundled the same way: a runtime starts it once per container.
 CNI_BUNDLE := dist/vnf-cni.js
 $(CNI_BUNDLE): $(TS_STAMP)
+	@rm -rf dist/vnf-cni
 	npx --no-install esbuild cli/cni.ts --bundle --platform=node --format=esm --splitting \
 	  --outdir=dist/vnf-cni --entry-names=main --chunk-names=[name]-[hash] --log-level=warning \
 	  --banner:js="import { createRequire as __vnfRequire } from 'node:module'; const require = __vnfRequire(import.meta.url);"

@@ -166,7 +166,12 @@ if (requirePrivileges(t)) {
       // As podman asks: the variables VERSION does not use hold placeholders.
       const r = cni({ CNI_COMMAND: 'VERSION', CNI_NETNS: 'dummy', CNI_IFNAME: 'dummy', CNI_PATH: 'dummy', CNI_CONTAINERID: '' }, { cniVersion: v });
       t.same(r.json, { cniVersion: v, supportedVersions: ['1.0.0', '1.1.0'] }, `VERSION for ${v}`);
+      // The installed wrapper answers VERSION without node (podman asks before every command).
+      const w = cni({ CNI_COMMAND: 'VERSION', CNI_NETNS: 'dummy', CNI_IFNAME: 'dummy' }, { cniVersion: v }, '/usr/lib/cni/vnf');
+      t.same(w.json, r.json, `the installed wrapper's VERSION for ${v} is the plugin's (make test-setup installs it)`);
     }
+    const odd = cni({ CNI_COMMAND: 'VERSION' }, { cniVersion: '0.4.0' }, '/usr/lib/cni/vnf');
+    t.same(odd.json, cni({ CNI_COMMAND: 'VERSION' }, { cniVersion: '0.4.0' }).json, 'and for a version it does not speak');
     const lab = labUp(t, FILE, ['a', 'srv']);
     t.equal(cni({ CNI_COMMAND: 'STATUS' }, conf(lab, { cniVersion: '1.1.0' })).status, 0, 'STATUS: ready when the topology is applied');
     const missing = cni({ CNI_COMMAND: 'STATUS' }, conf(lab, { cniVersion: '1.1.0', network: 'nosuch' }));
