@@ -7,20 +7,38 @@ export function register(program: Command): void {
     .description('show what `apply` would do: every operation, diffed against what is pinned in the kernel')
     .requiredOption('-f, --file <FILE>', 'topology file (YAML or JSON)')
     .option('-o, --output <format>', 'table | json | yaml', 'table')
-    .addHelpText('after', '\nExit codes: 0 when the kernel matches the file, 1 on failure, 2 for invalid input.\n\nExamples:\n  vnf-ctl plan -f examples/demo.yaml\n  vnf-ctl plan -f examples/demo.yaml -o json')
-    .action(async (o: { file: string; output: string }) => {
-      const format = parseFormat(o.output);
-      const { loadTopology } = await import('../../src/spec/index.js');
-      const { planTopology } = await import('../../src/ops/topology.js');
-      const { formatPlan } = await import('../../src/plan/format.js');
-      const { plan, dropped, names } = planTopology(loadTopology(o.file));
-      if (format === 'table') {
-        console.log(formatPlan(plan, names));
-        for (const a of dropped) console.log(`note: attached interface ${a.ifname} is gone; apply will drop it`);
-      } else {
-        const hexed = plan.ops.map((op) => JSON.parse(JSON.stringify(op, (_k, v: unknown) => (v && typeof v === 'object' && (v as { type?: string }).type === 'Buffer' ? Buffer.from((v as { data: number[] }).data).toString('hex') : v))) as unknown);
-        console.log(renderData({ topology: plan.topology, blocked: plan.blocked, notes: plan.notes, ops: hexed }, format));
+    .option('--detailed-exitcode', 'exit 0 when there is nothing to change, 2 when there is, 1 on any error (for CI)')
+    .addHelpText('after', '\nWorks before `lab up` too: interfaces the lab creates are shown as pending, planned as if they existed.\n\n' +
+      'Exit codes: 0 success, 1 failure, 2 invalid input; with --detailed-exitcode 0 no changes, 2 changes, 1 anything else.\n\n' +
+      'Examples:\n  vnf-ctl plan -f examples/demo.yaml\n  vnf-ctl plan -f examples/demo.yaml -o json\n  vnf-ctl plan -f examples/demo.yaml --detailed-exitcode || echo "changes pending"')
+    .action(async (o: { file: string; output: string; detailedExitcode?: boolean }) => {
+      try {
+        const format = parseFormat(o.output);
+        const { loadTopology } = await import('../../src/spec/index.js');
+        const { planTopology } = await import('../../src/ops/topology.js');
+        const { formatPlan } = await import('../../src/plan/format.js');
+        const { plan, dropped, names, pending } = planTopology(loadTopology(o.file), { preview: true });
+        if (format === 'table') {
+          if (pending.length) {
+            console.log(`${pending.length} interface${pending.length === 1 ? '' : 's'} not there yet, planned as \`vnf-ctl lab up -f ${o.file}\` creates ${pending.length === 1 ? 'it' : 'them'}: ` +
+              pending.map((p) => `${p.what} (${p.ifname})`).join(', '));
+          }
+          console.log(formatPlan(plan, names));
+          for (const a of dropped) console.log(`note: attached interface ${a.ifname} is gone; apply will drop it`);
+        } else {
+          const hexed = plan.ops.map((op) => JSON.parse(JSON.stringify(op, (_k, v: unknown) => (v && typeof v === 'object' && (v as { type?: string }).type === 'Buffer' ? Buffer.from((v as { data: number[] }).data).toString('hex') : v))) as unknown);
+          console.log(renderData({
+            topology: plan.topology, blocked: plan.blocked, notes: plan.notes,
+            pending: pending.map((p) => ({ ifname: p.ifname, for: p.what })), dropped: dropped.map((a) => a.ifname), ops: hexed,
+          }, format));
+        }
+        if (plan.blocked.length) process.exitCode = 1;
+        else if (o.detailedExitcode) process.exitCode = plan.ops.length || pending.length ? 2 : 0;
+      } catch (e) {
+        if (!o.detailedExitcode) throw e;
+        // 2 means "changes" here: every error, invalid input too, is 1.
+        console.error(`vnf-ctl: ${e instanceof Error ? e.message : String(e)}`);
+        process.exitCode = 1;
       }
-      if (plan.blocked.length) process.exitCode = 1;
     });
 }

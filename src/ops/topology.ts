@@ -44,16 +44,37 @@ export interface ApplyOptions {
   basedOn?: string;
   /** Expedited RCU grace periods while new ports' links are attached (host-wide, opt-in). */
   fastAttach?: boolean;
+  /**
+   * plan only: interfaces that `lab up` creates (file containers, lab uplinks) may be missing;
+   * they get placeholder ifindexes and are listed in `pending`. Never used to apply.
+   */
+  preview?: boolean;
+}
+
+/** Placeholder ifindexes of interfaces a preview plan assumes (above any real ifindex a host hands out). */
+const PREVIEW_IFINDEX = 0x7f000000;
+
+/** An interface a preview plan assumes: what `lab up` will create. */
+export interface PendingInterface {
+  ifname: string;
+  /** "web/eth0" or "the uplink of wan". */
+  what: string;
+  ifindex: number;
 }
 
 /** Looks up every interface the topology needs; all missing ones are reported at once. */
-export function resolveInterfaces(topology: Topology, attachments: Array<Attachment & { ifindex?: number }>): { input: Omit<CompileInput, 'ids'>; dropped: Attachment[] } {
+export function resolveInterfaces(topology: Topology, attachments: Array<Attachment & { ifindex?: number }>, preview = false): { input: Omit<CompileInput, 'ids'>; dropped: Attachment[]; pending: PendingInterface[] } {
   const fileInterfaces = new Map<string, { ifname: string; ifindex: number }>();
   const missing: string[] = [];
+  const pending: PendingInterface[] = [];
   for (const c of topology.containers) {
     for (const i of c.interfaces) {
       const ifname = hostVethName(topology.name, c.name, i.name);
-      const ifindex = ifindexOf(ifname);
+      let ifindex = ifindexOf(ifname);
+      if (ifindex === undefined && preview) {
+        ifindex = PREVIEW_IFINDEX + pending.length;
+        pending.push({ ifname, what: `${c.name}/${i.name}`, ifindex });
+      }
       if (ifindex === undefined) missing.push(`${c.name}/${i.name} (host interface ${ifname})`);
       else fileInterfaces.set(`${c.name}/${i.name}`, { ifname, ifindex });
     }
@@ -62,7 +83,7 @@ export function resolveInterfaces(topology: Topology, attachments: Array<Attachm
     throw new InputError(`the interfaces of ${missing.length === 1 ? 'this container' : 'these containers'} do not exist: ${missing.join(', ')}. ` +
       `Create them with \`vnf-ctl lab up -f FILE\` (or leave the containers section out and use \`vnf-ctl attach\`).`);
   }
-  const uplinks = resolveUplinks(topology);
+  const uplinks = resolveUplinks(topology, preview ? pending : undefined);
   for (const [network, u] of uplinks) {
     const clash = [...fileInterfaces].find(([, f]) => f.ifindex === u.ifindex);
     if (clash) throw new InputError(`the uplink of network ${network} is ${u.ifname}, the interface of container ${clash[0]}`);
@@ -86,17 +107,23 @@ export function resolveInterfaces(topology: Topology, attachments: Array<Attachm
     throw new InputError([...byNet].map(([n, ifs]) => `network ${n} is not in the file, but attached interface${ifs.length > 1 ? 's' : ''} ${ifs.join(', ')} ${ifs.length > 1 ? 'use' : 'uses'} it`).join('; ') +
       ': keep the network, or detach them first (vnf-ctl detach IFACE, or the container runtime\'s DEL)');
   }
-  return { input: { topology, fileInterfaces, uplinks, attachments: kept }, dropped };
+  return { input: { topology, fileInterfaces, uplinks, attachments: kept }, dropped, pending };
 }
 
 /** The uplink interface of every network that has one: it must exist and may be a port (interface-guard.ts). */
-function resolveUplinks(topology: Topology): Map<string, { ifname: string; ifindex: number }> {
+function resolveUplinks(topology: Topology, pending?: PendingInterface[]): Map<string, { ifname: string; ifindex: number }> {
   const out = new Map<string, { ifname: string; ifindex: number }>();
   const problems: string[] = [];
   for (const n of topology.networks) {
     if (!n.uplink) continue;
     const ifname = n.uplink.interface;
     const ifindex = ifindexOf(ifname);
+    if (ifindex === undefined && pending && n.uplink.lab) {
+      const p = { ifname, what: `the uplink of ${n.name}`, ifindex: PREVIEW_IFINDEX + pending.length };
+      pending.push(p);
+      out.set(n.name, { ifname, ifindex: p.ifindex });
+      continue;
+    }
     if (ifindex === undefined) {
       problems.push(`the uplink interface ${ifname} of network ${n.name} does not exist` +
         (n.uplink.lab ? ' (`vnf-ctl lab up -f FILE` creates it)' : ': create it (the host end of a veth pair that leads out), or give the uplink a `lab` section and use `vnf-ctl lab up`'));
@@ -125,13 +152,15 @@ export interface PlanResult {
   /** The BPF objects the plan was made against (hashed once per apply). */
   builds: Build[];
   names: NameView;
+  /** preview: the interfaces the plan assumes `lab up` creates. */
+  pending: PendingInterface[];
 }
 
 function planAgainst(topology: Topology, actual: Observed, opts: ApplyOptions): PlanResult {
   const before = peekRecord(topology.name)?.topology;
   const current = kernelAttachments(actual, before ? [before, topology] : [topology]);
   const attachments = typeof opts.attachments === 'function' ? opts.attachments(current) : opts.attachments ?? current;
-  const { input, dropped } = resolveInterfaces(topology, attachments);
+  const { input, dropped, pending } = resolveInterfaces(topology, attachments, opts.preview ?? false);
   const problems = attachmentProblems(topology, input.attachments);
   if (problems.length) throw new InputError(problems.join('; '));
   const ids = assignIds(readIds(actual.entries(VNF_MAP_IDS)), topology);
@@ -141,7 +170,17 @@ function planAgainst(topology: Topology, actual: Observed, opts: ApplyOptions): 
   if (p.ops.length) {
     p.notes = VNFS.flatMap((v) => v.changes?.(before, topology) ?? []);
   }
-  return { plan: p, dropped, desired, builds, names: nameView(actual) };
+  // Names from the ids this plan gives (new networks and routers have them only here), then
+  // the kernel's (what the plan removes); placeholders of a preview by their interface names.
+  const kernel = nameView(actual);
+  const planned = reverseIds(ids);
+  const placeholders = new Map(pending.map((x) => [x.ifindex, x.ifname]));
+  const names: NameView = {
+    network: (id) => (ids.networks.size && [...ids.networks.values()].includes(id) ? planned.network(id) : kernel.network(id)),
+    router: (id) => (ids.routers.size && [...ids.routers.values()].includes(id) ? planned.router(id) : kernel.router(id)),
+    ifname: (i) => placeholders.get(i) ?? kernel.ifname(i),
+  };
+  return { plan: p, dropped, desired, builds, names, pending };
 }
 
 export function planTopology(topology: Topology, opts: ApplyOptions = {}): PlanResult {
@@ -149,6 +188,7 @@ export function planTopology(topology: Topology, opts: ApplyOptions = {}): PlanR
 }
 
 export async function applyTopology(topology: Topology, opts: ApplyOptions = {}): Promise<ApplyResult & { dropped: Attachment[]; names: NameView }> {
+  if (opts.preview) throw new Error('internal: a preview plan is never applied');
   requireEnvironment();
   return withLock(topology.name, async () => {
     const previous = peekRecordMeta(topology.name);
