@@ -4,7 +4,8 @@ import { createRequire } from 'node:module';
 export type OutputFormat = 'table' | 'json' | 'yaml';
 
 export function parseFormat(v: string): OutputFormat {
-  if (v === 'table' || v === 'json' || v === 'yaml') return v;
+  const f = v.toLowerCase();
+  if (f === 'table' || f === 'json' || f === 'yaml') return f;
   throw new UsageError(`unknown output format "${v}" (use table, json or yaml)`);
 }
 

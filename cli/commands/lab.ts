@@ -22,11 +22,19 @@ export function register(program: Command): void {
   lab
     .command('down')
     .description('destroy the topology and remove its namespaces')
-    .requiredOption('-f, --file <FILE>', 'topology file')
-    .action(async (o: { file: string }) => {
-      const { loadTopology } = await import('../../src/spec/index.js');
-      const { labDown } = await import('../../src/lab/lab.js');
-      const t = loadTopology(o.file);
+    .argument('[NAME]', 'topology name: taken from its record (instead of -f)')
+    .option('-f, --file <FILE>', 'topology file')
+    .addHelpText('after', '\nExamples:\n  vnf-ctl lab down -f examples/demo.yaml\n  vnf-ctl lab down demo')
+    .action(async (name: string | undefined, o: { file?: string }) => {
+      if ((name === undefined) === (o.file === undefined)) throw new UsageError('name the lab: a topology NAME or -f FILE (one of them)');
+      const { labDown, recordedLab } = await import('../../src/lab/lab.js');
+      let t;
+      if (o.file) {
+        const { loadTopology } = await import('../../src/spec/index.js');
+        t = loadTopology(o.file);
+      } else {
+        t = recordedLab(name!);
+      }
       const r = await labDown(t);
       console.log(`lab ${t.name}: destroyed, ${r.removed.length} namespaces removed`);
     });

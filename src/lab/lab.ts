@@ -5,7 +5,7 @@
  * removes the namespaces; `exec` runs a command inside a container.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { formatAddr } from '../spec/index.js';
 import type { Topology } from '../spec/model.js';
 import { checkTopologyName, hostVethName, labNetns } from '../model/names.js';
@@ -14,6 +14,11 @@ import { ifindexOf } from '../observe/interfaces.js';
 import { peekRecord } from '../state/store.js';
 import { applyTopology, destroyTopology, requireEnvironment, topologyExists } from '../ops/topology.js';
 import { InputError } from '../ops/errors.js';
+
+/** The host side's alias says whose it is: `ip link` shows "alias vnf demo web/eth0". */
+function alias(ifname: string, text: string): void {
+  writeFileSync(`/sys/class/net/${ifname}/ifalias`, text.slice(0, 255));
+}
 
 function ip(args: string[]): void {
   const r = spawnSync('ip', args, { encoding: 'utf8' });
@@ -47,6 +52,7 @@ function createContainers(t: Topology): string[] {
       const host = hostVethName(t.name, c.name, i.name);
       if (ifindexOf(host) === undefined) {
         ip(['link', 'add', host, 'type', 'veth', 'peer', 'name', i.name, 'netns', ns]);
+        alias(host, `vnf ${t.name} ${c.name}/${i.name}`);
         sysctl(undefined, `net.ipv6.conf.${host}.disable_ipv6`, '1'); // the host itself never speaks on a port
         ip(['-n', ns, 'link', 'set', i.name, 'address', i.mac]);
         ip(['-n', ns, 'addr', 'add', `${formatAddr(i.ip)}/${i.prefix}`, 'dev', i.name]);
@@ -85,6 +91,7 @@ function createUplinks(t: Topology): string[] {
     const host = n.uplink.interface;
     if (ifindexOf(host) === undefined) {
       ip(['link', 'add', host, 'type', 'veth', 'peer', 'name', n.name, 'netns', ns]);
+      alias(host, `vnf ${t.name} uplink of ${n.name}`);
       sysctl(undefined, `net.ipv6.conf.${host}.disable_ipv6`, '1');
       ip(['-n', ns, 'addr', 'add', `${formatAddr(lab.ip)}/${n.subnet.prefix}`, 'dev', n.name]);
       ip(['-n', ns, 'link', 'set', n.name, 'up']);
@@ -138,6 +145,16 @@ export async function labUp(t: Topology, file?: string, opts: { fastAttach?: boo
     for (const ns of created) spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
     throw e;
   }
+}
+
+/** The topology of a lab by name, from its record (`lab down NAME`). */
+export function recordedLab(name: string): Topology {
+  checkTopologyName(name);
+  const rec = peekRecord(name);
+  if (!rec) {
+    throw new InputError(`no record of a topology named ${name} (${topologyExists(name) ? 'it is applied, but its record is lost: use lab down -f FILE, or vnf-ctl destroy' : 'nothing of it exists'})`);
+  }
+  return rec.topology;
 }
 
 export async function labDown(t: Topology): Promise<{ removed: string[]; existed: boolean }> {
