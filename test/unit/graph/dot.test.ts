@@ -5,10 +5,13 @@
 import t from 'tap';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { LISTED, topologyDot, interfaceKey } from '../../../src/graph/dot.js';
 import { loadTopology, parseTopology, formatIssue } from '../../../src/spec/index.js';
 import type { Topology } from '../../../src/spec/model.js';
 import { parseDot, type DotGraph } from '../../helpers/dot.js';
+import { vnfctl } from '../../helpers/cli.js';
 
 const examples = fileURLToPath(new URL('../../../examples/', import.meta.url));
 const example = (f: string): Topology => loadTopology(join(examples, f));
@@ -156,3 +159,26 @@ t.test('counters: per-port packets on the edges, drops per VNF in the title', as
   t.equal(none.attrs['label'], 'topology demo-nat\nno drops');
 });
 
+t.test('vnf-ctl graph -f: the file as DOT on stdout, its problems as validate prints them', async (t) => {
+  const file = join(examples, 'demo.yaml');
+  const r = vnfctl(['graph', '-f', file]);
+  t.equal(r.status, 0, r.stderr);
+  t.equal(r.stdout, topologyDot(loadTopology(file), { source: file }));
+  const dir = mkdtempSync(join(tmpdir(), 'vnf-graph-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const invalid = join(dir, 'bad.yaml');
+  writeFileSync(invalid, 'apiVersion: vnf/v1\nname: bad\nnetworks:\n  a: { subnet: 10.1.0.0/24 }\ncontainers:\n  c: { interfaces: { eth0: { network: nowhere, ip: 10.1.0.10 } } }\n');
+  for (const bad of [invalid, join(dir, 'missing.yaml')]) {
+    const g = vnfctl(['graph', '-f', bad]);
+    const v = vnfctl(['validate', '-f', bad]);
+    t.equal(g.status, 2, 'invalid input');
+    t.equal(g.stdout, '', 'nothing on stdout');
+    t.equal(g.stderr, v.stderr, 'the same message as validate');
+  }
+  t.match(vnfctl(['graph', '-f', invalid]).stderr, /bad\.yaml:6:.*nowhere/, 'with file:line');
+  t.equal(vnfctl(['graph']).status, 2, 'neither NAME nor -f');
+  t.equal(vnfctl(['graph', 'demo', '-f', file]).status, 2, 'both NAME and -f');
+  const c = vnfctl(['graph', '-f', file, '--counters']);
+  t.equal(c.status, 2);
+  t.match(c.stderr, /--counters needs an applied topology/);
+});
