@@ -218,6 +218,44 @@ if (requirePrivileges(t)) {
     t.ok(parse(once.stdout).length >= 13, 'every family');
   });
 
+  t.test('NAT: mappings per router and origin as `vnf-ctl nat` lists them, and the NAT\'s conntrack zone', async (t) => {
+    const lab = labUp(t, `
+apiVersion: vnf/v1
+name: NAME
+containers:
+  web: { interfaces: { eth0: { network: front, ip: 10.76.1.10/24 } } }
+  client: { interfaces: { eth0: { network: front, ip: 10.76.1.20/24 } } }
+networks:
+  front: { subnet: 10.76.1.0/24 }
+  wan:
+    subnet: 192.0.2.0/24
+    uplink: { interface: NAME-up, lab: { namespace: internet, ip: 192.0.2.1 } }
+routers:
+  r1:
+    ports: { front: 10.76.1.1/24, wan: 192.0.2.2/24 }
+    routes: [ { to: 0.0.0.0/0, via: 192.0.2.1 } ]
+    nat: { outside: wan, masquerade: [10.76.1.0/24] }
+`, ['web', 'client', 'internet']);
+    const served = await serve(t, [lab.name]);
+    const mappings = async (): Promise<[number | undefined, number | undefined]> => {
+      const m = (await scrape(served.url)).series;
+      return ['inside', 'outside'].map((origin) => m.get(key('vnf_nat_mappings', { topology: lab.name, router: 'r1', origin }))) as [number, number];
+    };
+    t.same(await mappings(), [0, 0], 'a router with NAT and nothing translated yet: 0, not absent');
+    // (The router resolves the world's address first: the packets meanwhile are dropped, not queued.)
+    t.ok(ping(lab.ns('web'), '192.0.2.1', 3) >= 1, 'web reaches the world, masqueraded (one echo connection)');
+    t.ok(ping(lab.ns('client'), '192.0.2.1', 3) >= 1, 'and client');
+    const listed = JSON.parse(vnfctl(['nat', lab.name, '-o', 'json']).stdout) as unknown[];
+    const [inside, outside] = await mappings();
+    t.equal(listed.length, 2, 'vnf-ctl nat lists the two echo connections');
+    t.same([inside, outside], [listed.length, 0], 'the gauge counts them, from the per-source counts');
+    const m = (await scrape(served.url)).series;
+    const zone = ['protected', 'other'].reduce((a, c) => a + (m.get(key('vnf_conntrack_entries', { topology: lab.name, zone: 'nat r1', class: c })) ?? 0), 0);
+    t.ok(zone >= 2, `the NAT's conntrack zone holds them (${zone})`);
+    const end = await served.stop('SIGTERM');
+    t.equal(end.code, 0);
+  });
+
   t.test('a scrape with 100,000 tracked connections reads the per-zone counts, not the table', async (t) => {
     const FLOWS = 100_000;
     const lab = labUp(t, `
