@@ -141,8 +141,11 @@ export interface Stats {
 
 export function topologyStats(name: string): Stats {
   requireTopology(name);
-  const actual = observe(name);
-  const r = statusReader(name, actual);
+  return { name, ...statsOf(statusReader(name, observe(name))) };
+}
+
+/** The counters per VNF and reason (those that counted something) and per port and direction. */
+export function statsOf(r: StatusReader): Omit<Stats, 'name'> {
   const vnfs: Stats['vnfs'] = [];
   for (const [k, v] of r.entries(VNF_MAP_STATS)) {
     const c = r.counter(VNF_MAP_STATS, v);
@@ -157,5 +160,5 @@ export function topologyStats(name: string): Stats {
     ports.push({ ifname: r.names.ifname(key.ifindex), direction: key.dir === 0 ? 'rx' : 'tx', ...r.counter(VNF_MAP_PORT_STATS, v) });
   }
   ports.sort((a, b) => a.ifname.localeCompare(b.ifname) || a.direction.localeCompare(b.direction));
-  return { name, vnfs, ports };
+  return { vnfs, ports };
 }

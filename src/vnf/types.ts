@@ -225,6 +225,34 @@ export interface StatusSection {
   rows: Array<Record<string, string | number | bigint | undefined>>;
 }
 
+/**
+ * A metric family of `vnf-ctl metrics` (Prometheus): a stable name with the `vnf_` prefix, its
+ * labels besides `topology` (which every family has), and whether it is a counter (monotonic, from
+ * the kernel's per-CPU sums; named `..._total`) or a gauge (occupancy).
+ */
+export interface MetricDecl {
+  name: string;
+  help: string;
+  type: 'counter' | 'gauge';
+  labels: readonly string[];
+}
+
+/** One series of a family: a value for every label of its declaration. */
+export interface MetricSample {
+  labels: Record<string, string>;
+  value: bigint | number;
+}
+
+/**
+ * A module's metrics: its families, declared once, and a read of their samples per scrape. The
+ * read runs on every scrape: it must not dump big maps (the connection table, the FDB) when a
+ * counter kept by the dataplane says the same.
+ */
+export interface MetricsDecl {
+  families: readonly MetricDecl[];
+  read(r: StatusReader): Record<string, MetricSample[]>;
+}
+
 /* ---- the module ---------------------------------------------------------- */
 
 export interface VnfModule {
@@ -270,6 +298,8 @@ export interface VnfModule {
   attachOption?: AttachOptionDecl;
   /** Sections of `vnf-ctl get NAME`. */
   status?(r: StatusReader): StatusSection[];
+  /** Families of `vnf-ctl metrics`. */
+  metrics?: MetricsDecl;
   /** Human-level changes between two topologies (e.g. rules added/removed), shown with the plan. */
   changes?(before: Topology | undefined, after: Topology): string[];
 }

@@ -12,7 +12,7 @@ import {
   VNF_CT_GC_SIZE, VNF_CT_LOCKS, VNF_CT_MAX, VNF_CT_SLOTS, VNF_CT_STAT_MAX, VNF_CT_ZONES, VNF_MAP_CT, VNF_MAP_CT_CFG,
   VNF_MAP_CT_GC, VNF_MAP_CT_LOCK, VNF_MAP_CT_SLOTS, VNF_MAP_CT_STATS, VNF_MAP_CT_ZONE, VNF_CT_ZONE_NAT,
 } from '../../abi/conntrack.js';
-import type { CompileContext, Live, NameView, StatusReader, StatusSection, VnfModule } from '../types.js';
+import type { CompileContext, Live, MetricSample, MetricsDecl, NameView, StatusReader, StatusSection, VnfModule } from '../types.js';
 import { CT_STATS, ctCfgCodec, ctEntryCodec, ctKeyCodec, ctSlotCodec, ctZoneCodec, timeoutTable } from './codec.js';
 import { conntrackOf, type ConntrackModel } from './model.js';
 import { conntrackSpec } from './spec.js';
@@ -78,6 +78,46 @@ function status(r: StatusReader): StatusSection[] {
   ];
 }
 
+/** A count the kernel keeps by increments and decrements, as a gauge: never below 0. */
+function occupancy(n: bigint): bigint {
+  const v = BigInt.asIntN(64, n);
+  return v > 0n ? v : 0n;
+}
+
+const metrics: MetricsDecl = {
+  families: [
+    {
+      name: 'vnf_conntrack_entries', type: 'gauge', labels: ['zone', 'class'],
+      help: 'Tracked connections per zone (zone: the tracking port, or "nat ROUTER"; class: protected = answered, kept under pressure; other = new and unanswered)',
+    },
+    {
+      name: 'vnf_conntrack_entries_limit', type: 'gauge', labels: ['class'],
+      help: 'Connections one zone may hold per class (settings.conntrack.maxPerPort and maxNewPerPort)',
+    },
+    { name: 'vnf_conntrack_events_total', type: 'counter', labels: ['event'], help: 'Connection tracking events counted by the kernel' },
+  ],
+  read(r) {
+    const entries: MetricSample[] = [];
+    for (const [k, v] of r.entries(VNF_MAP_CT_ZONE)) {
+      const zone = zoneName(k.readUInt32LE(0), r.names);
+      const z = ctZoneCodec.decode(v);
+      entries.push({ labels: { zone, class: 'protected' }, value: occupancy(z.assured) }, { labels: { zone, class: 'other' }, value: occupancy(z.unassured) });
+    }
+    const cfg = r.entries(VNF_MAP_CT_CFG)[0]?.[1];
+    const c = cfg ? ctCfgCodec.decode(cfg) : undefined;
+    const events: MetricSample[] = [];
+    for (const [k, v] of r.entries(VNF_MAP_CT_STATS)) {
+      const event = CT_STATS[k.readUInt32LE(0)];
+      if (event) events.push({ labels: { event }, value: sumU64(v) });
+    }
+    return {
+      vnf_conntrack_entries: entries,
+      vnf_conntrack_entries_limit: c ? [{ labels: { class: 'protected' }, value: c.max_assured }, { labels: { class: 'other' }, value: c.max_new }] : [],
+      vnf_conntrack_events_total: events,
+    };
+  },
+};
+
 export const conntrackModule: VnfModule = {
   name: 'conntrack',
   spec: conntrackSpec,
@@ -106,4 +146,5 @@ export const conntrackModule: VnfModule = {
   ],
   entries,
   status,
+  metrics,
 };

@@ -10,7 +10,7 @@ import {
   VNF_MAP_FW_TUPLES,
 } from '../../abi/firewall.js';
 import { counterCodec, VNF_DIR_RX, VNF_DIR_TX } from '../common/codec.js';
-import type { CompileContext, GroupDecl, GroupSpec, Live, MapDecl, PortInterface, StatusReader, StatusSection, VnfModule } from '../types.js';
+import type { CompileContext, GroupDecl, GroupSpec, Live, MapDecl, MetricsDecl, PortInterface, StatusReader, StatusSection, VnfModule } from '../types.js';
 import { compileRuleSet, type CompiledRuleSet } from './classifier.js';
 import {
   FW_ACTION_NAME, fwBindCodec, fwBindKeyCodec, fwClsKeyCodec, fwPortKeyCodec, fwRuleCodec, fwRuleKeyCodec, fwSetCodec,
@@ -19,7 +19,7 @@ import {
 } from './codec.js';
 import { firewallRuleDiff, formatRule } from './describe.js';
 import { ruleSetPacked } from './entries.js';
-import { firewallsOf, type Firewall } from './model.js';
+import { firewallsOf, type Firewall, type FirewallRule } from './model.js';
 import { firewallSpec } from './spec.js';
 import { firewallAttachOption } from './attach.js';
 
@@ -134,25 +134,64 @@ const leaf = (name: string, type: MapDecl['type'], keySize: number, valueSize: n
   name, type, keySize, valueSize, maxEntries, kind: 'group',
 });
 
-function status(r: StatusReader): StatusSection[] {
+interface RuleHits {
+  firewall: string;
+  direction: 'ingress' | 'egress';
+  /** The rule, or undefined for the direction's default. */
+  rule: FirewallRule | undefined;
+  action: string;
+  packets: bigint;
+  bytes: bigint;
+}
+
+/** Every rule and default of the record's firewalls with its counters (per rule content, kept by the kernel). */
+function ruleHits(r: StatusReader): RuleHits[] {
   const hits = new Map<number, { packets: bigint; bytes: bigint }>();
   for (const [k, v] of r.entries(VNF_MAP_FW_STATS)) hits.set(k.readUInt32LE(0), r.counter(VNF_MAP_FW_STATS, v));
   const zero = { packets: 0n, bytes: 0n };
   const fws = r.topology ? compiledFirewalls(r.topology) : new Map<string, CompiledFirewall>();
-  const rows: StatusSection['rows'] = [];
+  const out: RuleHits[] = [];
   for (const f of firewallsOf(r.topology)) {
     for (const dir of ['ingress', 'egress'] as const) {
       const c = fws.get(f.name)![dir];
       f[dir].rules.forEach((rule, i) => {
-        const h = hits.get(c.rules[i]!.counter) ?? zero;
-        rows.push({ firewall: f.name, direction: dir, '#': rule.index, rule: formatRule(rule), packets: h.packets, bytes: h.bytes });
+        out.push({ firewall: f.name, direction: dir, rule, action: rule.action, ...(hits.get(c.rules[i]!.counter) ?? zero) });
       });
-      const h = hits.get(c.defaultCounter) ?? zero;
-      rows.push({ firewall: f.name, direction: dir, '#': '-', rule: `default ${f[dir].default}`, packets: h.packets, bytes: h.bytes });
+      out.push({ firewall: f.name, direction: dir, rule: undefined, action: f[dir].default, ...(hits.get(c.defaultCounter) ?? zero) });
     }
   }
+  return out;
+}
+
+function status(r: StatusReader): StatusSection[] {
+  const rows: StatusSection['rows'] = ruleHits(r).map((h) => ({
+    firewall: h.firewall, direction: h.direction, '#': h.rule ? h.rule.index : '-', rule: h.rule ? formatRule(h.rule) : `default ${h.action}`,
+    packets: h.packets, bytes: h.bytes,
+  }));
   return [{ key: 'firewallRules', title: 'FIREWALL RULES', columns: ['firewall', 'direction', '#', 'rule', 'packets', 'bytes'], rows }];
 }
+
+const RULE_LABELS = ['firewall', 'direction', 'rule', 'name', 'action'] as const;
+
+const metrics: MetricsDecl = {
+  families: [
+    {
+      name: 'vnf_firewall_rule_hits_total', type: 'counter', labels: RULE_LABELS,
+      help: 'Packets a firewall rule decided: new connections, and packets of tracked ones a changed rule set denies (rule: the index in its direction, or "default"; name: the rule\'s name, or empty)',
+    },
+    { name: 'vnf_firewall_rule_bytes_total', type: 'counter', labels: RULE_LABELS, help: 'Bytes of the packets a firewall rule decided' },
+  ],
+  read(r) {
+    const hits = ruleHits(r);
+    const labels = (h: RuleHits): Record<string, string> => ({
+      firewall: h.firewall, direction: h.direction, rule: h.rule ? String(h.rule.index) : 'default', name: h.rule?.name ?? '', action: h.action,
+    });
+    return {
+      vnf_firewall_rule_hits_total: hits.map((h) => ({ labels: labels(h), value: h.packets })),
+      vnf_firewall_rule_bytes_total: hits.map((h) => ({ labels: labels(h), value: h.bytes })),
+    };
+  },
+};
 
 export const firewallModule: VnfModule = {
   name: 'firewall',
@@ -189,6 +228,7 @@ export const firewallModule: VnfModule = {
   attachOption: firewallAttachOption,
   chain: { order: 10, runsOn: (p: PortInterface) => p.options['firewall'] !== undefined },
   status,
+  metrics,
   changes: firewallRuleDiff,
 };
 

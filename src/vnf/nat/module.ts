@@ -8,7 +8,7 @@
 import { formatAddr, formatCidr } from '../../spec/ipv4.js';
 import { hex } from '../../model/desired.js';
 import { VNF_MAP_CT, VNF_MAP_CT_CFG } from '../../abi/conntrack.js';
-import type { Live, PortInterface, StatusReader, StatusSection, VnfModule } from '../types.js';
+import type { Live, MetricsDecl, PortInterface, StatusReader, StatusSection, VnfModule } from '../types.js';
 import type { Topology } from '../../spec/model.js';
 import {
   natEntryCodec, natFloatCodec, natFloatKeyCodec, natFwdCodec, natFwdKeyCodec, natKeyCodec, natMasqKeyCodec, natNetCodec, natSrcCodec, natSrcKeyCodec, VNF_MAP_NAT_SRC, VNF_NAT_SRC_MAX,
@@ -70,6 +70,31 @@ function status(r: StatusReader): StatusSection[] {
   return [{ key: 'nat', title: 'NAT', columns: ['router', 'outside', 'inside', 'masquerade', 'floating', 'forward', 'mappings'], rows }];
 }
 
+const metrics: MetricsDecl = {
+  families: [{
+    name: 'vnf_nat_mappings', type: 'gauge', labels: ['router', 'origin'],
+    help: 'Translated connections a router\'s NAT holds (origin: inside = opened from an inside address, outside = from the world), as counted for its quotas',
+  }],
+  read(r) {
+    // The per-source counts the dataplane keeps for fairness (one small entry per source): the
+    // mappings themselves are not dumped on every scrape.
+    const count = new Map<string, bigint>();
+    for (const n of natsOf(r.topology)) for (const origin of ['inside', 'outside']) count.set(`${n.router}\u0000${origin}`, 0n);
+    for (const [k, v] of r.entries(VNF_MAP_NAT_SRC)) {
+      const key = natSrcKeyCodec.decode(k);
+      const n = BigInt.asIntN(64, natSrcCodec.decode(v).count);
+      const id = `${r.names.router((key.zone & 0x7fffffff) >>> 0)}\u0000${key.addr ? 'inside' : 'outside'}`;
+      count.set(id, (count.get(id) ?? 0n) + (n > 0n ? n : 0n));
+    }
+    return {
+      vnf_nat_mappings: [...count].map(([id, value]) => {
+        const [router, origin] = id.split('\u0000') as [string, string];
+        return { labels: { router, origin }, value };
+      }),
+    };
+  },
+};
+
 export const natModule: VnfModule = {
   name: 'nat',
   id: VNF_ID_NAT,
@@ -122,5 +147,6 @@ export const natModule: VnfModule = {
     ...n.forward.map((f) => ({ addr: f.to, who: `the target of router ${n.router}'s ${f.proto} port ${f.port} forward`, reserved: true })),
   ]),
   status,
+  metrics,
   changes: natChanges,
 };

@@ -13,7 +13,7 @@ import {
   VNF_MAP_ROUTES, VNF_MAP_ROUTE_STATS,
 } from '../../abi/router.js';
 import { counterCodec } from '../common/codec.js';
-import type { CompileContext, MapDecl, NameView, StatusReader, StatusSection, VnfModule } from '../types.js';
+import type { CompileContext, MapDecl, MetricsDecl, NameView, StatusReader, StatusSection, VnfModule } from '../types.js';
 import {
   icmpRlCodec, NEIGH_STATES, neighCodec, neighKeyCodec, routeCodec, routeKey, routeKeyCodec, routerCfgCodec, routeStatsKeyCodec,
   VNF_ICMP_RL_MAX, VNF_ID_ROUTER, VNF_NEIGH_F_STATIC, VNF_NEIGH_LOCKS, VNF_NEIGH_MAX, VNF_NEIGH_PEND_MAX, VNF_NEIGH_REACHABLE,
@@ -73,24 +73,42 @@ const neighMap = (name: string, type: MapDecl['type'], maxEntries: number): Omit
 /** Learned state keyed by (network, address) goes with its network. */
 const keepWithNetwork = (key: Buffer, _v: Buffer, live: { networks: ReadonlySet<number> }): boolean => live.networks.has(neighKeyCodec.decode(key).network);
 
-function status(r: StatusReader): StatusSection[] {
-  const routes: StatusSection['rows'] = [];
+/** Every route in the kernel with its counters (0 before its first packet), sorted by router and destination. */
+function routeHits(r: StatusReader): Array<{ router: string; to: string; via: string; network: string; packets: bigint; bytes: bigint }> {
   const hits = new Map<string, { packets: bigint; bytes: bigint }>();
   for (const [k, v] of r.entries(VNF_MAP_ROUTE_STATS)) {
     const s = routeStatsKeyCodec.decode(k);
     hits.set(`${s.router_id}/${s.addr}/${s.prefixlen}`, r.counter(VNF_MAP_ROUTE_STATS, v));
   }
-  for (const [k, v] of r.entries(VNF_MAP_ROUTES)) {
+  const routes = r.entries(VNF_MAP_ROUTES).map(([k, v]) => {
     const key = routeKeyCodec.decode(k);
     const route = routeCodec.decode(v);
     const h = hits.get(`${key.router_id}/${key.addr}/${key.prefixlen - 32}`);
-    routes.push({
+    return {
       router: r.names.router(key.router_id), to: `${formatAddr(key.addr)}/${key.prefixlen - 32}`,
       via: route.nexthop ? formatAddr(route.nexthop) : 'connected', network: r.names.network(route.network),
       packets: h?.packets ?? 0n, bytes: h?.bytes ?? 0n,
-    });
-  }
-  routes.sort((a, b) => String(a['router']).localeCompare(String(b['router'])) || String(a['to']).localeCompare(String(b['to'])));
+    };
+  });
+  return routes.sort((a, b) => a.router.localeCompare(b.router) || a.to.localeCompare(b.to));
+}
+
+const metrics: MetricsDecl = {
+  families: [
+    { name: 'vnf_route_packets_total', help: 'Packets routed by a route (to: its destination prefix)', type: 'counter', labels: ['router', 'to'] },
+    { name: 'vnf_route_bytes_total', help: 'Bytes routed by a route (to: its destination prefix)', type: 'counter', labels: ['router', 'to'] },
+  ],
+  read(r) {
+    const routes = routeHits(r);
+    return {
+      vnf_route_packets_total: routes.map((x) => ({ labels: { router: x.router, to: x.to }, value: x.packets })),
+      vnf_route_bytes_total: routes.map((x) => ({ labels: { router: x.router, to: x.to }, value: x.bytes })),
+    };
+  },
+};
+
+function status(r: StatusReader): StatusSection[] {
+  const routes: StatusSection['rows'] = routeHits(r);
   // State and age as the dataplane judges them: a learned REACHABLE entry older than the
   // reachable time is STALE (vnf/router_neigh.h), with the settings the dataplane reads.
   const cfgEntry = r.entries(VNF_MAP_ROUTER_CFG)[0]?.[1];
@@ -170,4 +188,5 @@ export const routerModule: VnfModule = {
   ],
   entries,
   status,
+  metrics,
 };
