@@ -56,7 +56,9 @@ async function main(argv: string[]): Promise<void> {
   try {
     await buildProgram().parseAsync(argv);
   } catch (e) {
-    const code = exitCodeFor(e);
+    let code = exitCodeFor(e);
+    // plan --detailed-exitcode: 2 means "changes", so a bad invocation is 1 there too.
+    if (code === 2 && argv.includes('--detailed-exitcode') && argv.includes('plan')) code = 1;
     if (e instanceof CommanderError) {
       process.exit(code); // commander already printed the message
     }

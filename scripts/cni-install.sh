@@ -18,9 +18,9 @@ fi
 versions=$(tr -d '[]"' <<<"$supported" | tr ',' '|')
 want=$(cat <<WRAPPER
 #!/bin/sh
-# vnf CNI plugin (installed by make cni-install from $bundle)
+# vnf CNI plugin (installed by make cni-install)
 if [ "\$CNI_COMMAND" = VERSION ]; then
-  v=\$(tr -d ' \\t\\n' | sed -n 's/.*"cniVersion":"\\([^"]*\\)".*/\\1/p')
+  v=\$(tr -d ' \\t\\n' | grep -o '"cniVersion":"[^"]*"' | head -n 1 | cut -d '"' -f 4)
   case "\$v" in $versions) ;; *) v=$latest ;; esac
   printf '{"cniVersion":"%s","supportedVersions":%s}\\n' "\$v" '$supported'
   exit 0

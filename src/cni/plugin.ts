@@ -96,11 +96,15 @@ export async function add(env: Env, conf: NetConf, stdin: string): Promise<AddRe
   if (linkExists(host)) {
     throw new CniError(CNI_CODES.alreadyAdded, `${env.ifname} of container ${env.containerId} is added already (host interface ${host}); DEL it first`);
   }
+  const alias = cniAlias(conf.name, env.containerId, env.ifname);
+  if (Buffer.byteLength(alias) > 255) {
+    throw new CniError(CNI_CODES.invalidConfig, `the network name and container id are too long together (${Buffer.byteLength(alias)} bytes in the host interface's alias; at most 255)`);
+  }
   const mac = cniMac(env.containerId, env.ifname);
   const mtu = conf.mtu ?? 1500;
   const undo: Array<() => unknown> = [];
   try {
-    createVeth({ host, ifname: env.ifname, mac, netns: env.netns, mtu, alias: cniAlias(conf.name, env.containerId, env.ifname) });
+    createVeth({ host, ifname: env.ifname, mac, netns: env.netns, mtu, alias });
     undo.push(() => deleteLink(host));
     let ip: string | undefined;
     let gateway = net.gateway !== undefined ? formatAddr(net.gateway) : undefined;
@@ -163,13 +167,17 @@ function ours(host: string, conf: NetConf): boolean {
 export async function del(env: Env, conf: NetConf, stdin: string): Promise<void> {
   const host = cniHostVeth(env.containerId, env.ifname);
   if (linkExists(host) && !ours(host, conf)) return; // another CNI network's interface: not this DEL's
-  deleteLink(host);
   try {
-    await dropDead(conf);
-  } catch (e) {
-    if (!(e instanceof InputError)) asCni(e, `removing the port of ${host}`);
+    deleteLink(host);
+    try {
+      await dropDead(conf);
+    } catch (e) {
+      if (!(e instanceof InputError)) asCni(e, `removing the port of ${host}`);
+    }
+  } finally {
+    // The address is released whatever happened above: a DEL is not retried.
+    if (conf.ipam) runIpam(conf.ipam.type, 'DEL', env, stdin);
   }
-  if (conf.ipam) runIpam(conf.ipam.type, 'DEL', env, stdin);
 }
 
 export async function check(env: Env, conf: NetConf): Promise<void> {
@@ -232,7 +240,9 @@ export async function gc(env: Env, conf: NetConf, stdin: string): Promise<{ remo
       if (!(e instanceof InputError) || e instanceof RecordMismatchError) asCni(e, 'removing stale attachments');
     }
   });
-  if (conf.ipam && stale.length) {
+  // IPAM GC always: addresses of containers whose namespace (and with it the veth) vanished
+  // without a DEL have no interface left for the loop above to find.
+  if (conf.ipam) {
     const type = conf.ipam.type;
     // The spec's way is GC to the IPAM plugin; one that does not speak 1.1.0 (host-local 1.1)
     // releases each stale address by DEL, in the version it speaks.

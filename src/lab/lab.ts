@@ -154,6 +154,7 @@ export function recordedLab(name: string): Topology {
   if (!rec) {
     throw new InputError(`no record of a topology named ${name} (${topologyExists(name) ? 'it is applied, but its record is lost: use lab down -f FILE, or vnf-ctl destroy' : 'nothing of it exists'})`);
   }
+  if (!rec.lab) throw new InputError(`topology ${name} is not a lab (it was applied with vnf-ctl apply): use vnf-ctl destroy ${name}`);
   return rec.topology;
 }
 

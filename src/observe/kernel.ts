@@ -212,10 +212,21 @@ export function observe(topology: string): Observed {
 
 /** A pinned map's entries; undefined when nothing, or something that is not a map, is pinned there. */
 function readMapIfPinned(path: string): MapEntries | undefined {
+  if (!existsSync(path)) return undefined;
+  let m: BpfMap;
   try {
-    return readMap(path);
+    m = BpfMap.openPinned(path);
   } catch (e) {
     if (e instanceof BpfError) return undefined; // a program or link pinned under a map's name
     throw e;
+  }
+  // A map that is there but cannot be read is an error, never "empty": an apply that took it
+  // for empty would drop what it holds (attachments, ids).
+  try {
+    const out: MapEntries = new Map();
+    for (const [k, v] of m.entries()) out.set(hex(k), Buffer.from(v));
+    return out;
+  } finally {
+    m.close();
   }
 }

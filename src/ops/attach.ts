@@ -11,7 +11,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { broadcastOf, contains, formatAddr, networkOf, parseCidr } from '../spec/ipv4.js';
-import type { Network, Topology } from '../spec/model.js';
+import type { Network } from '../spec/model.js';
 import type { Attachment } from '../model/compile.js';
 import { checkTopologyName, hostVethName, PINNABLE_IFNAME } from '../model/names.js';
 import { refusePort } from './interface-guard.js';
@@ -21,6 +21,7 @@ import { MAX_FILE_PORTS } from '../spec/rules.js';
 import { applyTopology, trustedRecord } from './topology.js';
 import { kernelAttachments } from './attachments.js';
 import { InputError } from './errors.js';
+import { fileAddresses } from './addresses.js';
 import { VNFS } from '../vnf/registry.js';
 import type { LockOptions } from '../apply/lock.js';
 
@@ -51,32 +52,6 @@ function peerMac(ifname: string, netns: string): string | undefined {
   if (r.status !== 0) throw new InputError(`cannot read interfaces in ${netns}: ${r.stderr.trim()}`);
   const links = JSON.parse(r.stdout) as Array<{ ifindex: number; address?: string }>;
   return links.find((l) => l.ifindex === peer)?.address;
-}
-
-/**
- * The addresses of network `net` that the file gives a role: `taken` are never an attachment's;
- * `reserved` (next hops of routes, NAT targets: addresses meant for something attached later)
- * are given only to an attachment that asks for one by address, never by vnf's own IPAM.
- */
-function fileAddresses(t: Topology, net: Network): { taken: Map<number, string>; reserved: Map<number, string> } {
-  const taken = new Map<number, string>();
-  const reserved = new Map<number, string>();
-  for (const c of t.containers) for (const i of c.interfaces) if (i.network === net.name) taken.set(i.ip, `${c.name}/${i.name}`);
-  for (const r of t.routers) {
-    for (const p of r.ports) if (p.network === net.name) taken.set(p.ip, `router ${r.name}'s address`);
-    for (const rt of r.routes) {
-      if (rt.via !== undefined && contains(net.subnet, rt.via)) reserved.set(rt.via, `router ${r.name}'s next hop for ${formatAddr(rt.to.addr)}/${rt.to.prefix}`);
-    }
-  }
-  const lab = net.uplink?.lab;
-  if (lab && contains(net.subnet, lab.ip)) taken.set(lab.ip, `the lab address behind the uplink of ${net.name}`);
-  for (const m of VNFS) {
-    for (const a of m.addresses?.(t, net.name) ?? []) {
-      if (!contains(net.subnet, a.addr)) continue;
-      (a.reserved ? reserved : taken).set(a.addr, a.who);
-    }
-  }
-  return { taken, reserved };
 }
 
 /** The lowest host address of the network that nobody has (vnf's own IPAM). */

@@ -13,6 +13,9 @@ import { u32 } from '../codec/struct.js';
 import { VNF_MAP_CHAINS, VNF_MAP_IDS, VNF_MAP_PORTS } from '../abi/vnf_common.js';
 import { VNFS } from '../vnf/registry.js';
 import type { Topology } from '../spec/model.js';
+import { contains, formatAddr, formatCidr } from '../spec/ipv4.js';
+import { fileAddresses } from './addresses.js';
+import { LOST_ATTACH_OPTION as LOST_OPTION } from '../vnf/types.js';
 
 const ZERO_MAC = '00:00:00:00:00:00';
 
@@ -56,14 +59,40 @@ export function kernelAttachments(actual: Observed, topologies: Topology[] = [])
   return out.sort((a, b) => a.ifname.localeCompare(b.ifname));
 }
 
-/** Why `t` cannot keep these attachments (an option names what left the file), one line each. */
+/**
+ * Why `t` cannot keep these attachments, one line each: an option names what left the file, or
+ * the file moved the network under the attachment's address or gives that address a role.
+ */
 export function attachmentProblems(t: Topology, attachments: Attachment[]): string[] {
   const out: string[] = [];
+  const taken = new Map<string, Map<number, string>>();
   for (const a of attachments) {
+    const net = t.networks.find((n) => n.name === a.network);
+    if (net) {
+      const shown = `${formatAddr(a.ip)}/${a.prefix}`;
+      if (!contains(net.subnet, a.ip) || a.prefix !== net.subnet.prefix) {
+        out.push(`attached interface ${a.ifname} has ${shown}, outside network ${a.network} (${formatCidr(net.subnet)}) in the file: detach it first`);
+      } else {
+        if (!taken.has(net.name)) taken.set(net.name, fileAddresses(t, net).taken);
+        const who = taken.get(net.name)!.get(a.ip);
+        if (who) out.push(`attached interface ${a.ifname} has ${shown}, which the file gives ${who}: detach it first, or choose another address`);
+      }
+    }
     for (const m of VNFS) {
       const o = a.options?.[m.name];
       const why = o === undefined ? undefined : m.attachOption?.problem(t, o);
       if (why) out.push(`attached interface ${a.ifname} (network ${a.network}): ${why}`);
+    }
+  }
+  return out;
+}
+
+/** Notes for a plan: attachments whose option the kernel no longer names (they fail closed). */
+export function attachmentNotes(attachments: Attachment[]): string[] {
+  const out: string[] = [];
+  for (const a of attachments) {
+    for (const [module, o] of Object.entries(a.options ?? {})) {
+      if (o === LOST_OPTION) out.push(`attached interface ${a.ifname}: its ${module} is no longer known; it drops everything until it is detached and attached again`);
     }
   }
   return out;

@@ -48,8 +48,9 @@ function topologyOf(name: string, generation: bigint | undefined, cache: RecordC
   if (hit?.generation === generation) return hit.topology;
   const rec = peekRecord(name);
   // Kept only when it is the record of what the kernel holds (an apply pins its generation before it writes the record).
-  if (rec?.generation === generation.toString(16)) cache.set(name, { generation, topology: rec.topology });
-  return rec?.topology;
+  if (rec?.generation !== generation.toString(16)) return undefined; // mid-apply or stale: its names would mislabel the kernel's counters
+  cache.set(name, { generation, topology: rec.topology });
+  return rec.topology;
 }
 
 function add(out: Snapshot, family: string, topology: string, samples: MetricSample[]): void {

@@ -25,7 +25,7 @@ import { VNFS } from '../vnf/registry.js';
 import type { NameView } from '../vnf/types.js';
 import { generationOf } from '../vnf/core/module.js';
 import { VNF_MAP_IDS } from '../abi/vnf_common.js';
-import { attachmentProblems, kernelAttachments } from './attachments.js';
+import { attachmentNotes, attachmentProblems, kernelAttachments } from './attachments.js';
 import { refusePort } from './interface-guard.js';
 import { EnvironmentError, InputError, ConcurrentChangeError, RecordMismatchError } from './errors.js';
 
@@ -170,6 +170,7 @@ function planAgainst(topology: Topology, actual: Observed, opts: ApplyOptions): 
   if (p.ops.length) {
     p.notes = VNFS.flatMap((v) => v.changes?.(before, topology) ?? []);
   }
+  p.notes = [...(p.notes ?? []), ...attachmentNotes(input.attachments)];
   // Names from the ids this plan gives (new networks and routers have them only here), then
   // the kernel's (what the plan removes); placeholders of a preview by their interface names.
   const kernel = nameView(actual);

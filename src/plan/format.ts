@@ -21,7 +21,7 @@ export function formatPlan(p: Plan, names: NameView = plainNames): string {
   if (p.blocked.length) {
     return [`topology ${p.topology}: cannot be applied by this vnf:`, ...p.blocked.map((b) => `  ${b}`)].join('\n');
   }
-  if (p.ops.length === 0) return `topology ${p.topology}: no changes (the kernel matches the file)`;
+  if (p.ops.length === 0) return [`topology ${p.topology}: no changes (the kernel matches the file)`, ...p.notes.map((n) => `note: ${n}`)].join('\n');
   const perMap = new Map<string, { add: number; change: number; remove: number }>();
   for (const op of p.ops) {
     if (op.kind !== 'upsert' && op.kind !== 'delete') continue;

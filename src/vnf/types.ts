@@ -320,6 +320,12 @@ export interface AttachOptionDecl {
   problem(t: Topology, option: string): string | undefined;
 }
 
+/**
+ * The option of an attached port whose module runs on it but whose entries name nothing the
+ * files know: the port fails closed until it is detached (plan notes it).
+ */
+export const LOST_ATTACH_OPTION = '(unknown)';
+
 export interface AttachedPortReader {
   ifindex: number;
   runs: boolean;

@@ -80,6 +80,14 @@ if (requirePrivileges(t)) {
     t.match(vnfctl(['plan', '-f', lab.file]).stdout, /no changes/i, 'plan after apply: no changes (the firewall read back from the kernel)');
     enforced('after apply of the file');
 
+    // A file that gives x's address a role (the router's port) is refused while x holds it.
+    const original = readFileSync(lab.file, 'utf8');
+    writeFileSync(lab.file, original.replace('left: 10.62.1.1/24', 'left: 10.62.1.50/24'));
+    const clash = vnfctl(['apply', '-f', lab.file]);
+    t.equal(clash.status, 2, 'apply of a file that gives an attachment\'s address to the router: exit 2');
+    t.match(clash.stderr, new RegExp(`attached interface ${x.host} has 10\\.62\\.1\\.50/24, which the file gives router r's address`), clash.stderr.trim());
+    writeFileSync(lab.file, original);
+
     // A file without guard would leave x open: refused while x is attached with it.
     const without = readFileSync(lab.file, 'utf8').replace(/  guard:[\s\S]*?(?=  other:)/, '');
     writeFileSync(lab.file, without);

@@ -148,6 +148,7 @@ if (requirePrivileges(t)) {
       ['a container id too long for the alias', { ...add, CNI_CONTAINERID: 'c'.repeat(300) }, conf(lab), 4, /at most 128/],
       ['the host\'s own namespace', { ...add, CNI_NETNS: `/proc/${process.pid}/ns/net` }, conf(lab), 4, /host's own network namespace/],
       ['vnf as its own IPAM (DEL would recurse)', add, conf(lab, { ipam: { type: 'vnf' } }), 7, /not an IPAM plugin/],
+      ['a network name too long for the alias', { ...add, CNI_CONTAINERID: `bad-${'c'.repeat(120)}` }, conf(lab, { name: 'n'.repeat(140) }), 7, /too long together/],
     ];
     for (const [what, env, config, code, msg] of cases) {
       const r = cni(env, config);

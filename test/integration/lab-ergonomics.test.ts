@@ -7,7 +7,7 @@ import t from 'tap';
 import { existsSync, readFileSync } from 'node:fs';
 import { requirePrivileges } from '../helpers/privilege.js';
 import { vnfctl } from '../helpers/cli.js';
-import { labUp, TWO_NETS } from '../helpers/lab.js';
+import { labFile, labUp, TWO_NETS } from '../helpers/lab.js';
 import { run } from '../helpers/sh.js';
 import { hostVethName, pinDir } from '../../src/model/names.js';
 
@@ -30,6 +30,12 @@ if (requirePrivileges(t)) {
     t.match(down.stdout, /3 namespaces removed/);
     for (const c of ['a', 'b', 'c']) t.not(run('ip', ['netns', 'pids', lab.ns(c)]).status, 0, `namespace of ${c} is gone`);
     t.notOk(existsSync(pinDir(lab.name)), 'pins are gone');
+    const bare = labFile(t, 'apiVersion: vnf/v1\nname: NAME\nnetworks:\n  lan: { subnet: 10.66.9.0/24 }\n', []);
+    t.equal(vnfctl(['apply', '-f', bare.file]).status, 0, 'a topology applied without a lab');
+    const notLab = vnfctl(['lab', 'down', bare.name]);
+    t.equal(notLab.status, 2, 'lab down NAME of a topology that is not a lab: exit 2');
+    t.match(notLab.stderr, /is not a lab .*vnf-ctl destroy/);
+    t.ok(existsSync(pinDir(bare.name)), 'and it is still applied');
     const again = vnfctl(['lab', 'down', lab.name]);
     t.equal(again.status, 2, 'again: exit 2');
     t.match(again.stderr, /no record of a topology named/);

@@ -64,5 +64,7 @@ if (requirePrivileges(t)) {
     const bad = vnfctl(['plan', '-f', lab.file, '--detailed-exitcode']);
     t.equal(bad.status, 1, '--detailed-exitcode: invalid input is 1, never 2');
     t.equal(vnfctl(['plan', '-f', lab.file]).status, 2, 'without it, invalid input stays 2');
+    t.equal(vnfctl(['plan', '--detailed-exitcode']).status, 1, '--detailed-exitcode: a bad invocation (no -f) is 1 too');
+    t.equal(vnfctl(['plan', '--detailed-exitcode', '-f', lab.file, '--nope']).status, 1, 'and an unknown option');
   });
 }

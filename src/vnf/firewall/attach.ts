@@ -8,7 +8,7 @@
 import type { Topology } from '../../spec/model.js';
 import { groupSlotName } from '../../model/ids.js';
 import { didYouMean } from '../../spec/suggest.js';
-import type { AttachedPortReader, AttachOptionDecl } from '../types.js';
+import { LOST_ATTACH_OPTION, type AttachedPortReader, type AttachOptionDecl } from '../types.js';
 import { fwBindCodec, fwBindKeyCodec } from './codec.js';
 import { VNF_MAP_FW_BIND } from '../../abi/firewall.js';
 import { VNF_DIR_RX } from '../common/codec.js';
@@ -18,7 +18,7 @@ import { firewallsOf } from './model.js';
  * The option of an attached port whose chains run the firewall but whose binding names no known
  * firewall: the port keeps failing closed (no binding: everything dropped) until it is detached.
  */
-export const LOST_FIREWALL = '(unknown)';
+export const LOST_FIREWALL = LOST_ATTACH_OPTION;
 
 function choose(t: Topology, network: string, asked: string | null | undefined): string | undefined {
   const fws = firewallsOf(t);
