@@ -7,7 +7,7 @@ export function register(program: Command): void {
     .description('containers as network namespaces: create them and apply (up), remove them (down), run commands (exec)');
   lab
     .command('up')
-    .description('create the containers of the file as namespaces with veth pairs, then apply')
+    .description('create the containers of the file as namespaces with veth pairs (or bring an existing lab to the file), then apply')
     .requiredOption('-f, --file <FILE>', 'topology file')
     .option('--fast-attach', 'attach new ports with expedited RCU grace periods (host-wide while it runs)')
     .addHelpText('after', '\nExamples:\n  vnf-ctl lab up -f examples/demo.yaml')
@@ -16,7 +16,10 @@ export function register(program: Command): void {
       const { labUp } = await import('../../src/lab/lab.js');
       const t = loadTopology(o.file);
       const r = await labUp(t, o.file, { fastAttach: o.fastAttach ?? false });
-      console.log(`lab ${t.name}: ${r.created.length} namespaces created, ${r.applied} operations applied`);
+      const removed = r.removed.length ? `, ${r.removed.length} removed` : '';
+      console.log(`lab ${t.name}: ${r.created.length} namespaces created${removed}, ${r.changed.length} interfaces changed, ${r.applied} operations applied`);
+      for (const c of r.changed) console.log(`  ${c.container}/${c.ifname}: ${c.what.join(', ')}`);
+      for (const ns of r.removed) console.log(`  removed ${ns}`);
       for (const c of t.containers) console.log(`  ${c.name}: vnf-ctl lab exec ${c.name} -- ip addr`);
     });
   lab

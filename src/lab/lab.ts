@@ -1,7 +1,7 @@
 /**
  * The lab: the topology's containers as network namespaces with veth pairs,
  * so a topology can be tried without a container runtime. `up` creates what
- * is missing (idempotent) and applies; `down` destroys the topology and
+ * is missing, brings an existing lab to the file (reconcile.ts) and applies; `down` destroys the topology and
  * removes the namespaces; `exec` runs a command inside a container.
  */
 import { spawnSync } from 'node:child_process';
@@ -14,6 +14,7 @@ import { ifindexOf } from '../observe/interfaces.js';
 import { peekRecord } from '../state/store.js';
 import { applyTopology, destroyTopology, requireEnvironment, topologyExists } from '../ops/topology.js';
 import { InputError } from '../ops/errors.js';
+import { fix, type LabChange, remove, restore, retire, retired } from './reconcile.js';
 
 /** The host side's alias says whose it is: `ip link` shows "alias vnf demo web/eth0". */
 function alias(ifname: string, text: string): void {
@@ -33,7 +34,12 @@ function sysctl(ns: string | undefined, key: string, value: string): void {
 const netnsExists = (name: string): boolean => existsSync(`/run/netns/${name}`);
 
 export interface LabUpResult {
+  /** Namespaces made. */
   created: string[];
+  /** Interfaces of kept containers and lab uplinks set to the file's address, MAC or route. */
+  changed: LabChange[];
+  /** Namespaces of containers (and lab uplinks) the file no longer has, removed. */
+  removed: string[];
 }
 
 function createContainers(t: Topology): string[] {
@@ -132,17 +138,26 @@ function removeNamespaces(t: Topology): string[] {
   return removed;
 }
 
-export async function labUp(t: Topology, file?: string, opts: { fastAttach?: boolean } = {}): Promise<LabUpResult & Awaited<ReturnType<typeof applyTopology>>> {
+export async function labUp(
+  t: Topology,
+  file?: string,
+  opts: { fastAttach?: boolean } = {},
+): Promise<LabUpResult & Awaited<ReturnType<typeof applyTopology>>> {
   requireEnvironment();
   let created: string[] = [];
+  // A lab that is up already is brought to the file (src/lab/reconcile.ts has the order).
+  const old = retired(t);
   try {
+    retire(old);
     created = createContainers(t);
     created.push(...createUplinks(t));
+    const changed = fix(t);
     const result = await applyTopology(t, { lab: true, ...(file ? { file } : {}), fastAttach: opts.fastAttach ?? false });
-    return { created, ...result };
+    return { created, changed, removed: remove(old), ...result };
   } catch (e) {
-    // Leave nothing behind that this call made.
+    // Leave nothing behind that this call made; what it retired keeps its old ports.
     for (const ns of created) spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
+    restore(old);
     throw e;
   }
 }
