@@ -3,6 +3,7 @@
  * environment, the network configuration on stdin, JSON on stdout.
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from './paths.js';
 
@@ -59,5 +60,25 @@ export function cniAsync(env: CniEnv, conf: unknown): Promise<CniRun> {
     p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     p.on('close', (code) => resolve(parsed(code, stdout, stderr)));
     p.stdin.end(input(conf));
+  });
+}
+
+/**
+ * Host-side interfaces the plugin made, found by their alias `vnf-cni:<network>:<container>:<ifname>`;
+ * `container` matches a prefix of the container id.
+ */
+export function cniHostLinks(filter: { network?: string; container?: string }): string[] {
+  return readdirSync('/sys/class/net').filter((n) => {
+    if (!/^vnf[0-9a-f]{11}$/.test(n)) return false;
+    let alias: string;
+    try {
+      alias = readFileSync(`/sys/class/net/${n}/ifalias`, 'utf8').trim();
+    } catch {
+      return false;
+    }
+    const [tag, network, container] = alias.split(':');
+    if (tag !== 'vnf-cni') return false;
+    if (filter.network !== undefined && network !== filter.network) return false;
+    return filter.container === undefined || (container ?? '').startsWith(filter.container);
   });
 }

@@ -15,7 +15,7 @@ import { requirePrivileges } from '../helpers/privilege.js';
 import { vnfctl } from '../helpers/cli.js';
 import { labUp, type Lab } from '../helpers/lab.js';
 import { createNetns, netnsPath, nsExec, nsRun, ping } from '../helpers/netns.js';
-import { cni, cniAsync, type CniEnv } from '../helpers/cni.js';
+import { cni, cniAsync, cniHostLinks, type CniEnv } from '../helpers/cni.js';
 import { run } from '../helpers/sh.js';
 import { getTopology } from '../helpers/vnf.js';
 import { cniHostVeth } from '../../src/cni/names.js';
@@ -57,15 +57,6 @@ function container(t: Test, id: string): { ns: string; env: CniEnv } {
 }
 
 /** Host interfaces the plugin made for a container (their alias names it): other tests' are not ours to count. */
-const cniLinksOf = (containerId: string): string[] => readdirSync('/sys/class/net').filter((n) => {
-  if (!/^vnf[0-9a-f]{11}$/.test(n)) return false;
-  try {
-    return readFileSync(`/sys/class/net/${n}/ifalias`, 'utf8').includes(`:${containerId}`);
-  } catch {
-    return false;
-  }
-});
-
 if (requirePrivileges(t)) {
   t.test('ADD attaches with identity and the named firewall; CHECK agrees; apply keeps it; DEL is idempotent', async (t) => {
     const lab = labUp(t, FILE, ['a', 'srv']);
@@ -158,7 +149,7 @@ if (requirePrivileges(t)) {
       t.equal(r.stdout.trim().split('\n').length, 1, `${what}: one JSON object`);
     }
     t.same(attached(lab), [], 'nothing attached');
-    t.same(cniLinksOf('bad-'), [], 'no host interface left behind');
+    t.same(cniHostLinks({ container: 'bad-' }), [], 'no host interface left behind');
     t.same(nsExec(c.ns, ['ip', '-o', 'link', 'show']).trim().split('\n').length, 1, 'the container has only lo');
   });
 

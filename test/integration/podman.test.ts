@@ -6,12 +6,12 @@
  * router; `podman network ls` lists the networks; `podman rm` cleans up through DEL.
  */
 import t from 'tap';
-import { readdirSync, readFileSync } from 'node:fs';
 import { requirePrivileges } from '../helpers/privilege.js';
 import { labUp } from '../helpers/lab.js';
 import { nsRun } from '../helpers/netns.js';
 import { addressOf, cniNetwork, container, exec, podman, requirePodman } from '../helpers/podman.js';
 import { getTopology } from '../helpers/vnf.js';
+import { cniHostLinks } from '../helpers/cni.js';
 import { randomBytes } from 'node:crypto';
 
 const FILE = `
@@ -36,15 +36,6 @@ firewalls:
 
 const attachedCount = (name: string): number => getTopology(name).interfaces.filter((i) => i.owner === 'attached').length;
 /** Host interfaces the plugin made for a CNI network (their alias names it). */
-const cniLinksOf = (network: string): string[] => readdirSync('/sys/class/net').filter((n) => {
-  if (!/^vnf[0-9a-f]{11}$/.test(n)) return false;
-  try {
-    return readFileSync(`/sys/class/net/${n}/ifalias`, 'utf8').startsWith(`vnf-cni:${network}:`);
-  } catch {
-    return false;
-  }
-});
-
 /** Connects with busybox nc from a container; what the listener said ('' when nothing answered). */
 const tcpFrom = (c: string, ip: string, port: number): string => exec(c, ['nc', '-w', '2', ip, String(port)]).stdout.trim();
 
@@ -65,7 +56,7 @@ if (requirePrivileges(t)) {
     const listen = 'nc -ll -p 7000 -e echo open-7000 & nc -ll -p 7001 -e echo open-7001 & exec sleep 1000';
     const p3 = container(t, `p3-${tag}`, back, ['sh', '-c', listen]);
     t.equal(attachedCount(lab.name), 3, 'three attachments in vnf-ctl get');
-    t.equal(cniLinksOf(front).length + cniLinksOf(back).length, 3, 'three host interfaces with the plugin\'s alias');
+    t.equal(cniHostLinks({ network: front }).length + cniHostLinks({ network: back }).length, 3, 'three host interfaces with the plugin\'s alias');
     const [ip1, ip2, ip3] = [addressOf(p1, front), addressOf(p2, front), addressOf(p3, back)];
     t.match(ip1, /^10\.64\.1\./, `p1 has an address of front (${ip1}), recorded by podman from the result`);
     t.match(ip3, /^10\.64\.2\./, `p3 has an address of back (${ip3})`);
@@ -83,6 +74,6 @@ if (requirePrivileges(t)) {
     const rm = podman(['rm', '-f', '-t', '0', p1, p2, p3]);
     t.equal(rm.status, 0, `podman rm ${rm.stderr}`);
     t.equal(attachedCount(lab.name), 0, 'podman rm took the attachments off through DEL');
-    t.same([...cniLinksOf(front), ...cniLinksOf(back)], [], 'and their host interfaces');
+    t.same([...cniHostLinks({ network: front }), ...cniHostLinks({ network: back })], [], 'and their host interfaces');
   });
 }
