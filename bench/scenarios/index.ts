@@ -4,6 +4,7 @@
  * exports a Scenario (lib/harness.ts), and a line here.
  */
 import type { Scenario } from '../lib/harness.js';
+import { changesScenario } from './changes.js';
 import { cniScenario } from './cni.js';
 import { controlPlaneScenario } from './control-plane.js';
 import { firewallProgScenario } from './firewall-prog.js';
@@ -11,4 +12,4 @@ import { firewallTrafficScenario } from './firewall-traffic.js';
 import { pathsScenario } from './paths.js';
 import { progScenario } from './prog.js';
 
-export const SCENARIOS: Scenario[] = [progScenario, pathsScenario, firewallProgScenario, firewallTrafficScenario, controlPlaneScenario, cniScenario];
+export const SCENARIOS: Scenario[] = [progScenario, pathsScenario, firewallProgScenario, firewallTrafficScenario, controlPlaneScenario, changesScenario, cniScenario];
