@@ -16,6 +16,8 @@ import { emptyResult, fmtNum, fmtRatio, fmtSummary, interleave, Samples, summari
 import { labelOf, PATHS, Shared, type Fn, type Path } from '../lib/paths.js';
 import { startServers, tcpLatency, tcpThroughput, udpRate } from '../lib/traffic.js';
 import { topologyStats } from '../../src/ops/status.js';
+import { pinDir } from '../../src/model/names.js';
+import { nsPerPacket, progStats, withBpfStats } from '../lib/bpfstats.js';
 
 /** vnf's own drop counters of a topology ("router drop:malformed 12,345"), to say why packets vanished. */
 export function vnfDrops(topology: string): string {
@@ -77,6 +79,18 @@ export const pathsScenario: Scenario = {
         `udp ${fmtNum(u.rxPps / 1e3)} kpps arrived of ${fmtNum(u.txPps / 1e3)} sent, ${fmtNum(u.cpuNsPerPacket)} CPU ns/packet`);
     }, ctx.log);
 
+    // A separate pass with the kernel's BPF run-time counters on (they cost two clock reads per
+    // run, so the figures above are measured without them): how much of each vnf path's added cost
+    // its programs are.
+    s.metric('bpf-ns', 'ns/packet', 'lower');
+    const vnfPaths = paths.filter((p) => p.topology);
+    await withBpfStats(() => interleave(vnfPaths, ctx.rounds, async (p, r) => {
+      const dir = `${pinDir(p.topology!)}/progs`;
+      const before = progStats(dir);
+      await udpRate(p, { seconds: ctx.quick ? 0.5 : 1, warmup: 0.2, flows: 'one', dir: ctx.tmp, cleanup: cl });
+      s.add('bpf-ns', p.kind, r, nsPerPacket(before, progStats(dir)).ns);
+    }, (m) => ctx.log(`bpf_stats ${m}`)));
+
     const rounds = ctx.rounds;
     const rx = (k: string, r: number): number => s.get('udp-rx', k)[r]! * 1e3;
     const dead = new Set(paths.filter((p) => summarize(s.get('udp-rx', p.kind)).median < 0.01 * summarize(s.get('udp-tx', p.kind)).median).map((p) => p.kind));
@@ -108,6 +122,7 @@ export const pathsScenario: Scenario = {
       'added-ns': s.figures('added-ns'),
       'added-ns-rate': s.figures('added-ns-rate'),
       'vnf-over-linux': s.figures('vnf-over-linux'),
+      'bpf-ns': s.figures('bpf-ns'),
     };
     res.figures = figs;
     const get = (m: keyof typeof figs, v: string) => figs[m].find((f) => f.variant === v);
@@ -178,7 +193,24 @@ export const pathsScenario: Scenario = {
     };
     res.figures['routed-rate-ratio'] = s.figures('routed-rate-ratio');
     res.figures['vnf-over-linux-rate'] = s.figures('vnf-over-linux-rate');
-    res.tables.push(routedTable, tcpTable, udpTable, fnTable);
+    const nullAdded = get('added-ns', 'null-fwd')?.summary;
+    const bpfTable: Table = {
+      title: "Where vnf's added cost goes: its programs' run time per packet (kernel.bpf_stats_enabled, a separate pass)",
+      columns: ['path', 'added CPU ns over veth (rounds above)', "in vnf's programs, ns/packet", 'the rest, ns'],
+      rows: [
+        ...(nullAdded ? [[labelOf('null-fwd'), fmtSummary(nullAdded), '(a null program)', '']] : []),
+        ...vnfPaths.filter((p) => !dead.has(p.kind)).map((p) => {
+          const added = get('added-ns', p.kind)!.summary;
+          const bpf = get('bpf-ns', p.kind)!.summary;
+          return [labelOf(p.kind), fmtSummary(added), fmtSummary(bpf), fmtNum(added.median - bpf.median)];
+        }),
+      ],
+      notes: [
+        "run_time_ns / run_cnt of the programs attached to the topology's ports (a chain's tail calls count in the program that started it), per packet that entered, over a trafgen run like the one above. " +
+        'The rest is what the path layout costs besides the programs: the second veth pair and the redirect into the peer (the null forwarder pays that too, with an empty program), skb handling of the flooded or redirected packet, and what the counters themselves add.',
+      ],
+    };
+    res.tables.push(routedTable, tcpTable, udpTable, fnTable, bpfTable);
     for (const k of PATHS.filter((p) => p.pending)) res.notes.push(`${k.label}: not measured — ${k.pending}.`);
     for (const k of dead) {
       const why = deadWhy.get(k);
@@ -221,6 +253,9 @@ export const pathsScenario: Scenario = {
         met: ok,
         ...(ok === false ? { by: `${fmtNum(q.median * 3, 2)}× the allowed ratio` } : {}),
         ...(ok === null && !dead.has(pair.vnf) ? { bound: "Linux's added cost is not above the noise in this run (≤ 0 in too many rounds)" } : {}),
+        ...(ok === false && get('bpf-ns', pair.vnf) ? {
+          bound: `vnf's programs run ${fmtNum(get('bpf-ns', pair.vnf)!.summary.median)} ns/packet of it (bpf_stats); the two-pair layout with redirect_peer (the null forwarder) adds ${nullAdded ? fmtNum(nullAdded.median) : 'n/a'} ns on its own; Linux's whole ${pair.fn} adds ${fmtNum(linuxAdded)} ns`,
+        } : {}),
       });
     }
     res.data = { config: cfg, paths: paths.map((p) => ({ kind: p.kind, client: p.client, server: p.server, dstMac: p.dstMac, topology: p.topology, mid: p.mid })) };
