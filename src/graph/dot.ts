@@ -7,6 +7,8 @@
  *             with its address (the NAT outside bold and marked)
  *   containers boxes; an edge per interface: "eth0 10.1.0.10 [fw web-in]"
  *   uplinks   a "world" node per network with an uplink, joined by the uplink interface
+ *   attached  interfaces attached at run time (`vnf-ctl attach`, the CNI plugin), read from the
+ *             kernel: dashed boxes named by the interface and its alias (the CNI container)
  *
  * Node ids are the kind and the name ("network:front"), so they are stable across runs and never
  * collide between kinds. Every statement is sorted by code unit (not by locale), so the same
@@ -32,12 +34,26 @@ export interface GraphCounters {
   uplinks: ReadonlyMap<string, PortCounters>;
   /** Dropped packets per VNF (all reasons summed). */
   drops: ReadonlyArray<{ vnf: string; packets: bigint }>;
+  /** Run-time attachments, by host interface name. */
+  attached?: ReadonlyMap<string, PortCounters>;
+}
+
+/** An interface attached at run time, as read back from the kernel. */
+export interface GraphAttachment {
+  ifname: string;
+  network: string;
+  ip: number;
+  /** Per-module options read back (e.g. firewall). */
+  options?: Readonly<Record<string, string>>;
+  /** Who it belongs to, from the interface's alias (the CNI plugin writes one). */
+  alias?: string;
 }
 
 export interface DotOptions {
   /** A second line of the graph's title, e.g. the file. */
   source?: string;
   counters?: GraphCounters;
+  attachments?: ReadonlyArray<GraphAttachment>;
 }
 
 /** Lines of a router's lists (static routes, floating addresses, forwards) shown before "… N more". */
@@ -52,6 +68,7 @@ export const nodeId = {
   router: (name: string): string => `router:${name}`,
   container: (name: string): string => `container:${name}`,
   uplink: (network: string): string => `uplink:${network}`,
+  attachment: (ifname: string): string => `attached:${ifname}`,
 };
 
 /**
@@ -199,6 +216,18 @@ export function topologyDot(t: Topology, o: DotOptions = {}): string {
     const lines = [`uplink ${n.uplink!.interface}`];
     if (counters) lines.push(counterLine(counters.uplinks.get(n.name)));
     out.push(edge(nodeId.uplink(n.name), nodeId.network(n.name), { label: label(lines), style: 'dashed' }));
+  }
+
+  const attached = sortedBy(o.attachments ?? [], (a) => a.ifname);
+  if (attached.length) out.push('', '  // attached at run time (vnf-ctl attach, CNI)');
+  for (const a of attached) {
+    out.push(node(nodeId.attachment(a.ifname), { shape: 'box', style: '"rounded,dashed"', label: label([a.ifname, ...(a.alias ? [a.alias] : [])]) }));
+  }
+  for (const a of attached) {
+    const fw = a.options?.firewall;
+    const lines = [`${formatAddr(a.ip)}${fw ? ` [fw ${fw}]` : ''}`];
+    if (counters) lines.push(counterLine(counters.attached?.get(a.ifname)));
+    out.push(edge(nodeId.attachment(a.ifname), nodeId.network(a.network), { label: label(lines), style: 'dashed' }));
   }
 
   out.push('}');

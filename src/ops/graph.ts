@@ -1,9 +1,13 @@
 /**
  * `vnf-ctl graph NAME`: an applied topology as DOT, drawn from its record (the last applied
  * topology) and, with counters, from the kernel: each port's packets (`stats`) found by the
- * owner `get` shows for it, and the drops of each VNF.
+ * owner `get` shows for it, and the drops of each VNF. Interfaces attached at run time are read
+ * from the kernel (they are in no file).
  */
-import { topologyDot, type GraphCounters, type PortCounters } from '../graph/dot.js';
+import { readFileSync } from 'node:fs';
+import { topologyDot, type GraphAttachment, type GraphCounters, type PortCounters } from '../graph/dot.js';
+import { observe } from '../observe/kernel.js';
+import { kernelAttachments } from './attachments.js';
 import { stateDir } from '../model/names.js';
 import { peekRecord } from '../state/store.js';
 import { InputError } from './errors.js';
@@ -27,7 +31,23 @@ function countersOf(name: string): GraphCounters {
   }
   const drops = new Map<string, bigint>();
   for (const v of stats.vnfs) if (v.verdict === 'drop') drops.set(v.vnf, (drops.get(v.vnf) ?? 0n) + v.packets);
-  return { interfaces, uplinks, drops: [...drops].map(([vnf, packets]) => ({ vnf, packets })) };
+  return { interfaces, uplinks, attached: byIfname, drops: [...drops].map(([vnf, packets]) => ({ vnf, packets })) };
+}
+
+function aliasOf(ifname: string): string | undefined {
+  try {
+    return readFileSync(`/sys/class/net/${ifname}/ifalias`, 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Interfaces attached at run time: they live only in the kernel. */
+function attachmentsOf(name: string, t: Parameters<typeof topologyDot>[0]): GraphAttachment[] {
+  return kernelAttachments(observe(name), [t]).map((a) => {
+    const alias = a.ifname ? aliasOf(a.ifname) : undefined;
+    return { ifname: a.ifname, network: a.network, ip: a.ip, ...(a.options ? { options: a.options } : {}), ...(alias ? { alias } : {}) };
+  });
 }
 
 export function appliedTopologyDot(name: string, o: { counters?: boolean } = {}): string {
@@ -40,5 +60,6 @@ export function appliedTopologyDot(name: string, o: { counters?: boolean } = {})
   return topologyDot(rec.topology, {
     ...(rec.file ? { source: rec.file } : {}),
     ...(o.counters ? { counters: countersOf(name) } : {}),
+    attachments: attachmentsOf(name, rec.topology),
   });
 }

@@ -13,6 +13,7 @@ import { vnfctl } from '../helpers/cli.js';
 import { labUp } from '../helpers/lab.js';
 import { ping } from '../helpers/netns.js';
 import { getTopology, handContainer } from '../helpers/vnf.js';
+import { parseDot } from '../helpers/dot.js';
 
 /** `guard` lets in only ICMP from the right network: a (left) cannot reach what it protects, c (right) can. */
 const FILE = `
@@ -74,6 +75,17 @@ if (requirePrivileges(t)) {
     enforced('after attach');
     const xs = attached(lab.name).find((p) => p.ifname === x.host);
     t.ok(xs?.chainIn.includes('firewall'), `x's chain runs the firewall (${xs?.chainIn.join(' ')})`);
+
+    // The picture shows them too: they live only in the kernel, and graph reads them from there.
+    const g = vnfctl(['graph', lab.name, '--counters']);
+    t.equal(g.status, 0, g.stderr);
+    const dot = parseDot(g.stdout);
+    const edgeOf = (host: string) => dot.edges.find((e) => e.from === `attached:${host}`);
+    t.ok(dot.nodes.has(`attached:${x.host}`) && dot.nodes.has(`attached:${y.host}`), 'graph draws both attachments');
+    t.equal(edgeOf(x.host)?.to, 'network:left', 'x on left');
+    t.match(edgeOf(x.host)?.attrs['label'], /^10\.62\.1\.50 \[fw guard\]\nrx \d+ \/ tx \d+$/, 'with its firewall and counters');
+    t.match(edgeOf(y.host)?.attrs['label'], /^10\.62\.1\.51\n/, 'y without a firewall');
+    t.notOk(parseDot(vnfctl(['graph', '-f', lab.file]).stdout).nodes.has(`attached:${x.host}`), 'a file alone has no attachments');
 
     const again = vnfctl(['apply', '-f', lab.file]);
     t.equal(again.status, 0, again.stderr);

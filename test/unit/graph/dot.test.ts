@@ -159,6 +159,23 @@ t.test('counters: per-port packets on the edges, drops per VNF in the title', as
   t.equal(none.attrs['label'], 'topology demo-nat\nno drops');
 });
 
+t.test('run-time attachments: dashed boxes named by interface and alias, their firewall and counters', async (t) => {
+  const demo = example('demo.yaml');
+  const ip = (s: string): number => s.split('.').reduce((a, x) => ((a << 8) | Number(x)) >>> 0, 0);
+  const attachments = [
+    { ifname: 'vnf0123456789a', network: 'front', ip: ip('10.1.0.50'), options: { firewall: 'web-in' }, alias: 'vnf-cni:front:c0ffee:eth0' },
+    { ifname: 'h"1', network: 'back', ip: ip('10.2.0.51') },
+  ];
+  const g = parseDot(topologyDot(demo, { attachments, counters: { interfaces: new Map(), uplinks: new Map(), drops: [], attached: new Map([['vnf0123456789a', { rx: 5n, tx: 6n }]]) } }));
+  t.equal(labelOf(g, 'attached:vnf0123456789a'), 'vnf0123456789a\nvnf-cni:front:c0ffee:eth0', 'named by interface and alias');
+  t.equal(labelOf(g, 'attached:h"1'), 'h"1', 'a hostile interface name comes out as written');
+  t.equal(g.edges.find((e) => e.from === 'attached:vnf0123456789a')?.to, 'network:front');
+  t.equal(g.edges.find((e) => e.from === 'attached:vnf0123456789a')?.attrs['label'], '10.1.0.50 [fw web-in]\nrx 5 / tx 6');
+  t.equal(g.edges.find((e) => e.from === 'attached:h"1')?.attrs['label'], '10.2.0.51\nno port in the kernel');
+  const without = parseDot(topologyDot(demo));
+  t.notOk([...without.nodes.keys()].some((k) => k.startsWith('attached:')), 'none without attachments');
+});
+
 t.test('vnf-ctl graph -f: the file as DOT on stdout, its problems as validate prints them', async (t) => {
   const file = join(examples, 'demo.yaml');
   const r = vnfctl(['graph', '-f', file]);
