@@ -204,8 +204,8 @@ export const changesScenario: Scenario = {
   id: 'changes',
   title: 'Changes: apply at scale, and loss during applies',
   about: 'vnf-ctl apply of 100 and 1,000 containers × 7 rules from nothing vs Linux bridge + nftables; packets lost by a flow through the full chain during 100 one-rule applies vs none',
-  minutes: { quick: 2, full: 5 },
-  rounds: { quick: 2, full: 3 },
+  minutes: { quick: 1, full: 4 },
+  rounds: { quick: 2, full: 2 },
   async run(ctx: Context): Promise<ScenarioResult> {
     const res = emptyResult();
     const cl = ctx.cleanup;
