@@ -39,7 +39,10 @@ export function summaryBlock(rec: RunRecord, resultsDir: string, root: string): 
     if (t) lines.push(mdTable({ ...t, notes: (t.notes ?? []).slice(0, 1) }, '####'), '');
   };
   table('paths', 'Routed 64-byte UDP');
+  table('paths', "Where vnf's added cost goes");
   table('control-plane', 'vnf-ctl end to end');
+  table('changes', 'Apply from nothing');
+  table('changes', 'Loss during changes');
   const targets = rec.scenarios.flatMap((s) => s.result?.targets ?? []);
   if (targets.length) lines.push(mdTable(targetsTable(targets), '####'), '');
   const chart = rec.charts['paths-added-ns'] ?? rec.charts['paths-udp'] ?? Object.values(rec.charts)[0];
