@@ -17,7 +17,7 @@ import type { Topology } from '../spec/model.js';
 /* ---- maps ---------------------------------------------------------------- */
 
 /** BPF map types the registry knows, by their kernel names. */
-export type MapType = 'hash' | 'lru_hash' | 'lpm_trie' | 'array' | 'percpu_array' | 'percpu_hash' | 'prog_array';
+export type MapType = 'hash' | 'lru_hash' | 'lpm_trie' | 'array' | 'percpu_array' | 'percpu_hash' | 'prog_array' | 'ringbuf';
 
 /**
  * Who owns a map's entries:
