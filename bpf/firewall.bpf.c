@@ -762,11 +762,11 @@ reject:
 		reason = VNF_R_DROP_REJECT;
 		goto drop;
 	}
-	if (fw_reject_build(skb, p.proto == IPPROTO_TCP_, p.hlen, p.tot) < 0) {
-		reason = VNF_R_DROP_REJECT;
-		goto drop;
-	}
+	/* The packet becomes the answer: its event first, as it came. */
+	vnf_mon_drop(skb, FW, VNF_R_DROP_REJECT, VNF_MON_F_RULE, ev_set, ev_rule);
 	vnf_count(FW, VNF_R_DROP_REJECT, len);
+	if (fw_reject_build(skb, p.proto == IPPROTO_TCP_, p.hlen, p.tot) < 0)
+		return TC_ACT_SHOT;
 	if (dir == VNF_DIR_RX) {
 		/* Straight back into the container that sent it: the answer is
 		 * the firewall's own, no chain_out runs for it. Returns
