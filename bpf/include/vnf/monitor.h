@@ -143,11 +143,11 @@ static __attribute__((noinline)) int vnf_mon_emit(struct __sk_buff *skb, __u32 w
 
 		if (add) {
 			s->tokens += add;
-			if (s->tokens > burst)
-				s->tokens = burst;
 			s->refill_ns += add * VNF_MON_NSEC / rate;
 		}
 	}
+	if (s->tokens > burst) /* also when a monitor lowered the rate since the last refill */
+		s->tokens = burst;
 	if (!s->tokens) {
 		s->lost_rate++;
 		return 0;
