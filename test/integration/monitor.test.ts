@@ -8,17 +8,20 @@
  */
 import t, { type Test } from 'tap';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { requirePrivileges } from '../helpers/privilege.js';
 import { labUp, type Lab } from '../helpers/lab.js';
 import { nsRun, ping } from '../helpers/netns.js';
 import { background } from '../helpers/background.js';
 import { ROOT } from '../helpers/paths.js';
+import { vnfctl } from '../helpers/cli.js';
+import { pinDir } from '../../src/model/names.js';
 import type { MonitorEvent } from '../../src/monitor/event.js';
 import { readHeartbeats, readMonitorState } from '../../src/monitor/session.js';
 import { REASONS } from '../../src/vnf/common/codec.js';
 import { VNF_R_DROP_NO_ROUTE, VNF_R_DROP_POLICY, VNF_R_DROP_SPOOF_IP, VNF_R_FW_ALLOW, VNF_R_CT_NEW } from '../../src/abi/vnf_common.js';
-import { VNF_MON_T_DROP, VNF_MON_TTL_MS } from '../../src/abi/monitor.js';
+import { VNF_MAP_EVENTS, VNF_MAP_MON_CFG, VNF_MAP_MON_STATE, VNF_MON_T_DROP, VNF_MON_TTL_MS } from '../../src/abi/monitor.js';
 
 const TOPOLOGY = `
 apiVersion: vnf/v1
@@ -199,5 +202,25 @@ if (requirePrivileges(t)) {
     const s3 = readMonitorState(lab.name);
     t.equal(s3.emitted, s2.emitted, 'later drops send nothing');
     t.equal(s3.lost_rate + s3.lost_full, s2.lost_rate + s2.lost_full, 'and are not even counted as lost: they never reach the monitor path');
+  });
+
+  t.test('a topology applied before the monitor existed: monitor says so (exit 2), the next apply adds the maps', async (t) => {
+    const lab = labUp(t, TOPOLOGY, ['web', 'db']);
+    const maps = [VNF_MAP_EVENTS, VNF_MAP_MON_CFG, VNF_MAP_MON_STATE];
+    for (const m of maps) rmSync(join(pinDir(lab.name), m)); // as an older vnf left it
+    const r = vnfctl(['monitor', lab.name, '--count', '1']);
+    t.equal(r.status, 2, 'exit 2');
+    t.match(r.stderr, /has no vnf_events map.*apply it again/);
+    const plan = vnfctl(['plan', '-f', lab.file]);
+    t.match(plan.stdout, /load\s+entry \(pinned maps vnf_events, vnf_mon_cfg, vnf_mon_state missing\)/, 'plan reloads the programs');
+    t.equal(vnfctl(['apply', '-f', lab.file]).status, 0, 'apply');
+    t.ok(maps.every((m) => existsSync(join(pinDir(lab.name), m))), 'the maps are pinned');
+    t.match(vnfctl(['plan', '-f', lab.file]).stdout, /no changes/, 'and the next plan is empty');
+    t.equal(ping(lab.ns('db'), '10.74.2.1', 1), 1, 'traffic flows');
+    const m = await monitor(t, lab, ['--count', '1']);
+    nsRun(lab.ns('db'), ['ping', '-c', '1', '-W', '1', '10.99.0.5']);
+    const end = Date.now() + 5000;
+    while (m.proc.exitCode === null && Date.now() < end) await sleep(50);
+    t.match(m.events()[0], { reason: REASONS[VNF_R_DROP_NO_ROUTE], dst: '10.99.0.5' }, 'the reloaded programs send events');
   });
 }
