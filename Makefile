@@ -51,7 +51,8 @@ $(BUILD)/test-bpf/%.bpf.o: test/bpf/progs/%.bpf.c $(BPF_HDRS) $(VMLINUX)
 
 bpf: $(BPF_OBJS) $(TEST_BPF_OBJS)
 
-$(BUILD)/bench/%.bpf.o: bench/progs/%.bpf.c $(VMLINUX)
+# entry_nomon.bpf.c includes bpf/entry.bpf.c: the kernel sources and headers are its inputs too.
+$(BUILD)/bench/%.bpf.o: bench/progs/%.bpf.c $(BPF_SRCS) $(BPF_HDRS) $(VMLINUX)
 	@mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 

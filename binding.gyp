@@ -14,6 +14,7 @@
         "native/tc.cc",
         "native/btf.cc",
         "native/lock.cc",
+        "native/ringbuf.cc",
         "native/faults.cc",
         "native/boundary.cc"
       ],

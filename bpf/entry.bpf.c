@@ -22,7 +22,7 @@ int vnf_entry_in(struct __sk_buff *skb)
 	struct vnf_port *p = bpf_map_lookup_elem(&vnf_ports, &ifindex);
 
 	if (!p)
-		return vnf_drop(skb, VNF_ID_CORE, VNF_R_DROP_NO_PORT);
+		return vnf_drop_early(skb, VNF_ID_CORE, VNF_R_DROP_NO_PORT);
 	/* Copied before any helper call: an update of the port may reuse the value's memory. */
 	__u32 chain = p->chain_in;
 	__u32 network = p->network;
@@ -31,6 +31,8 @@ int vnf_entry_in(struct __sk_buff *skb)
 
 	__builtin_memcpy(id.mac, p->mac, ETH_ALEN);
 	id.mac_known = !mac_is_zero(id.mac);
+	/* Set before the checks below, so that their drops name the port and network. */
+	md_init(skb, ifindex, chain, network, 0);
 	vnf_port_count(ifindex, VNF_DIR_RX, skb->len);
 	/* The receive path moved a VLAN tag into skb->vlan_tci: the frame would
 	 * otherwise be judged as untagged IPv4 and delivered still tagged. */
@@ -42,7 +44,6 @@ int vnf_entry_in(struct __sk_buff *skb)
 		if (why)
 			return vnf_drop(skb, VNF_ID_CORE, why);
 	}
-	md_init(skb, ifindex, chain, network, 0);
 	vnf_count(VNF_ID_CORE, VNF_R_PASS, skb->len);
 	return vnf_run_at(skb, VNF_ID_CORE, 0);
 }
@@ -58,19 +59,20 @@ int vnf_entry_out(struct __sk_buff *skb)
 	struct vnf_port *p = bpf_map_lookup_elem(&vnf_ports, &ifindex);
 
 	if (!p)
-		return vnf_drop(skb, VNF_ID_CORE, VNF_R_DROP_NO_PORT);
+		return vnf_drop_early(skb, VNF_ID_CORE, VNF_R_DROP_NO_PORT);
 	__u32 chain = p->chain_out;
 	__u32 network = p->network;
 	__u8 mac[ETH_ALEN];
 	__u8 dst[ETH_ALEN];
 
 	__builtin_memcpy(mac, p->mac, ETH_ALEN);
+	/* Set before the checks below, so that their drops name the port and network. */
+	md_init(skb, 0, chain, network, VNF_MD_F_EGRESS_HOOK);
+	md_set_out(skb, ifindex);
 	if (bpf_skb_load_bytes(skb, 0, dst, sizeof(dst)) < 0)
 		return vnf_drop(skb, VNF_ID_CORE, VNF_R_DROP_MALFORMED);
 	if (!mac_is_multicast(dst) && !mac_is_zero(mac) && !mac_eq(dst, mac))
 		return vnf_drop(skb, VNF_ID_CORE, VNF_R_DROP_NOT_FOR_PORT);
-	md_init(skb, 0, chain, network, VNF_MD_F_EGRESS_HOOK);
-	md_set_out(skb, ifindex);
 	vnf_count(VNF_ID_CORE, VNF_R_PASS, skb->len);
 	return vnf_run_at(skb, VNF_ID_CORE, 0);
 }

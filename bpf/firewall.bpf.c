@@ -483,6 +483,8 @@ int vnf_firewall(struct __sk_buff *skb)
 	struct fw_flow f = {};
 	struct fw_verdict v = {};
 	struct vnf_ct_key ck = {};
+	/* The rule a drop is due to, for the monitor's event. */
+	__u32 ev_known = 0, ev_set = 0, ev_rule = 0;
 
 	/* 1. The rule set of this port and direction. */
 	struct vnf_fw_bind_key bk = { .ifindex = point, .dir = dir };
@@ -630,6 +632,9 @@ int vnf_firewall(struct __sk_buff *skb)
 			if (v.action != VNF_FW_ALLOW) {
 				fw_count_rule(v.counter, len);
 				ct_kill(&ck, e, 0, 0);
+				ev_known = 1;
+				ev_set = cur;
+				ev_rule = v.rule;
 				reason = VNF_R_DROP_POLICY;
 				goto drop;
 			}
@@ -716,6 +721,9 @@ int vnf_firewall(struct __sk_buff *skb)
 		goto drop;
 	}
 	fw_count_rule(v.counter, len);
+	vnf_mon_verdict(skb, FW, v.action == VNF_FW_ALLOW ? VNF_MON_A_ALLOW : v.action == VNF_FW_REJECT ? VNF_MON_A_REJECT : VNF_MON_A_DROP,
+			v.action == VNF_FW_ALLOW ? VNF_R_FW_ALLOW : v.action == VNF_FW_REJECT ? VNF_R_DROP_REJECT : VNF_R_DROP_POLICY,
+			ruleset, v.rule);
 	if (v.action == VNF_FW_ALLOW) {
 		/* Echo requests, TCP, UDP and other IP protocols are tracked
 		 * (the packet's tuple is the original direction); other ICMP
@@ -733,10 +741,14 @@ int vnf_firewall(struct __sk_buff *skb)
 				goto drop;
 			}
 			vnf_count(FW, VNF_R_CT_NEW, len);
+			vnf_mon_new(skb, FW, VNF_R_CT_NEW, VNF_MON_F_RULE, ruleset, v.rule);
 		}
 		reason = VNF_R_FW_ALLOW;
 		goto pass;
 	}
+	ev_known = 1;
+	ev_set = ruleset;
+	ev_rule = v.rule;
 	if (v.action == VNF_FW_REJECT)
 		goto reject;
 	reason = VNF_R_DROP_POLICY;
@@ -750,11 +762,11 @@ reject:
 		reason = VNF_R_DROP_REJECT;
 		goto drop;
 	}
-	if (fw_reject_build(skb, p.proto == IPPROTO_TCP_, p.hlen, p.tot) < 0) {
-		reason = VNF_R_DROP_REJECT;
-		goto drop;
-	}
+	/* The packet becomes the answer: its event first, as it came. */
+	vnf_mon_drop(skb, FW, VNF_R_DROP_REJECT, VNF_MON_F_RULE, ev_set, ev_rule);
 	vnf_count(FW, VNF_R_DROP_REJECT, len);
+	if (fw_reject_build(skb, p.proto == IPPROTO_TCP_, p.hlen, p.tot) < 0)
+		return TC_ACT_SHOT;
 	if (dir == VNF_DIR_RX) {
 		/* Straight back into the container that sent it: the answer is
 		 * the firewall's own, no chain_out runs for it. Returns
@@ -786,7 +798,7 @@ pass:
 	return vnf_next(skb, FW);
 
 drop:
-	return vnf_drop(skb, FW, reason);
+	return vnf_drop_rule(skb, FW, reason, ev_known, ev_set, ev_rule);
 }
 
 char LICENSE[] SEC("license") = "GPL";

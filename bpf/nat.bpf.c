@@ -1257,6 +1257,8 @@ int vnf_nat(struct __sk_buff *skb)
 		if (c != NAT_C_MADE && c != NAT_C_RACED)
 			return vnf_drop(skb, NAT, VNF_R_DROP_MALFORMED);
 		created = c == NAT_C_MADE;
+		if (created) /* the packet as it came, before its translation */
+			vnf_mon_new(skb, NAT, VNF_R_NAT_NEW, 0, 0, 0);
 	}
 	int x = nat_apply(skb);
 

@@ -173,9 +173,11 @@ static __always_inline int router_icmp_error(struct __sk_buff *skb, const struct
 		vnf_count(R, why, len);
 		return vnf_drop(skb, R, VNF_R_DROP_ICMP_RATELIMIT);
 	}
-	if (icmp_error_build(skb, type, code, src, in->mac) < 0)
-		return vnf_drop(skb, R, why);
+	/* The packet becomes the error: its event first, as it came. */
+	vnf_mon_drop(skb, R, why, 0, 0, 0);
 	vnf_count(R, why, len);
+	if (icmp_error_build(skb, type, code, src, in->mac) < 0)
+		return TC_ACT_SHOT;
 	return vnf_forward_to_port(skb, R, VNF_R_ICMP_ERROR, md_in(skb));
 }
 
@@ -203,9 +205,11 @@ static __always_inline int router_local(struct __sk_buff *skb, const struct rnet
 		struct vnf_rst_frame f;
 
 		/* As tcp_v4_send_reset: from the router's MAC, the segment's TOS. */
-		if (vnf_rst_build(skb, &f, in->mac, VNF_RST_F_KEEP_TOS) < 0)
-			return vnf_drop(skb, R, VNF_R_DROP_NO_SOCKET);
+		/* The segment becomes the RST: its event first, as it came. */
+		vnf_mon_drop(skb, R, VNF_R_DROP_NO_SOCKET, 0, 0, 0);
 		vnf_count(R, VNF_R_DROP_NO_SOCKET, len);
+		if (vnf_rst_build(skb, &f, in->mac, VNF_RST_F_KEEP_TOS) < 0)
+			return TC_ACT_SHOT;
 		return vnf_forward_to_port(skb, R, VNF_R_TCP_RESET, md_in(skb));
 	}
 	if (proto != IPPROTO_ICMP_) {
@@ -408,8 +412,14 @@ static __always_inline int router_ipv4(struct __sk_buff *skb, const struct rnet 
 	 * short queue of packets to an unresolved neighbour is full). */
 	__u32 len = skb->len;
 
-	if (router_arp_request(skb, arp_dst, out.mac, out.ip, nh) < 0)
-		return vnf_drop(skb, R, VNF_R_DROP_NEIGH_MISS);
+	if (reason != VNF_R_ARP_PROBE) /* given up: its event first, as it came */
+		vnf_mon_drop(skb, R, VNF_R_DROP_NEIGH_MISS, 0, 0, 0);
+	if (router_arp_request(skb, arp_dst, out.mac, out.ip, nh) < 0) {
+		if (reason == VNF_R_ARP_PROBE)
+			return vnf_drop(skb, R, VNF_R_DROP_NEIGH_MISS);
+		vnf_count(R, VNF_R_DROP_NEIGH_MISS, len);
+		return TC_ACT_SHOT;
+	}
 	if (reason == VNF_R_ARP_PROBE)
 		/* To the port's egress (see router_probe_copy): TC_ACT_REDIRECT. */
 		return vnf_verdict(skb, R, VNF_R_ARP_PROBE, bpf_redirect(res.ifindex, 0));

@@ -66,6 +66,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitTc(env, exports);
   InitBtf(env, exports);
   InitLock(env, exports);
+  InitRingBuf(env, exports);
   InitFaults(env, exports);
   Export<SetErrorClass>(exports, "setErrorClass");
   Export<Ifindex>(exports, "ifindex");

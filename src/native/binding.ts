@@ -145,11 +145,26 @@ export interface BtfStruct {
   members: BtfMember[];
 }
 
+/**
+ * A consumer of a BPF ring buffer map: a worker thread reads records and hands them to the
+ * callback in batches on the event loop (never blocking it). While open it keeps the process
+ * alive; close() stops the thread (waking it at once), is idempotent, and drops batches not yet
+ * delivered. An environment cleanup hook closes what is left.
+ */
+export interface NativeRingBuffer {
+  readonly closed: boolean;
+  close(): void;
+}
+/** Called with a batch of raw records, or once with an error after which nothing more comes. */
+export type RingBufferCallback = (err: Error | null, records: Buffer[] | null) => void;
+
 export interface NativeBinding {
   BpfObject: new (path: string, opts?: { pinRoot?: string }) => NativeObject;
   openPinnedMap(path: string): NativeMap;
   openPinnedProgram(path: string): NativeProgram;
   openPinnedLink(path: string): NativeLink;
+  /** Consumes a ring buffer map, given by pin path or map handle (its fd is duplicated). */
+  openRingBuffer(map: string | NativeMap, onRecords: RingBufferCallback): NativeRingBuffer;
   tcAttach(iface: Iface, dir: Direction, opts: TcTarget & { program: NativeProgram; replace?: boolean }): TcAttachResult;
   tcDetach(iface: Iface, dir: Direction, opts?: TcTarget): boolean;
   tcQuery(iface: Iface, dir: Direction, opts?: TcTarget): number | null;

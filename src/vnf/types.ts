@@ -17,7 +17,7 @@ import type { Topology } from '../spec/model.js';
 /* ---- maps ---------------------------------------------------------------- */
 
 /** BPF map types the registry knows, by their kernel names. */
-export type MapType = 'hash' | 'lru_hash' | 'lpm_trie' | 'array' | 'percpu_array' | 'percpu_hash' | 'prog_array';
+export type MapType = 'hash' | 'lru_hash' | 'lpm_trie' | 'array' | 'percpu_array' | 'percpu_hash' | 'prog_array' | 'ringbuf';
 
 /**
  * Who owns a map's entries:
@@ -302,6 +302,23 @@ export interface VnfModule {
   metrics?: MetricsDecl;
   /** Human-level changes between two topologies (e.g. rules added/removed), shown with the plan. */
   changes?(before: Topology | undefined, after: Topology): string[];
+  /**
+   * `vnf-ctl monitor`: what a rule set id and rule index in an event of this VNF stand for (e.g.
+   * firewall web, ingress, rule 2), from the applied topology and the ids the kernel holds.
+   */
+  eventRules?(t: Topology, ids: IdTable): (ruleset: number, rule: number) => EventRule | undefined;
+}
+
+/** A rule named by a dataplane event. */
+export interface EventRule {
+  /** The owner of the rule set, e.g. the firewall's name. */
+  owner: string;
+  direction?: string;
+  /** The rule's index in its list, or 'default'. */
+  rule: number | 'default';
+  /** The rule's name, or a readable form of it. */
+  text?: string;
+  action?: string;
 }
 
 /**

@@ -15,11 +15,14 @@ import { ctCfgCodec, ctEntryCodec, ctGcCodec, ctKeyCodec, ctSlotCodec, ctTcpDirC
 import {
   natEntryCodec, natFloatCodec, natFloatKeyCodec, natFwdCodec, natFwdKeyCodec, natKeyCodec, natMasqKeyCodec, natNetCodec, natSrcCodec, natSrcKeyCodec,
 } from '../../src/vnf/nat/codec.js';
+import { monCfgCodec, monEventCodec, monStateCodec } from '../../src/monitor/codec.js';
 import { assertLayoutMatchesBtf } from '../helpers/btf.js';
 import { vnfObject } from '../helpers/paths.js';
 
 const cases: Array<[string, StructCodec<never>[]]> = [
   ['entry', [counterCodec, metaCodec, idKeyCodec, idCodec, portCodec, portSrcKeyCodec, networkCodec, floodKeyCodec, chainCodec, portStatsKeyCodec] as StructCodec<never>[]],
+  ['entry', [monEventCodec, monCfgCodec, monStateCodec] as StructCodec<never>[]],
+  ['firewall', [monEventCodec, monCfgCodec, monStateCodec] as StructCodec<never>[]],
   ['bridge', [fdbKeyCodec, fdbEntryCodec, learnCodec] as StructCodec<never>[]],
   ['router', [routeKeyCodec, routeCodec, routeStatsKeyCodec, neighKeyCodec, neighCodec, routerCfgCodec, icmpRlCodec] as StructCodec<never>[]],
   // The bridge shares the neighbour tables (its gratuitous ARP hook, vnf/neigh.h).

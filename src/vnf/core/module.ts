@@ -19,6 +19,7 @@ import {
   VNF_MAX_PROGS, VNF_NETWORKS_MAX, VNF_PORT_F_ATTACHED, VNF_PORT_STATS_MAX, VNF_PORTS_MAX, VNF_STATS_ENTRIES,
 } from '../common/codec.js';
 import type { CompileContext, MapDecl, StatusReader, StatusSection, VnfModule } from '../types.js';
+import { monitorMaps } from '../../monitor/maps.js';
 
 const ZERO_MAC = '00:00:00:00:00:00';
 
@@ -164,6 +165,7 @@ export const coreMaps: MapDecl[] = [
     keep: (key, _v, live) => live.ports.has(portStatsKeyCodec.decode(key).ifindex),
     dependsOn: ['ports'],
   },
+  ...monitorMaps,
 ];
 
 function status(r: StatusReader): StatusSection[] {

@@ -22,6 +22,7 @@ import { ruleSetPacked } from './entries.js';
 import { firewallsOf, type Firewall, type FirewallRule } from './model.js';
 import { firewallSpec } from './spec.js';
 import { firewallAttachOption } from './attach.js';
+import { firewallEventRules } from './event-rules.js';
 
 export type CompiledFirewall = { ingress: CompiledRuleSet; egress: CompiledRuleSet };
 
@@ -229,6 +230,7 @@ export const firewallModule: VnfModule = {
   chain: { order: 10, runsOn: (p: PortInterface) => p.options['firewall'] !== undefined },
   status,
   metrics,
+  eventRules: firewallEventRules,
   changes: firewallRuleDiff,
 };
 
