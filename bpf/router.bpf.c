@@ -252,6 +252,11 @@ static __always_inline int router_probe_copy(struct __sk_buff *skb, __u32 out_ne
 
 	if (!p || p->network != out_net)
 		return 0;
+	if (vnf_trace_on) { /* a trace never transmits (see trace.h) */
+		vnf_trace_add(skb, VNF_TRACE_PROBE, R, 0, port, skb->len);
+		vnf_count(R, VNF_R_ROUTED, skb->len);
+		return 1;
+	}
 	if (bpf_clone_redirect(skb, port, 0) < 0)
 		vnf_count(R, VNF_R_DROP_REDIRECT, skb->len);
 	else

@@ -15,12 +15,19 @@ import { ctCfgCodec, ctEntryCodec, ctGcCodec, ctKeyCodec, ctSlotCodec, ctTcpDirC
 import {
   natEntryCodec, natFloatCodec, natFloatKeyCodec, natFwdCodec, natFwdKeyCodec, natKeyCodec, natMasqKeyCodec, natNetCodec, natSrcCodec, natSrcKeyCodec,
 } from '../../src/vnf/nat/codec.js';
+import { traceRecCodec } from '../../src/trace/codec.js';
 import { assertLayoutMatchesBtf } from '../helpers/btf.js';
 import { vnfObject } from '../helpers/paths.js';
 
 const cases: Array<[string, StructCodec<never>[]]> = [
   ['entry', [counterCodec, metaCodec, idKeyCodec, idCodec, portCodec, portSrcKeyCodec, networkCodec, floodKeyCodec, chainCodec, portStatsKeyCodec] as StructCodec<never>[]],
   ['bridge', [fdbKeyCodec, fdbEntryCodec, learnCodec] as StructCodec<never>[]],
+  // Every object records trace stages (bpf/include/vnf/trace.h), the entry and the nat objects too.
+  ['entry', [traceRecCodec] as StructCodec<never>[]],
+  ['bridge', [traceRecCodec] as StructCodec<never>[]],
+  ['router', [traceRecCodec] as StructCodec<never>[]],
+  ['firewall', [traceRecCodec] as StructCodec<never>[]],
+  ['nat', [traceRecCodec] as StructCodec<never>[]],
   ['router', [routeKeyCodec, routeCodec, routeStatsKeyCodec, neighKeyCodec, neighCodec, routerCfgCodec, icmpRlCodec] as StructCodec<never>[]],
   // The bridge shares the neighbour tables (its gratuitous ARP hook, vnf/neigh.h).
   ['bridge', [neighKeyCodec, neighCodec] as StructCodec<never>[]],
