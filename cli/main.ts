@@ -23,6 +23,7 @@ import { register as conntrack } from './commands/conntrack.js';
 import { register as nat } from './commands/nat.js';
 import { register as graph } from './commands/graph.js';
 import { register as metrics } from './commands/metrics.js';
+import { register as trace } from './commands/trace.js';
 
 function version(): string {
   return (JSON.parse(readFileSync(join(projectRoot(), 'package.json'), 'utf8')) as { version: string }).version;
@@ -34,7 +35,7 @@ export function buildProgram(): Command {
     .version(version())
     .exitOverride()
     .showHelpAfterError();
-  for (const r of [validate, schema, plan, apply, get, stats, metrics, conntrack, nat, graph, attach, lab, destroy, doctor]) r(program);
+  for (const r of [validate, schema, plan, apply, get, stats, metrics, conntrack, nat, trace, graph, attach, lab, destroy, doctor]) r(program);
   return program;
 }
 
