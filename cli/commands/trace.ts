@@ -5,8 +5,9 @@ const EXAMPLES = `
 Runs one packet through the real programs of the port's chain (BPF_PROG_TEST_RUN) on the live
 maps, without side effects: no learning, no connection or NAT state, no counters, nothing sent.
 
-Exit status: 0 the packet would be delivered, 1 it would not (dropped, answered by the router,
-or passed to the host), 2 invalid input (unknown topology, port or address).
+Exit status: 0 the packet would be delivered (or answered by the router it is addressed to),
+1 it would not (dropped, rejected, passed to the host), 2 invalid input (unknown topology, port
+or address).
 
 Examples:
   vnf-ctl trace demo --from web/eth0 --to 10.2.0.10 --proto tcp --port 5432

@@ -17,7 +17,11 @@ import { VNF_R_DELIVER, VNF_R_FLOOD, VNF_R_FORWARD, VNF_R_PASS } from '../../src
 import { loadTraceInstanceAt, type TraceInstance } from '../../src/trace/instance.js';
 import { traceRecCodec, VNF_MAP_TRACE, VNF_TRACE_FLOOD, VNF_TRACE_HOP, VNF_TRACE_SLOTS, VNF_TRACE_VERDICT, type TraceRec } from '../../src/trace/codec.js';
 import { createPorts, loadDataplane, type TestDataplane, type TestPort } from '../helpers/dataplane.js';
-import { pingPacket } from '../helpers/packets.js';
+import { ETH_P_ARP, arp, eth, ip4, pingPacket } from '../helpers/packets.js';
+import { lab as routerLab, udpPacket, H2, R2, BCAST as BC } from '../helpers/router-lab.js';
+import { VNF_ID_ROUTER } from '../../src/vnf/router/codec.js';
+import { VNF_R_ARP_PROBE, VNF_R_ROUTED } from '../../src/abi/vnf_common.js';
+import { VNF_TRACE_PROBE } from '../../src/trace/codec.js';
 import { requirePrivileges } from '../helpers/privilege.js';
 import { sh } from '../helpers/sh.js';
 
@@ -140,4 +144,29 @@ if (requirePrivileges(t)) {
     t.equal(s.trace.maps.get('vnf_ports'), undefined, 'configuration is read from the pins, not copied');
     t.ok(s.trace.copied.includes('vnf_fdb'), 'learned state is copied');
   });
+
+  t.test('a stale neighbour: the probe is recorded, not sent, and the traced packet goes on to the port', async (t) => {
+    const l = await routerLab(t);
+    // 10.0.2.20 learned behind port b from its ARP request, then aged to STALE (30 s).
+    l.dp.setFdb(2, H2, { ifindex: l.b.ifindex, flags: VNF_FDB_F_STATIC });
+    l.run(eth(BC, H2, ETH_P_ARP, arp(1, H2, '10.0.2.20', '00:00:00:00:00:00', '10.0.2.1')), l.b, 2);
+    l.dp.editNeigh('vnf_neigh', 2, ip4('10.0.2.20'), (e) => ({ updated_ns: e.updated_ns - 31_000_000_000n, reachable_until: 0n }));
+    const chainIn = l.dp.addChain([VNF_ID_BRIDGE]);
+    l.dp.setPort(l.a.ifindex, { network: 1, chain_in: chainIn, chain_out: l.dp.addChain([VNF_ID_DELIVER]) });
+    const trace = await loadTraceInstanceAt(l.dp.pinRoot);
+    t.teardown(() => trace.close());
+    const before = snapshot(l.dp.pinRoot);
+    const tx0 = txPackets([l.a, l.b, l.c]);
+    const r = trace.entry.testRun({ data: udpPacket('10.0.2.20'), ctx: skbContext({ ifindex: l.a.ifindex }) });
+    const recs = records(trace);
+    t.same(recs.filter((x) => x.kind === VNF_TRACE_PROBE).map((x) => x.arg), [l.b.ifindex], 'would probe 10.0.2.20 through port b');
+    t.ok(recs.some((x) => x.kind === VNF_TRACE_VERDICT && x.vnf === VNF_ID_ROUTER && x.reason === VNF_R_ROUTED), 'routed');
+    t.notOk(recs.some((x) => x.kind === VNF_TRACE_VERDICT && x.reason === VNF_R_ARP_PROBE), 'the traced packet does not become the probe');
+    const last = recs.filter((x) => x.kind === VNF_TRACE_HOP).at(-1)!;
+    t.same([last.arg, last.out, r.retval], [VNF_ID_DELIVER, l.b.ifindex, TC_ACT_REDIRECT], 'delivered to port b, as the live copy is');
+    t.same(r.data.subarray(0, 12), Buffer.concat([Buffer.from(H2.split(':').map((x) => parseInt(x, 16))), Buffer.from(R2.split(':').map((x) => parseInt(x, 16)))]), 'to the cached MAC, from the router port');
+    t.same(snapshot(l.dp.pinRoot), before, 'the neighbour entry (probe count, times) and the counters are unchanged');
+    t.same(txPackets([l.a, l.b, l.c]), tx0, 'nothing sent');
+  });
 }
+
