@@ -68,8 +68,11 @@ export async function loadTraceInstanceAt(root: string): Promise<TraceInstance> 
       // A configuration map that is not pinned (yet) is private and empty: libbpf would
       // otherwise create and pin it, and a trace leaves nothing behind.
       const shared = (name: string): boolean => sharedWithLive(name) && existsSync(join(root, name));
+      // Maps the live objects share by pin are shared between the instance's objects too (and the
+      // trace records); the others (per-CPU scratch) stay each object's own, as in the live ones.
+      const instanceWide = (d: { name: string; pinned: boolean }): boolean => (d.pinned || d.name === VNF_MAP_TRACE) && !shared(d.name);
       for (const d of declared) {
-        if (shared(d.name)) continue;
+        if (!instanceWide(d)) continue;
         const have = privates.get(d.name);
         if (have) {
           opened.handle.reuseMap(d.name, have.handle);
@@ -83,10 +86,10 @@ export async function loadTraceInstanceAt(root: string): Promise<TraceInstance> 
       }
       await opened.loadNow();
       for (const d of declared) {
-        if (shared(d.name) || privates.has(d.name)) continue;
+        if (!instanceWide(d) || privates.has(d.name)) continue;
         const m = opened.map(d.name);
         privates.set(d.name, m);
-        if (d.pinned && !NEVER_COPIED.has(d.name) && !PER_CPU.test(m.info.typeName) && existsSync(join(root, d.name))) {
+        if (!NEVER_COPIED.has(d.name) && !PER_CPU.test(m.info.typeName) && existsSync(join(root, d.name))) {
           copyFromPin(join(root, d.name), m);
           copied.push(d.name);
         }
