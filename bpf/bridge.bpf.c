@@ -179,6 +179,11 @@ static long flood_one(__u32 i, void *data)
 		vnf_count(VNF_ID_BRIDGE, VNF_R_DROP_CROSS_NETWORK, c->skb->len);
 		return 0;
 	}
+	/* A trace never transmits: bpf_clone_redirect sends even from a test run. */
+	if (vnf_trace_on) {
+		vnf_trace_add(c->skb, VNF_TRACE_FLOOD, VNF_ID_BRIDGE, 0, out, c->skb->len);
+		return 0;
+	}
 	long ret = bpf_clone_redirect(c->skb, out, 0);
 	if (ret < 0)
 		vnf_count(VNF_ID_BRIDGE, VNF_R_DROP_REDIRECT, c->skb->len);

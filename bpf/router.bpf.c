@@ -256,6 +256,13 @@ static __always_inline int router_probe_copy(struct __sk_buff *skb, __u32 out_ne
 
 	if (!p || p->network != out_net)
 		return 0;
+	/* A trace never transmits (see trace.h): it records the probe it would
+	 * send and follows the packet itself, which the caller hands to the
+	 * bridge (to the same port's chain_out as the copy would run). */
+	if (vnf_trace_on) {
+		vnf_trace_add(skb, VNF_TRACE_PROBE, R, 0, port, skb->len);
+		return 0;
+	}
 	if (bpf_clone_redirect(skb, port, 0) < 0)
 		vnf_count(R, VNF_R_DROP_REDIRECT, skb->len);
 	else

@@ -24,6 +24,7 @@ import { register as nat } from './commands/nat.js';
 import { register as graph } from './commands/graph.js';
 import { register as metrics } from './commands/metrics.js';
 import { register as monitor } from './commands/monitor.js';
+import { register as trace } from './commands/trace.js';
 
 function version(): string {
   return (JSON.parse(readFileSync(join(projectRoot(), 'package.json'), 'utf8')) as { version: string }).version;
@@ -35,7 +36,7 @@ export function buildProgram(): Command {
     .version(version())
     .exitOverride()
     .showHelpAfterError();
-  for (const r of [validate, schema, plan, apply, get, stats, metrics, monitor, conntrack, nat, graph, attach, lab, destroy, doctor]) r(program);
+  for (const r of [validate, schema, plan, apply, get, stats, metrics, monitor, conntrack, nat, trace, graph, attach, lab, destroy, doctor]) r(program);
   return program;
 }
 

@@ -125,5 +125,6 @@ Napi::Object NewProgram(Napi::Env env, Fd fd, ObjectStatePtr owner, const std::s
                         const std::string &section);
 Napi::Object NewLink(Napi::Env env, Fd fd);
 int ProgramFd(Napi::Env env, Napi::Value v);
+int MapFd(Napi::Env env, Napi::Value v);
 
 }  // namespace vnf

@@ -262,6 +262,11 @@ Napi::Object NewMap(Napi::Env env, Fd fd, ObjectStatePtr owner, const std::strin
   return o;
 }
 
+int MapFd(Napi::Env env, Napi::Value v) {
+  if (!HasTag(env, v, kMapTag)) ThrowUsage(env, "expected a BpfMap handle");
+  return MapWrap::Unwrap(v.As<Napi::Object>())->Live(env);
+}
+
 void InitMap(Napi::Env env, Napi::Object exports) {
   Napi::Function ctor = MapWrap::Define(env);
   Data(env).mapCtor = Napi::Persistent(ctor);

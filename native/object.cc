@@ -109,6 +109,9 @@ class ObjectWrap : public Wrapped<ObjectWrap> {
                            Method<&ObjectWrap::Maps>("maps"),
                            Method<&ObjectWrap::SetGlobal>("setGlobal"),
                            Method<&ObjectWrap::ResizeMap>("resizeMap"),
+                           Method<&ObjectWrap::DeclaredMaps>("declaredMaps"),
+                           Method<&ObjectWrap::PrivateMap>("privateMap"),
+                           Method<&ObjectWrap::ReuseMap>("reuseMap"),
                            Getter<&ObjectWrap::Path>("path"),
                            Getter<&ObjectWrap::Loaded>("loaded"),
                            Getter<&ObjectWrap::Closed>("closed"),
@@ -251,6 +254,58 @@ class ObjectWrap : public Wrapped<ObjectWrap> {
     if (m == nullptr) ThrowErrno(env, "bpf_object__find_map_by_name", ENOENT, {"", "", name});
     int err = bpf_map__set_max_entries(m, info[1].As<Napi::Number>().Uint32Value());
     if (err) ThrowErrno(env, "bpf_map__set_max_entries", err, {"", "", name});
+    return env.Undefined();
+  }
+
+  // declaredMaps(): the object's own maps (not .rodata/.data/.bss), before or
+  // after load: [{ name, pinned }], pinned when libbpf pins (or reuses) it by
+  // name under the pinRoot.
+  Napi::Value DeclaredMaps(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    bpf_object *obj = Live(env);
+    Napi::Array out = Napi::Array::New(env);
+    uint32_t i = 0;
+    bpf_map *m;
+    bpf_object__for_each_map(m, obj) {
+      if (bpf_map__is_internal(m)) continue;
+      Napi::Object d = Napi::Object::New(env);
+      d.Set("name", Napi::String::New(env, bpf_map__name(m)));
+      d.Set("pinned", Napi::Boolean::New(env, bpf_map__pin_path(m) != nullptr));
+      out.Set(i++, d);
+    }
+    return out;
+  }
+
+  bpf_map *BeforeLoadMap(Napi::Env env, const Napi::CallbackInfo &info, const char *what) {
+    bpf_object *obj = Live(env);
+    if (state_->loaded) ThrowUsage(env, std::string("BpfObject.") + what + ": maps are chosen before load()");
+    if (!info[0].IsString()) ThrowUsage(env, std::string(what) + ": name must be a string");
+    std::string name = info[0].As<Napi::String>().Utf8Value();
+    bpf_map *m = bpf_object__find_map_by_name(obj, name.c_str());
+    if (m == nullptr || bpf_map__is_internal(m)) ThrowErrno(env, "bpf_object__find_map_by_name", ENOENT, {"", "", name});
+    // Without a pin path libbpf neither reuses a pin nor pins the map at load.
+    int err = bpf_map__set_pin_path(m, nullptr);
+    if (err) ThrowErrno(env, "bpf_map__set_pin_path", err, {"", "", name});
+    return m;
+  }
+
+  // privateMap(name): before load, the map is created for this object alone,
+  // even when the object pins it by name under its pinRoot (no pin is reused
+  // or made).
+  Napi::Value PrivateMap(const Napi::CallbackInfo &info) {
+    BeforeLoadMap(info.Env(), info, "privateMap");
+    return info.Env().Undefined();
+  }
+
+  // reuseMap(name, map): before load, the object uses the given map (a BpfMap
+  // handle) for `name` instead of creating or reusing a pinned one. libbpf
+  // dups the fd, so the given handle may be closed afterwards.
+  Napi::Value ReuseMap(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    int fd = MapFd(env, info[1]);
+    bpf_map *m = BeforeLoadMap(env, info, "reuseMap");
+    int err = bpf_map__reuse_fd(m, fd);
+    if (err) ThrowErrno(env, "bpf_map__reuse_fd", err, {"", "", bpf_map__name(m)});
     return env.Undefined();
   }
 

@@ -19,3 +19,4 @@ export { UnsafePathError } from './state/dirs.js';
 export { conntrackEntries, flushConntrack, type ConntrackEntry } from './ops/conntrack.js';
 export { natMappingsOf, type NatMapping } from './ops/nat.js';
 export { FirewallTooComplexError } from './vnf/firewall/errors.js';
+export { trace, type TraceOptions, type TraceResult } from './trace/trace.js';

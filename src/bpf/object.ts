@@ -14,6 +14,10 @@ export interface OpenOptions {
   globals?: Record<string, Uint8Array>;
   /** Map sizes to override before load. */
   maxEntries?: Record<string, number>;
+  /** Maps created for this object alone, even if pinned by name (no pin under pinRoot is reused or made). */
+  privateMaps?: string[];
+  /** Maps taken from elsewhere (e.g. another object's private map), instead of created or reused from a pin. */
+  reuseMaps?: Record<string, BpfMap>;
 }
 
 function notFound(kind: string, name: string, path: string, known: string[]): BpfError {
@@ -37,6 +41,8 @@ export class BpfObject {
     try {
       for (const [k, v] of Object.entries(opts.globals ?? {})) o.handle.setGlobal(k, v);
       for (const [k, v] of Object.entries(opts.maxEntries ?? {})) o.handle.resizeMap(k, v);
+      for (const k of opts.privateMaps ?? []) o.handle.privateMap(k);
+      for (const [k, v] of Object.entries(opts.reuseMaps ?? {})) o.handle.reuseMap(k, v.handle);
     } catch (e) {
       o.close();
       throw e;
@@ -61,6 +67,11 @@ export class BpfObject {
   }
   get closed(): boolean {
     return this.handle.closed;
+  }
+
+  /** The names of the object's own maps, before or after load. */
+  declaredMaps(): Array<{ name: string; pinned: boolean }> {
+    return this.handle.declaredMaps();
   }
 
   setGlobal(name: string, value: Uint8Array): void {

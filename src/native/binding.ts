@@ -117,6 +117,12 @@ export interface NativeObject {
   maps(): NativeMap[];
   setGlobal(name: string, value: Uint8Array): void;
   resizeMap(name: string, maxEntries: number): void;
+  /** The object's own maps (not .rodata/.data/.bss), pinned when pinned or reused by name under pinRoot; before or after load. */
+  declaredMaps(): Array<{ name: string; pinned: boolean }>;
+  /** Before load: the map is created for this object alone, never reused from or pinned under pinRoot. */
+  privateMap(name: string): void;
+  /** Before load: the object uses `map` for `name` (neither a new map nor a pinned one). */
+  reuseMap(name: string, map: NativeMap): void;
 }
 
 export interface TcTarget {

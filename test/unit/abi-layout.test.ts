@@ -16,6 +16,7 @@ import {
   natEntryCodec, natFloatCodec, natFloatKeyCodec, natFwdCodec, natFwdKeyCodec, natKeyCodec, natMasqKeyCodec, natNetCodec, natSrcCodec, natSrcKeyCodec,
 } from '../../src/vnf/nat/codec.js';
 import { monCfgCodec, monEventCodec, monStateCodec } from '../../src/monitor/codec.js';
+import { traceRecCodec } from '../../src/trace/codec.js';
 import { assertLayoutMatchesBtf } from '../helpers/btf.js';
 import { vnfObject } from '../helpers/paths.js';
 
@@ -24,6 +25,12 @@ const cases: Array<[string, StructCodec<never>[]]> = [
   ['entry', [monEventCodec, monCfgCodec, monStateCodec] as StructCodec<never>[]],
   ['firewall', [monEventCodec, monCfgCodec, monStateCodec] as StructCodec<never>[]],
   ['bridge', [fdbKeyCodec, fdbEntryCodec, learnCodec] as StructCodec<never>[]],
+  // Every object records trace stages (bpf/include/vnf/trace.h), the entry and the nat objects too.
+  ['entry', [traceRecCodec] as StructCodec<never>[]],
+  ['bridge', [traceRecCodec] as StructCodec<never>[]],
+  ['router', [traceRecCodec] as StructCodec<never>[]],
+  ['firewall', [traceRecCodec] as StructCodec<never>[]],
+  ['nat', [traceRecCodec] as StructCodec<never>[]],
   ['router', [routeKeyCodec, routeCodec, routeStatsKeyCodec, neighKeyCodec, neighCodec, routerCfgCodec, icmpRlCodec] as StructCodec<never>[]],
   // The bridge shares the neighbour tables (its gratuitous ARP hook, vnf/neigh.h).
   ['bridge', [neighKeyCodec, neighCodec] as StructCodec<never>[]],

@@ -28,6 +28,8 @@ static __always_inline int vnf_run_at(struct __sk_buff *skb, __u32 caller, __u32
 		return vnf_drop(skb, caller, VNF_R_DROP_LOOP);
 	skb->cb[4] = (skb->cb[4] & 0xffff0000) | (hops << 8) | (pos & 0xff);
 	__u32 slot = c->vnf[pos]; /* pos < VNF_MAX_CHAIN: checked above, the verifier's bound */
+	if (vnf_trace_on)
+		vnf_trace_add(skb, VNF_TRACE_HOP, caller, 0, slot, skb->len);
 	bpf_tail_call(skb, &vnf_progs, slot);
 	/* bpf_tail_call only returns when the slot is empty (or the tail-call limit is hit). */
 	return vnf_drop(skb, caller, VNF_R_DROP_TAIL_CALL);
@@ -56,6 +58,8 @@ static __always_inline int vnf_handoff(struct __sk_buff *skb, __u32 caller, __u3
 		return vnf_drop(skb, caller, VNF_R_DROP_LOOP);
 	skb->cb[4] = (skb->cb[4] & 0xffff00ff) | (hops << 8);
 	vnf_count(caller, reason, skb->len);
+	if (vnf_trace_on)
+		vnf_trace_add(skb, VNF_TRACE_HOP, caller, 0, slot, skb->len);
 	bpf_tail_call(skb, &vnf_progs, slot);
 	return vnf_drop(skb, caller, VNF_R_DROP_TAIL_CALL);
 }

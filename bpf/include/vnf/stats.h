@@ -5,12 +5,15 @@
 
 #include "vnf/maps.h"
 #include "vnf/monitor.h"
+#include "vnf/trace.h"
 
 static __always_inline void vnf_count(__u32 vnf_id, __u32 reason, __u32 bytes)
 {
 	__u32 idx = vnf_id * VNF_MAX_REASONS + (reason & (VNF_MAX_REASONS - 1));
 	struct vnf_counter *c = bpf_map_lookup_elem(&vnf_stats, &idx);
 
+	if (vnf_trace_on)
+		vnf_trace_add(NULL, VNF_TRACE_VERDICT, vnf_id, reason, 0, bytes);
 	if (c) {
 		c->packets++;
 		c->bytes += bytes;
