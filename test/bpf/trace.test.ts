@@ -64,7 +64,7 @@ function snapshot(root: string): Record<string, Record<string, string>> {
     if (statSync(join(root, name)).isDirectory()) continue;
     const m = BpfMap.openPinned(join(root, name));
     try {
-      if (m.info.typeName === 'prog_array') continue; // values are not readable
+      if (m.info.typeName === 'prog_array' || m.info.typeName === 'ringbuf') continue; // values are not readable; a ring buffer has no entries
       out[name] = Object.fromEntries(m.entries().map(([k, v]) => [k.toString('hex'), v.toString('hex')]));
     } finally {
       m.close();

@@ -113,7 +113,7 @@ function pinnedState(name: string): Record<string, string> {
     if (statSync(join(root, f)).isDirectory()) continue;
     const m = BpfMap.openPinned(join(root, f));
     try {
-      if (m.info.typeName === 'prog_array' || COLLECTOR_MAPS.has(f)) continue;
+      if (m.info.typeName === 'prog_array' || m.info.typeName === 'ringbuf' || COLLECTOR_MAPS.has(f)) continue;
       const { keys, values, count } = m.packedEntries();
       const ks = m.info.keySize;
       const vs = m.info.valueBufferSize;
