@@ -6,7 +6,7 @@ export function register(program: Command): void {
     .command('graph')
     .description('print an applied topology, or a topology file, as a Graphviz DOT graph (networks, routers, containers, uplinks)')
     .argument('[NAME]', 'applied topology name')
-    .option('-f, --file <FILE>', 'draw a topology file instead (no kernel needed; checked as validate checks it)')
+    .option('-f, --file <FILE>', 'draw a topology file instead (- reads stdin; no kernel needed; checked as validate checks it)')
     .option('--counters', "add each port's rx/tx packets and each VNF's drops (applied topology only)")
     .addHelpText('after', '\nExamples:\n  vnf-ctl graph demo | dot -Tsvg > demo.svg\n  vnf-ctl graph demo --counters\n  vnf-ctl graph -f examples/demo.yaml')
     .action(async (name: string | undefined, o: { file?: string; counters?: boolean }) => {
