@@ -15,6 +15,7 @@
         "native/btf.cc",
         "native/lock.cc",
         "native/faults.cc",
+        "native/probe.cc",
         "native/boundary.cc"
       ],
       "include_dirs": ["<!@(node -p \"require('node-addon-api').include\")"],
