@@ -82,9 +82,12 @@ $(TS_STAMP): $(TS_SRCS)
 # vnf-ctl as one bundle (plus lazily loaded chunks, one per command): a CLI people run all day
 # should not spend its start resolving and compiling hundreds of small modules.
 CLI_BUNDLE := dist/vnf-ctl.js
+# The build's identity for `vnf-ctl version`: the commit (with -dirty for local changes), or unknown.
+BUILD_COMMIT := $(shell git describe --always --dirty --abbrev=12 2>/dev/null || echo unknown)
 $(CLI_BUNDLE): $(TS_STAMP)
 	@rm -rf dist/vnf-ctl
 	npx --no-install esbuild cli/main.ts --bundle --platform=node --format=esm --splitting \
+	  --define:VNF_BUILD_COMMIT='"$(BUILD_COMMIT)"' \
 	  --outdir=dist/vnf-ctl --entry-names=main --chunk-names=[name]-[hash] --log-level=warning \
 	  --banner:js="import { createRequire as __vnfRequire } from 'node:module'; const require = __vnfRequire(import.meta.url);"
 	printf '#!/usr/bin/env node\nimport "./vnf-ctl/main.js";\n' > $@

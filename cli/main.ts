@@ -23,6 +23,7 @@ import { register as conntrack } from './commands/conntrack.js';
 import { register as nat } from './commands/nat.js';
 import { register as graph } from './commands/graph.js';
 import { register as metrics } from './commands/metrics.js';
+import { register as versionCmd } from './commands/version.js';
 import { tableSettings } from './output.js';
 
 function version(): string {
@@ -35,7 +36,7 @@ export function buildProgram(): Command {
     .version(version())
     .option('--no-headers', 'print tables without their header row')
     .exitOverride();
-  for (const r of [validate, schema, plan, apply, get, stats, metrics, conntrack, nat, graph, attach, lab, destroy, doctor]) r(program);
+  for (const r of [validate, schema, plan, apply, get, stats, metrics, conntrack, nat, graph, attach, lab, destroy, doctor, versionCmd]) r(program);
   program.hook('preAction', (_root, action) => {
     tableSettings.headers = program.opts<{ headers: boolean }>().headers;
     current = action;
