@@ -24,6 +24,7 @@ import { register as nat } from './commands/nat.js';
 import { register as graph } from './commands/graph.js';
 import { register as metrics } from './commands/metrics.js';
 import { register as versionCmd } from './commands/version.js';
+import { register as completion } from './commands/completion.js';
 import { tableSettings } from './output.js';
 
 function version(): string {
@@ -36,7 +37,7 @@ export function buildProgram(): Command {
     .version(version())
     .option('--no-headers', 'print tables without their header row')
     .exitOverride();
-  for (const r of [validate, schema, plan, apply, get, stats, metrics, conntrack, nat, graph, attach, lab, destroy, doctor, versionCmd]) r(program);
+  for (const r of [validate, schema, plan, apply, get, stats, metrics, conntrack, nat, graph, attach, lab, destroy, doctor, versionCmd, completion]) r(program);
   program.hook('preAction', (_root, action) => {
     tableSettings.headers = program.opts<{ headers: boolean }>().headers;
     current = action;
