@@ -13,9 +13,9 @@ export function register(program: Command): void {
       if ((name === undefined) === (o.file === undefined)) throw new UsageError('give an applied topology NAME or -f FILE (one of them)');
       if (o.file !== undefined) {
         if (o.counters) throw new UsageError('--counters needs an applied topology (NAME), not a file');
-        const { loadTopology } = await import('../../src/spec/index.js');
+        const { loadTopology, sourceName } = await import('../../src/spec/index.js');
         const { topologyDot } = await import('../../src/graph/dot.js');
-        return void process.stdout.write(topologyDot(loadTopology(o.file), { source: o.file })); // SpecError: exit 2, as validate
+        return void process.stdout.write(topologyDot(loadTopology(o.file), { source: sourceName(o.file) })); // SpecError: exit 2, as validate
       }
       const { appliedTopologyDot } = await import('../../src/ops/graph.js');
       process.stdout.write(appliedTopologyDot(name!, { counters: o.counters === true }));
