@@ -29,7 +29,7 @@ TS_SRCS := $(shell find src cli bench -name '*.ts' -not -path 'src/abi/*' 2>/dev
 TAP := npx tap
 TEST_TIERS ?= test/unit test/bpf test/integration
 
-.PHONY: all build deps bpf addon abi ts bench-progs cni-install test-setup test test-unit test-bpf test-integration demo bench clean
+.PHONY: all build deps bpf addon abi ts bench-progs schema cni-install test-setup test test-unit test-bpf test-integration demo bench clean
 
 all: build
 build: bpf addon ts bench-progs
@@ -92,6 +92,11 @@ $(CLI_BUNDLE): $(TS_STAMP)
 	  --banner:js="import { createRequire as __vnfRequire } from 'node:module'; const require = __vnfRequire(import.meta.url);"
 	printf '#!/usr/bin/env node\nimport "./vnf-ctl/main.js";\n' > $@
 	@chmod +x $@
+
+# The topology file's JSON Schema, shipped for editors (the examples point at it); a unit test
+# (test/unit/spec/json-schema-file.test.ts) fails when it differs from what vnf-ctl schema prints.
+schema: $(CLI_BUNDLE)
+	node $(CLI_BUNDLE) schema > docs/topology.schema.json
 
 # The CNI plugin, bundled the same way: a runtime starts it once per container.
 CNI_BUNDLE := dist/vnf-cni.js

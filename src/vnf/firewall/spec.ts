@@ -282,7 +282,7 @@ function checkShadowed(ctx: RuleContext): void {
 }
 
 export const firewallSpec: SpecFragment = {
-  schema: { top: { firewalls: z.optional(namedBy('firewall name', FirewallSchema)) } },
+  schema: { top: { firewalls: z.optional(namedBy('firewall name', FirewallSchema).meta({ description: 'firewall name -> a stateful firewall attached to container interfaces' })) } },
   rules(ctx) {
     checkAttach(ctx);
     checkNetworks(ctx);
