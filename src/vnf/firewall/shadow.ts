@@ -20,9 +20,10 @@ export interface Shadowed {
 }
 
 /** Comparisons and index probes allowed per direction before the check gives up (sound, not complete). */
-export const SHADOW_BUDGET = 5_000_000;
+export const SHADOW_BUDGET = 1_000_000;
 
-const prefixKey = (p: Ipv4Prefix, len: number): string => `${(p.addr & mask(len)) >>> 0}/${len}`;
+/** A prefix as one exact number: its network address (32 bits) and length (6 bits). */
+const prefixKey = (p: Ipv4Prefix, len: number): number => ((p.addr & mask(len)) >>> 0) * 64 + len;
 
 function portsCover(outer: PortRange[], inner: PortRange[]): boolean {
   return inner.every(([lo, hi]) => outer.some(([a, b]) => a <= lo && hi <= b));
@@ -49,7 +50,7 @@ export function covers(a: FirewallRule, b: FirewallRule): boolean {
  */
 export function shadowedRules(rules: readonly FirewallRule[], budget = SHADOW_BUDGET): Shadowed[] {
   const out: Shadowed[] = [];
-  const index = new Map<string, FirewallRule[]>();
+  const index = new Map<number, Map<number, FirewallRule[]>>(); // source prefix -> destination prefix -> rules
   const srcLens = new Set<number>();
   const dstLens = new Set<number>();
   let left = budget;
@@ -57,10 +58,15 @@ export function shadowedRules(rules: readonly FirewallRule[], budget = SHADOW_BU
     let by: FirewallRule | undefined;
     for (const sl of srcLens) {
       if (sl > b.src.prefix) continue;
+      const bySrc = index.get(prefixKey(b.src, sl));
+      if (!bySrc) {
+        if (--left < 0) return out;
+        continue;
+      }
       for (const dl of dstLens) {
         if (dl > b.dst.prefix) continue;
         if (--left < 0) return out;
-        for (const a of index.get(`${prefixKey(b.src, sl)} ${prefixKey(b.dst, dl)}`) ?? []) {
+        for (const a of bySrc.get(prefixKey(b.dst, dl)) ?? []) {
           if (--left < 0) return out;
           if ((!by || a.index < by.index) && coversRest(a, b)) {
             by = a;
@@ -73,9 +79,12 @@ export function shadowedRules(rules: readonly FirewallRule[], budget = SHADOW_BU
       out.push({ rule: b.index, by: by.index });
       continue;
     }
-    const key = `${prefixKey(b.src, b.src.prefix)} ${prefixKey(b.dst, b.dst.prefix)}`;
-    let bucket = index.get(key);
-    if (!bucket) index.set(key, (bucket = []));
+    const sk = prefixKey(b.src, b.src.prefix);
+    const dk = prefixKey(b.dst, b.dst.prefix);
+    let bySrc = index.get(sk);
+    if (!bySrc) index.set(sk, (bySrc = new Map()));
+    let bucket = bySrc.get(dk);
+    if (!bucket) bySrc.set(dk, (bucket = []));
     bucket.push(b);
     srcLens.add(b.src.prefix);
     dstLens.add(b.dst.prefix);
