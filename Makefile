@@ -29,7 +29,7 @@ TS_SRCS := $(shell find src cli bench -name '*.ts' -not -path 'src/abi/*' 2>/dev
 TAP := npx tap
 TEST_TIERS ?= test/unit test/bpf test/integration
 
-.PHONY: all build deps bpf addon abi ts bench-progs cni-install test-setup test test-unit test-bpf test-integration demo bench clean
+.PHONY: all build deps bpf addon abi ts bench-progs schema cni-install test-setup test test-unit test-bpf test-integration demo bench clean
 
 all: build
 build: bpf addon ts bench-progs
@@ -83,13 +83,21 @@ $(TS_STAMP): $(TS_SRCS)
 # vnf-ctl as one bundle (plus lazily loaded chunks, one per command): a CLI people run all day
 # should not spend its start resolving and compiling hundreds of small modules.
 CLI_BUNDLE := dist/vnf-ctl.js
+# The build's identity for `vnf-ctl version`: the commit (with -dirty for local changes), or unknown.
+BUILD_COMMIT := $(shell git describe --always --dirty --abbrev=12 2>/dev/null || echo unknown)
 $(CLI_BUNDLE): $(TS_STAMP)
 	@rm -rf dist/vnf-ctl
 	npx --no-install esbuild cli/main.ts --bundle --platform=node --format=esm --splitting \
+	  --define:VNF_BUILD_COMMIT='"$(BUILD_COMMIT)"' \
 	  --outdir=dist/vnf-ctl --entry-names=main --chunk-names=[name]-[hash] --log-level=warning \
 	  --banner:js="import { createRequire as __vnfRequire } from 'node:module'; const require = __vnfRequire(import.meta.url);"
 	printf '#!/usr/bin/env node\nimport "./vnf-ctl/main.js";\n' > $@
 	@chmod +x $@
+
+# The topology file's JSON Schema, shipped for editors (the examples point at it); a unit test
+# (test/unit/spec/json-schema-file.test.ts) fails when it differs from what vnf-ctl schema prints.
+schema: $(CLI_BUNDLE)
+	node $(CLI_BUNDLE) schema > docs/topology.schema.json
 
 # The CNI plugin, bundled the same way: a runtime starts it once per container.
 CNI_BUNDLE := dist/vnf-cni.js

@@ -16,6 +16,7 @@
         "native/lock.cc",
         "native/ringbuf.cc",
         "native/faults.cc",
+        "native/probe.cc",
         "native/boundary.cc"
       ],
       "include_dirs": ["<!@(node -p \"require('node-addon-api').include\")"],

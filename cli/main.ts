@@ -25,6 +25,9 @@ import { register as graph } from './commands/graph.js';
 import { register as metrics } from './commands/metrics.js';
 import { register as monitor } from './commands/monitor.js';
 import { register as trace } from './commands/trace.js';
+import { register as versionCmd } from './commands/version.js';
+import { register as completion } from './commands/completion.js';
+import { tableSettings } from './output.js';
 
 function version(): string {
   return (JSON.parse(readFileSync(join(projectRoot(), 'package.json'), 'utf8')) as { version: string }).version;
@@ -34,10 +37,45 @@ export function buildProgram(): Command {
   const program = new Command('vnf-ctl')
     .description('eBPF virtual network functions (bridge, router, NAT, firewall) driven by a topology file')
     .version(version())
-    .exitOverride()
-    .showHelpAfterError();
-  for (const r of [validate, schema, plan, apply, get, stats, metrics, monitor, conntrack, nat, trace, graph, attach, lab, destroy, doctor]) r(program);
+    .option('--no-headers', 'print tables without their header row')
+    .exitOverride();
+  for (const r of [validate, schema, plan, apply, get, stats, metrics, monitor, conntrack, nat, trace, graph, attach, lab, destroy, doctor, versionCmd, completion]) r(program);
+  program.hook('preAction', (_root, action) => {
+    tableSettings.headers = program.opts<{ headers: boolean }>().headers;
+    current = action;
+  });
+  forEachCommand(program, (c) => {
+    // A mistake is one line and a hint, not the whole help: commander prints "error: ..." (with
+    // "Did you mean ...?" for a near miss), then this line.
+    c.showHelpAfterError(`Run '${commandPath(c)} --help' for usage.`);
+    c.allowUnknownOption(false);
+    // `apply --fle x`: commander checks required options before unknown ones, which would say
+    // "--file not specified"; the typo is the real mistake, so it is reported first.
+    // (Both methods are commander's, undeclared in its types.)
+    const inner = c as unknown as { missingMandatoryOptionValue(o: unknown): void; unknownOption(flag: string): void };
+    const missing = inner.missingMandatoryOptionValue.bind(c);
+    inner.missingMandatoryOptionValue = (option) => {
+      const typo = c.args.find((a) => a.startsWith('-') && a !== '-' && a !== '--');
+      if (typo !== undefined) inner.unknownOption(typo);
+      missing(option);
+    };
+  });
   return program;
+}
+
+/** The command whose action runs (for the usage hint of errors it throws). */
+let current: Command | undefined;
+
+export function forEachCommand(c: Command, f: (c: Command) => void): void {
+  f(c);
+  for (const sub of c.commands) forEachCommand(sub, f);
+}
+
+/** `vnf-ctl lab up` */
+export function commandPath(c: Command): string {
+  const names: string[] = [];
+  for (let x: Command | null = c; x; x = x.parent) names.unshift(x.name());
+  return names.join(' ');
 }
 
 /** Errors that mean "the input is wrong" (exit 2), by name: the classes live in lazily loaded modules. */
@@ -62,12 +100,19 @@ async function main(argv: string[]): Promise<void> {
     // plan --detailed-exitcode: 2 means "changes", so a bad invocation is 1 there too.
     if (code === 2 && argv.includes('--detailed-exitcode') && argv.includes('plan')) code = 1;
     if (e instanceof CommanderError) {
-      process.exit(code); // commander already printed the message
+      process.exit(code); // commander already printed the message and the hint
     }
-    if (e instanceof Error) {
+    if (e instanceof Error && e.name === 'SpecError') {
+      // Every problem of the file, one per line (file:line:col: path: message), then the count.
+      const { problemSummary } = await import('./output.js');
+      const issues = (e as Error & { issues: Array<{ severity?: 'warning' }> }).issues;
+      console.error(e.message);
+      console.error(problemSummary(issues));
+    } else if (e instanceof Error) {
       console.error(`vnf-ctl: ${e.message}`);
       const log = (e as { log?: string }).log;
       if (e.name === 'BpfError' && log) console.error(`verifier log:\n${log}`);
+      if (e.name === 'UsageError' && current) console.error(`Run '${commandPath(current)} --help' for usage.`);
     } else {
       console.error(`vnf-ctl: ${String(e)}`);
     }

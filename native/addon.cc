@@ -68,6 +68,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitLock(env, exports);
   InitRingBuf(env, exports);
   InitFaults(env, exports);
+  InitProbe(env, exports);
   Export<SetErrorClass>(exports, "setErrorClass");
   Export<Ifindex>(exports, "ifindex");
   exports.Set("libbpfVersion", Napi::String::New(env, std::to_string(LIBBPF_MAJOR_VERSION) + "." +

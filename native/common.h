@@ -117,6 +117,7 @@ void InitTc(Napi::Env env, Napi::Object exports);
 void InitBtf(Napi::Env env, Napi::Object exports);
 void InitLock(Napi::Env env, Napi::Object exports);
 void InitRingBuf(Napi::Env env, Napi::Object exports);
+void InitProbe(Napi::Env env, Napi::Object exports);
 
 // Factories used across files. Each takes the fd over only once its wrapper
 // exists; if making the wrapper fails, `fd` closes it (when owned).

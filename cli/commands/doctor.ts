@@ -1,32 +1,35 @@
 import type { Command } from 'commander';
-import { parseFormat, renderData, table } from '../output.js';
+import { isData, OUTPUT_HELP, parseFormat, renderData, table } from '../output.js';
 
 export function register(program: Command): void {
   program
     .command('doctor')
-    .description('check that this machine can run vnf: privileges, bpffs, kernel BTF')
-    .option('-o, --output <format>', 'table | json | yaml', 'table')
-    .addHelpText('after', '\nExamples:\n  vnf-ctl doctor\n  vnf-ctl doctor -o json')
+    .description('check that this machine can run vnf: privileges, bpffs, BTF, kernel features, the addon and the BPF objects')
+    .option('-o, --output <format>', OUTPUT_HELP, 'table')
+    .addHelpText('after', '\nEach check is a row: ok, or a problem with a hint. Exit codes: 0 all ok, 1 a problem was found.\n\n' +
+      'Examples:\n  vnf-ctl doctor\n  vnf-ctl doctor -o json')
     .action(async (opts: { output: string }) => {
       const format = parseFormat(opts.output);
-      const { probeEnvironment, environmentProblems } = await import('../../src/bpf/environment.js');
+      const { probeEnvironment } = await import('../../src/bpf/environment.js');
+      const { doctorChecks } = await import('../../src/ops/doctor.js');
       const { rcuExpedited } = await import('../../src/apply/expedite.js');
       const env = probeEnvironment();
-      const problems = environmentProblems(env);
-      if (format !== 'table') {
-        console.log(renderData({ ...env, rcuExpedited: rcuExpedited(), problems }, format));
+      const checks = doctorChecks(env);
+      const problems = checks.filter((c) => !c.ok);
+      if (isData(format)) {
+        console.log(renderData({
+          ok: problems.length === 0,
+          checks,
+          kernel: env.kernel,
+          libbpf: env.libbpf,
+          uid: env.uid,
+          capabilities: env.capabilities,
+          rcuExpedited: rcuExpedited() ?? null,
+          problems: problems.map((p) => `${p.check}: ${p.value}; ${p.hint}`),
+        }, format));
       } else {
-        console.log(
-          await table(['check', 'value'], [
-            ['kernel', env.kernel],
-            ['libbpf', env.libbpf],
-            ['privileged (CAP_BPF + CAP_NET_ADMIN)', String(env.privileged)],
-            ['bpffs at /sys/fs/bpf', String(env.bpffs)],
-            ['kernel BTF', String(env.btf)],
-            ['RCU expedited (host-wide; on only during apply --fast-attach)', String(rcuExpedited() ?? 'unknown')],
-          ]),
-        );
-        for (const p of problems) console.log(`problem: ${p}`);
+        console.log(await table(['check', 'status', 'value', 'hint'], checks.map((c) => [c.check, c.ok ? 'ok' : 'problem', c.value, c.hint ?? ''])));
+        console.log(problems.length ? `${problems.length} problem${problems.length === 1 ? '' : 's'}` : 'all checks passed');
       }
       if (problems.length) process.exitCode = 1;
     });

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { UsageError } from '../output.js';
+import { showWarnings, UsageError } from '../output.js';
 
 export function register(program: Command): void {
   const lab = program
@@ -8,14 +8,15 @@ export function register(program: Command): void {
   lab
     .command('up')
     .description('create the containers of the file as namespaces with veth pairs (or bring an existing lab to the file), then apply')
-    .requiredOption('-f, --file <FILE>', 'topology file')
+    .requiredOption('-f, --file <FILE>', 'topology file (- reads stdin)')
     .option('--fast-attach', 'attach new ports with expedited RCU grace periods (host-wide while it runs)')
     .addHelpText('after', '\nExamples:\n  vnf-ctl lab up -f examples/demo.yaml')
     .action(async (o: { file: string; fastAttach?: boolean }) => {
-      const { loadTopology } = await import('../../src/spec/index.js');
+      const { readTopology, sourceName } = await import('../../src/spec/index.js');
       const { labUp } = await import('../../src/lab/lab.js');
-      const t = loadTopology(o.file);
-      const r = await labUp(t, o.file, { fastAttach: o.fastAttach ?? false });
+      const { topology: t, warnings } = readTopology(o.file);
+      showWarnings(warnings);
+      const r = await labUp(t, sourceName(o.file), { fastAttach: o.fastAttach ?? false });
       const removed = r.removed.length ? `, ${r.removed.length} removed` : '';
       console.log(`lab ${t.name}: ${r.created.length} namespaces created${removed}, ${r.changed.length} interfaces changed, ${r.applied} operations applied`);
       for (const c of r.changed) console.log(`  ${c.container}/${c.ifname}: ${c.what.join(', ')}`);
@@ -26,7 +27,7 @@ export function register(program: Command): void {
     .command('down')
     .description('destroy the topology and remove its namespaces')
     .argument('[NAME]', 'topology name: taken from its record (instead of -f)')
-    .option('-f, --file <FILE>', 'topology file')
+    .option('-f, --file <FILE>', 'topology file (- reads stdin)')
     .addHelpText('after', '\nExamples:\n  vnf-ctl lab down -f examples/demo.yaml\n  vnf-ctl lab down demo')
     .action(async (name: string | undefined, o: { file?: string }) => {
       if ((name === undefined) === (o.file === undefined)) throw new UsageError('name the lab: a topology NAME or -f FILE (one of them)');

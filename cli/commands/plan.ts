@@ -1,12 +1,12 @@
 import type { Command } from 'commander';
-import { parseFormat, renderData } from '../output.js';
+import { isData, OUTPUT_HELP, parseFormat, problemObjects, renderData, showWarnings } from '../output.js';
 
 export function register(program: Command): void {
   program
     .command('plan')
     .description('show what `apply` would do: every operation, diffed against what is pinned in the kernel')
-    .requiredOption('-f, --file <FILE>', 'topology file (YAML or JSON)')
-    .option('-o, --output <format>', 'table | json | yaml', 'table')
+    .requiredOption('-f, --file <FILE>', 'topology file (YAML or JSON; - reads stdin)')
+    .option('-o, --output <format>', OUTPUT_HELP, 'table')
     .option('--detailed-exitcode', 'exit 0 when there is nothing to change, 2 when there is, 1 on any error (for CI)')
     .addHelpText('after', '\nWorks before `lab up` too: interfaces the lab creates are shown as pending, planned as if they existed.\n\n' +
       'Exit codes: 0 success, 1 failure, 2 invalid input; with --detailed-exitcode 0 no changes, 2 changes, 1 anything else.\n\n' +
@@ -14,11 +14,13 @@ export function register(program: Command): void {
     .action(async (o: { file: string; output: string; detailedExitcode?: boolean }) => {
       try {
         const format = parseFormat(o.output);
-        const { loadTopology } = await import('../../src/spec/index.js');
+        const { readTopology, formatPath } = await import('../../src/spec/index.js');
         const { planTopology } = await import('../../src/ops/topology.js');
         const { formatPlan } = await import('../../src/plan/format.js');
-        const { plan, dropped, names, pending } = planTopology(loadTopology(o.file), { preview: true });
-        if (format === 'table') {
+        const { topology, warnings } = readTopology(o.file);
+        const { plan, dropped, names, pending } = planTopology(topology, { preview: true });
+        if (!isData(format)) {
+          showWarnings(warnings);
           if (pending.length) {
             console.log(`${pending.length} interface${pending.length === 1 ? '' : 's'} not there yet, planned as \`vnf-ctl lab up -f ${o.file}\` creates ${pending.length === 1 ? 'it' : 'them'}: ` +
               pending.map((p) => `${p.what} (${p.ifname})`).join(', '));
@@ -30,6 +32,7 @@ export function register(program: Command): void {
           console.log(renderData({
             topology: plan.topology, blocked: plan.blocked, notes: plan.notes,
             pending: pending.map((p) => ({ ifname: p.ifname, for: p.what })), dropped: dropped.map((a) => a.ifname), ops: hexed,
+            warnings: problemObjects(warnings, formatPath),
           }, format));
         }
         if (plan.blocked.length) process.exitCode = 1;

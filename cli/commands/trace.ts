@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { parseFormat, renderData, table, UsageError } from '../output.js';
+import { isData, parseFormat, renderData, table, UsageError } from '../output.js';
 
 const EXAMPLES = `
 Runs one packet through the real programs of the port's chain (BPF_PROG_TEST_RUN) on the live
@@ -41,7 +41,7 @@ export function register(program: Command): void {
       const { trace } = await import('../../src/trace/trace.js');
       const r = await trace(name, { from: o.from, to: o.to, proto, ...(o.port !== undefined ? { port: o.port } : {}), ...(o.sport !== undefined ? { sport: o.sport } : {}) });
       process.exitCode = r.allowed ? 0 : 1;
-      if (format !== 'table') return console.log(renderData(r, format));
+      if (isData(format)) return console.log(renderData(r, format));
       const { renderTrace } = await import('../../src/trace/render.js');
       console.log(await renderTrace(r, table));
     });

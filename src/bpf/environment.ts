@@ -44,13 +44,22 @@ function bpffsMounted(path = BPFFS): boolean {
   }
 }
 
+/** libbpf's version from the addon, or 'unknown' when the addon is not built (doctor says so). */
+function libbpfVersion(): string {
+  try {
+    return native.libbpfVersion;
+  } catch {
+    return 'unknown';
+  }
+}
+
 export function probeEnvironment(): Environment {
   const caps = effectiveCaps();
   const has = (bit: number): boolean => (caps & (1n << BigInt(bit))) !== 0n;
   const capabilities = { bpf: has(CAP_BPF) || has(CAP_SYS_ADMIN), netAdmin: has(CAP_NET_ADMIN), sysAdmin: has(CAP_SYS_ADMIN) };
   return {
     kernel: release(),
-    libbpf: native.libbpfVersion,
+    libbpf: libbpfVersion(),
     uid: process.getuid?.() ?? -1,
     capabilities,
     privileged: capabilities.bpf && capabilities.netAdmin,

@@ -180,6 +180,12 @@ export interface NativeBinding {
   /** flock(LOCK_NB): true when taken, false when another descriptor holds it. */
   flock(fd: number, exclusive: boolean): boolean;
   flockRelease(fd: number): void;
+  /** libbpf_probe_bpf_map_type: 1 supported, 0 not, a negative errno when the probe could not run (EPERM...). */
+  probeMapType(mapType: number): number;
+  /** libbpf_probe_bpf_prog_type, as probeMapType. */
+  probeProgType(progType: number): number;
+  /** libbpf_probe_bpf_helper: whether programs of progType may call helper helperId, as probeMapType. */
+  probeHelper(progType: number, helperId: number): number;
   setErrorClass(ctor: new (message: string, props: BpfErrorProps) => Error): void;
   readonly libbpfVersion: string;
   readonly numPossibleCpus: number;

@@ -2,7 +2,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { BpfMap } from '../bpf/map.js';
-import { formatAddr } from '../spec/ipv4.js';
 import { pinDir } from '../model/names.js';
 import { interfaceNames } from '../observe/interfaces.js';
 import { readMap, readRaw } from '../observe/kernel.js';
@@ -11,20 +10,29 @@ import { CT_STATES, ctEntryCodec, ctKeyCodec, VNF_CT_F_ASSURED, VNF_CT_F_DYING, 
 import { VNF_CT_ZONE_NAT, VNF_MAP_CT, VNF_MAP_CT_ZONE } from '../abi/conntrack.js';
 import { VNF_MAP_IDS } from '../abi/vnf_common.js';
 import { requireTopology } from './status.js';
+import { endpoint, type Endpoint } from '../vnf/conntrack/endpoint.js';
+
+export type { Endpoint };
 
 export interface ConntrackEntry {
-  interface: string;
+  /** The port that tracks it; null for a connection of a router's NAT (see router) or a port no longer known. */
+  ifname: string | null;
+  /** The router whose NAT tracks it; null for a port's connection. */
+  router: string | null;
+  /** The conntrack zone (the port's ifindex, or the NAT flag with the router id). */
+  zone: number;
   proto: string;
-  src: string;
-  dst: string;
+  src: Endpoint;
+  dst: Endpoint;
   state: string;
   /** ASSURED as Linux means it (TCP after the handshake, UDP after a reply). */
   assured: boolean;
   /** Holding a place in its port's quota of protected connections: never early-dropped. */
   protected: boolean;
-  /** The firewall direction that opened it; 'nat' for a connection of a router's NAT (no rule). */
-  policy: 'egress' | 'ingress' | 'nat';
-  rule: number | 'default' | '-';
+  /** The firewall direction that opened it; null for a connection of a router's NAT. */
+  direction: 'egress' | 'ingress' | null;
+  /** Index of the rule that allowed it in its direction; null when the default did, or for NAT. */
+  rule: number | null;
   ageSeconds: number;
   idleSeconds: number;
   packets: { orig: bigint; reply: bigint };
@@ -38,30 +46,37 @@ export function conntrackEntries(name: string): ConntrackEntry[] {
   const raw = readRaw(join(pinDir(name), VNF_MAP_CT)) ?? [];
   const names = interfaceNames();
   let routers: ((id: number) => string) | undefined;
-  /** The tracking port, or a router's NAT (zone VNF_CT_ZONE_NAT | router id). */
-  const zoneName = (zone: number): string => {
-    if (!(zone & VNF_CT_ZONE_NAT)) return names.get(zone) ?? `#${zone}`;
+  const routerOf = (zone: number): string => {
     routers ??= reverseIds(readIds(readMap(join(pinDir(name), VNF_MAP_IDS)))).router;
-    return `nat ${routers((zone & ~VNF_CT_ZONE_NAT) >>> 0)}`;
+    return routers((zone & ~VNF_CT_ZONE_NAT) >>> 0);
   };
-  const now = process.hrtime.bigint();
+  return decodeConntrack(raw, (zone) => names.get(zone), routerOf, process.hrtime.bigint());
+}
+
+/**
+ * vnf_ct entries as rows (pure): `ifname` names a port's zone (undefined when the port is gone),
+ * `router` a NAT zone's router; `now` is the kernel's CLOCK_MONOTONIC in ns.
+ */
+export function decodeConntrack(raw: Iterable<readonly [Buffer, Buffer]>, ifname: (zone: number) => string | undefined, router: (zone: number) => string, now: bigint): ConntrackEntry[] {
   const out: ConntrackEntry[] = [];
   for (const [k, v] of raw) {
     const key = ctKeyCodec.decode(k);
     const e = ctEntryCodec.decode(v);
     if (e.flags & VNF_CT_F_DYING) continue; // being removed by the kernel this very moment
     const proto = PROTOS[key.proto] ?? String(key.proto);
-    const port = (p: number): string => (key.proto === 6 || key.proto === 17 ? `:${p}` : '');
+    const nat = (key.zone & VNF_CT_ZONE_NAT) !== 0;
     out.push({
-      interface: zoneName(key.zone),
+      ifname: nat ? null : ifname(key.zone) ?? null,
+      router: nat ? router(key.zone) : null,
+      zone: key.zone,
       proto,
-      src: `${formatAddr(key.saddr)}${port(key.sport)}`,
-      dst: `${formatAddr(key.daddr)}${port(key.dport)}`,
+      src: endpoint(key.proto, key.saddr, key.sport),
+      dst: endpoint(key.proto, key.daddr, key.dport),
       state: CT_STATES[e.state] ?? String(e.state),
       assured: (e.flags & VNF_CT_F_ASSURED) !== 0,
       protected: (e.flags & VNF_CT_F_PROTECTED) !== 0,
-      policy: key.zone & VNF_CT_ZONE_NAT ? 'nat' : e.dir === 0 ? 'egress' : 'ingress',
-      rule: key.zone & VNF_CT_ZONE_NAT ? '-' : e.rule === 0xffffffff ? 'default' : e.rule,
+      direction: nat ? null : e.dir === 0 ? 'egress' : 'ingress',
+      rule: nat || e.rule === 0xffffffff ? null : e.rule,
       ageSeconds: Number((now - e.created_ns) / 1_000_000_000n),
       idleSeconds: Number((now - e.last_seen_ns) / 1_000_000_000n),
       packets: { orig: e.packets_orig, reply: e.packets_reply },

@@ -11,6 +11,8 @@ export interface SpecIssue {
   line?: number;
   /** 1-based column. */
   col?: number;
+  /** A warning (e.g. a firewall rule that can never match) does not make the file invalid; absent means error. */
+  severity?: 'warning';
 }
 
 /** An issue before it is given a source position. */
@@ -19,7 +21,10 @@ export interface PendingIssue {
   message: string;
   /** Point at the key of the last path segment instead of its value (names, unknown keys). */
   at?: 'key' | 'value';
+  severity?: 'warning';
 }
+
+export const isWarning = (i: { severity?: 'warning' }): boolean => i.severity === 'warning';
 
 const PLAIN_KEY = /^[A-Za-z0-9_-]+$/;
 
@@ -39,7 +44,8 @@ export function formatIssue(issue: SpecIssue): string {
   let where = issue.file ?? '<input>';
   if (issue.line !== undefined) where += `:${issue.line}:${issue.col ?? 1}`;
   const path = formatPath(issue.path);
-  return path === '' ? `${where}: ${issue.message}` : `${where}: ${path}: ${issue.message}`;
+  const message = isWarning(issue) ? `warning: ${issue.message}` : issue.message;
+  return path === '' ? `${where}: ${message}` : `${where}: ${path}: ${message}`;
 }
 
 /** Orders issues by source position; issues without a position keep their order, after the others. */

@@ -9,7 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type * as z from 'zod';
-import { formatPath, SpecError, sortIssues, type PendingIssue, type SpecIssue, type SpecPath } from './errors.js';
+import { formatPath, isWarning, SpecError, sortIssues, type PendingIssue, type SpecIssue, type SpecPath } from './errors.js';
 import { topologyJsonSchema } from './json-schema.js';
 import type { Topology } from './model.js';
 import { normalize } from './normalize.js';
@@ -18,7 +18,12 @@ import { fromZodIssues, schemaErrorMap } from './schema-issues.js';
 import { API_VERSION, topologySchema, type RawTopology } from './schema.js';
 import { parseSource, type Locate } from './source.js';
 
-export type ParseResult = { ok: true; topology: Topology } | { ok: false; issues: SpecIssue[] };
+/**
+ * The topology, or every issue. Warnings (severity 'warning': legal but almost certainly not
+ * meant, like a firewall rule that can never match) never make a file invalid: they come with
+ * the topology, and among the issues of an invalid file.
+ */
+export type ParseResult = { ok: true; topology: Topology; warnings: SpecIssue[] } | { ok: false; issues: SpecIssue[] };
 
 /** Keys that plain JavaScript objects cannot hold as data ("__proto__" sets the prototype instead). */
 const FORBIDDEN_KEYS = new Set(['__proto__']);
@@ -72,9 +77,10 @@ function validPart(data: Record<string, unknown>, issues: ReadonlyArray<{ path: 
 export function validateTopology(data: unknown, locate?: Locate, file?: string): ParseResult {
   const place = (issues: PendingIssue[]): SpecIssue[] =>
     sortIssues(
-      issues.map(({ path, message, at }) => ({
+      issues.map(({ path, message, at, severity }) => ({
         path,
         message,
+        ...(severity ? { severity } : {}),
         ...(file !== undefined ? { file } : {}),
         ...(locate?.(path, at) ?? {}),
       })),
@@ -107,8 +113,8 @@ export function validateTopology(data: unknown, locate?: Locate, file?: string):
     }
   }
   if (raw) issues.push(...checkRules(raw, invalid));
-  if (issues.length > 0 || !raw) return { ok: false, issues: place(issues) };
-  return { ok: true, topology: normalize(raw) };
+  if (!raw || issues.some((i) => !isWarning(i))) return { ok: false, issues: place(issues) };
+  return { ok: true, topology: normalize(raw), warnings: place(issues) };
 }
 
 /**
@@ -121,18 +127,54 @@ export function parseTopology(text: string, file?: string): ParseResult {
   return validateTopology(source.document.data, source.document.locate, file);
 }
 
-/** Reads and parses a topology file; throws SpecError (with every issue) when it is unreadable or invalid. */
-export function loadTopology(file: string): Topology {
+/** The file name `-` means standard input; its issues name it "<stdin>". */
+export const STDIN = '-';
+export const sourceName = (file: string): string => (file === STDIN ? '<stdin>' : file);
+
+/** Standard input is read once per process: several `-f -` share it. */
+let stdinText: string | undefined;
+
+function readText(file: string): string {
+  if (file !== STDIN) return readFileSync(file, 'utf8');
+  stdinText ??= readFileSync(0, 'utf8');
+  return stdinText;
+}
+
+/**
+ * Reads and parses a topology file (`-`: standard input); throws SpecError (with every issue,
+ * warnings included) when it is unreadable or invalid. Returns the warnings of a valid file.
+ */
+export function readTopology(file: string): { topology: Topology; warnings: SpecIssue[] } {
+  const name = sourceName(file);
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readText(file);
   } catch (e) {
     const reason = e instanceof Error ? e.message : String(e);
-    throw new SpecError([{ path: [], message: `cannot read topology file: ${reason}`, file }], file);
+    throw new SpecError([{ path: [], message: `cannot read topology file: ${reason}`, file: name }], name);
   }
-  const result = parseTopology(text, file);
-  if (!result.ok) throw new SpecError(result.issues, file);
-  return result.topology;
+  const result = parseTopology(text, name);
+  if (!result.ok) throw new SpecError(result.issues, name);
+  return { topology: result.topology, warnings: result.warnings };
+}
+
+/**
+ * One file's verdict, never throwing on user mistakes: the topology when it is valid, and every
+ * issue (errors and warnings) with `file` named as the user gave it (`<stdin>` for `-`).
+ */
+export function checkTopologyFile(file: string): { file: string; topology?: Topology; issues: SpecIssue[] } {
+  try {
+    const r = readTopology(file);
+    return { file: sourceName(file), topology: r.topology, issues: r.warnings };
+  } catch (e) {
+    if (e instanceof SpecError) return { file: sourceName(file), issues: e.issues };
+    throw e;
+  }
+}
+
+/** readTopology without the warnings. */
+export function loadTopology(file: string): Topology {
+  return readTopology(file).topology;
 }
 
 /** The topology format as a JSON Schema object (draft 2020-12). */
@@ -140,7 +182,7 @@ export function topologySchemaJson(): Record<string, unknown> {
   return topologyJsonSchema();
 }
 
-export { SpecError, formatIssue, formatPath, type SpecIssue, type SpecPath } from './errors.js';
+export { SpecError, formatIssue, formatPath, isWarning, type SpecIssue, type SpecPath } from './errors.js';
 export { formatAddr, formatCidr } from './ipv4.js';
 export { TOPOLOGY_SCHEMA_ID } from './json-schema.js';
 export type * from './model.js';

@@ -42,9 +42,15 @@ function fastAddr(text: string): number {
 }
 
 /** Parses dotted-quad notation strictly: four decimal octets, no leading zeros, no whitespace. */
+/** IPv6 text is recognised only to say so: vnf is IPv4 only for now. */
+const ipv6 = (text: string): Parsed<never> | undefined =>
+  text.includes(':') ? failed(`IPv6 is not supported yet: "${text}" (vnf bridges, routes and filters IPv4 only)`) : undefined;
+
 export function parseAddr(text: string): Parsed<number> {
   const fast = fastAddr(text);
   if (fast >= 0) return parsed(fast);
+  const v6 = ipv6(text);
+  if (v6) return v6;
   const parts = text.split('.');
   if (parts.length !== 4) {
     return failed(`"${text}" is not an IPv4 address: expected 4 dot-separated numbers like 10.1.0.1`);
@@ -82,6 +88,8 @@ export interface ParseCidrOptions {
 
 /** Parses "a.b.c.d/len". Host bits may be set; see {@link isNetworkAddress}. */
 export function parseCidr(text: string, options: ParseCidrOptions = {}): Parsed<Cidr> {
+  const v6 = ipv6(text);
+  if (v6) return v6;
   const slash = text.indexOf('/');
   if (slash < 0) {
     if (options.defaultPrefix === undefined) {

@@ -42,6 +42,10 @@ class Checker implements RuleContext {
     this.issues.push({ path, message, ...(at ? { at } : {}) });
   }
 
+  warn(path: SpecPath, message: string, at?: 'key'): void {
+    this.issues.push({ path, message, severity: 'warning', ...(at ? { at } : {}) });
+  }
+
   /** The network `name`, or an "unknown network" issue at `path` (none when it exists but is invalid). */
   network(name: string, path: SpecPath, at?: 'key'): KnownNetwork | undefined {
     const network = this.networks.get(name);
@@ -110,7 +114,8 @@ class Checker implements RuleContext {
 
 /**
  * The rules of the core and of every VNF module, on `raw` (the valid part of the file).
- * `invalid` names the entries left out for schema issues, as "section/name".
+ * `invalid` names the entries left out for schema issues, as "section/name". Warnings are among
+ * the issues, marked severity 'warning'; they do not make the file invalid.
  */
 export function checkRules(raw: RawTopology, invalid: ReadonlySet<string> = new Set()): PendingIssue[] {
   const c = new Checker(raw, invalid);

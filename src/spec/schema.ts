@@ -75,29 +75,30 @@ const routerCore = {
       }
     })
     .meta({ description: 'network name -> the router\'s address on it' }),
-  routes: z.optional(z.array(RouteSchema)),
+  routes: z.optional(z.array(RouteSchema).meta({ description: 'static routes; connected networks are routed without one' })),
 };
 
 function topLevel(fragments: SchemaFragment[]) {
   const pick = (k: keyof SchemaFragment): Record<string, z.ZodType> => Object.assign({}, ...fragments.map((f) => f[k] ?? {}));
   const InterfaceSchema = z.strictObject({ ...interfaceCore, ...pick('interface') });
   const ContainerSchema = z
-    .strictObject({ interfaces: named(InterfaceSchema, checkIfname, { pattern: IFNAME_PATTERN }) })
+    .strictObject({ interfaces: named(InterfaceSchema, checkIfname, { pattern: IFNAME_PATTERN }).meta({ description: 'interface name inside the namespace (at most 15 characters) -> its network and address' }) })
     .meta({ description: 'a network namespace that `vnf-ctl lab up` creates' });
   const RouterSchema = z.strictObject({ ...routerCore, ...pick('router') }).meta({ description: 'an IPv4 router joining networks' });
   const SettingsSchema = z.strictObject({ ...settingsCore, ...pick('settings') });
   return z.strictObject({
+    $schema: z.optional(z.string().meta({ description: 'the JSON Schema of this format, for editors (JSON files; YAML files use a yaml-language-server comment); ignored by vnf' })),
     apiVersion: z.literal(API_VERSION, {
       error: (iss) =>
         iss.input === undefined
           ? `missing apiVersion; start the file with "apiVersion: ${API_VERSION}"`
           : `unsupported apiVersion ${JSON.stringify(iss.input)}; this version of vnf reads "${API_VERSION}"`,
-    }),
+    }).meta({ description: `the file format version; required: ${API_VERSION}` }),
     name: Name('topology name').meta({ description: 'pins live under /sys/fs/bpf/vnf/<name>/' }),
-    settings: z.optional(SettingsSchema),
-    containers: z.optional(namedBy('container name', ContainerSchema)),
-    networks: namedBy('network name', NetworkSchema),
-    routers: z.optional(namedBy('router name', RouterSchema)),
+    settings: z.optional(SettingsSchema.meta({ description: 'defaults and limits for the whole topology' })),
+    containers: z.optional(namedBy('container name', ContainerSchema).meta({ description: 'container name -> its interfaces; the namespaces `vnf-ctl lab up` creates (leave out for namespaces of your own)' })),
+    networks: namedBy('network name', NetworkSchema).meta({ description: 'network name -> an L2 segment (an eBPF bridge); required' }),
+    routers: z.optional(namedBy('router name', RouterSchema).meta({ description: 'router name -> an IPv4 router joining networks' })),
     ...pick('top'),
   });
 }

@@ -113,6 +113,14 @@ export function parseSourceThorough(text: string, file?: string): SourceResult {
     if (error) return { ok: false, issues: [issue([], `JSON syntax error: ${error.message}`, error.offset)] };
   }
 
+  if (doc.errors.some((e) => e.code === 'MULTIPLE_DOCS')) {
+    const starts = Y().parseAllDocuments(text, { lineCounter: new (Y().LineCounter)() });
+    const docs = Array.isArray(starts) ? starts : [starts];
+    const lineList = docs.map((d) => position(d.range[0]).line);
+    const second = docs[1]?.range[0] ?? 0;
+    return { ok: false, issues: [issue([], `one topology per file; found ${docs.length} documents, at lines ${lineList.join(', ')} (split them into separate files)`, second)] };
+  }
+
   if (doc.errors.length > 0) {
     const duplicates = doc.errors.filter((e) => e.code === 'DUPLICATE_KEY');
     if (duplicates.length === doc.errors.length) {

@@ -155,6 +155,8 @@ export interface RuleContext {
   /** Names of entries left out because of schema issues: references to them are not "unknown". */
   invalid: ReadonlySet<string>;
   report(path: SpecPath, message: string, at?: 'key'): void;
+  /** Something legal but almost certainly not meant (a rule that can never match): shown, never fatal. */
+  warn(path: SpecPath, message: string, at?: 'key'): void;
 }
 
 export interface SpecFragment {
@@ -218,11 +220,21 @@ export interface StatusReader {
 }
 
 /** A table in `vnf-ctl get`: `key` names it in -o json/yaml. */
+/**
+ * A value of a status row. Rows are data (`get -o json` prints them as they are): an absent
+ * value is null, never a "-" placeholder; a list is an array; a count is a number named ...Count.
+ */
+export type StatusValue = string | number | bigint | boolean | null | readonly string[];
+
 export interface StatusSection {
+  /** The section's key in `get -o json` and `get --only`. */
   key: string;
   title: string;
+  /** The row keys the table shows, in order (a row may hold more: -o json shows everything). */
   columns: string[];
-  rows: Array<Record<string, string | number | bigint | undefined>>;
+  /** Table headings for the columns, when they differ from the keys. */
+  headers?: string[];
+  rows: Array<Record<string, StatusValue>>;
 }
 
 /**

@@ -21,8 +21,8 @@ export interface TopologyView {
   name: string;
   interfaces: Array<{ ifname: string; owner: string; network: string; ip: string; mac: string; chainIn: string[]; chainOut: string[]; links: string[] }>;
   networks: Array<{ network: string; id: number }>;
-  fdb: Array<{ network: string; mac: string; interface: string; kind: string }>;
-  neighbours: Array<{ network: string; ip: string; mac: string; kind: string }>;
+  fdb: Array<{ network: string; mac: string; ifname: string; kind: string }>;
+  neighbours: Array<{ network: string; ip: string; mac: string | null; kind: string }>;
   [section: string]: unknown;
 }
 

@@ -63,9 +63,10 @@ if (requirePrivileges(t)) {
     const ok = vnfctl(['attach', x.host, ...base, '--ip', '10.62.1.50/24', '--netns', x.netnsPath, '--firewall', 'guard']);
     t.equal(ok.status, 0, ok.stderr);
     t.match(ok.stdout, /firewall guard/);
-    const open = vnfctl(['attach', y.host, ...base, '--ip', '10.62.1.51/24', '--netns', y.netnsPath, '--no-firewall']);
+    const open = vnfctl(['attach', y.host, ...base, '--ip', '10.62.1.51/24', '--netns', y.netnsPath, '--no-firewall', '-o', 'json']);
     t.equal(open.status, 0, open.stderr);
-    t.match(open.stdout, /no firewall/);
+    t.match(JSON.parse(open.stdout), { ifname: y.host, topology: lab.name, ip: '10.62.1.51/24', mac: y.mac, firewall: null, operationCount: Number },
+      'attach -o json: what was attached, no firewall as null');
 
     const enforced = (when: string): void => {
       t.equal(ping(lab.ns('c'), '10.62.1.50', 2), 2, `${when}: c (right) reaches x: guard allows ICMP from right`);

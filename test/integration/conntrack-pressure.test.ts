@@ -165,9 +165,9 @@ class Py {
   }
 }
 
-interface CtRow { proto: string; src: string; dst: string; state: string; interface: string; protected: boolean }
+interface CtRow { proto: string; src: { address: string; port: number | null }; dst: { address: string; port: number | null }; state: string; ifname: string | null; protected: boolean }
 const conntrack = (name: string): CtRow[] => JSON.parse(vnfctl(['conntrack', name, '-o', 'json']).stdout) as CtRow[];
-const isConn = (c: CtRow): boolean => c.proto === 'tcp' && c.dst === `${SERVER}:80` && c.src.startsWith(`${CLIENT}:`);
+const isConn = (c: CtRow): boolean => c.proto === 'tcp' && c.dst.address === SERVER && c.dst.port === 80 && c.src.address === CLIENT;
 
 if (requirePrivileges(t)) {
   t.test('an idle TCP connection stays usable while a third container floods the server\'s port with 300,000 new flows', async (t) => {
@@ -201,7 +201,7 @@ if (requirePrivileges(t)) {
     t.same(ct.filter(isConn).map((c) => [c.state, c.protected]), [['established', true], ['established', true]], 'the connection is still tracked at both ports');
     const udp = ct.filter((c) => c.proto === 'udp');
     t.equal(udp.length, 2 * QUOTA, `the flood holds ${udp.length} entries: its quota at the flooder's port and as many at the server's`);
-    const view = getTopology(lab.name) as unknown as { conntrack?: Array<{ interface: string; other: number | string }> };
+    const view = getTopology(lab.name) as unknown as { conntrack?: Array<{ ifname: string; other: number }> };
     t.equal((view.conntrack ?? []).filter((z) => Number(z.other) === QUOTA).length, 2, `vnf-ctl get shows both ports at the quota of ${QUOTA}`);
     t.equal(nsExec(lab.ns('client'), ['python3', '-c', ONCE_PY]).trim().split(' ')[0], 'FAIL',
       "meanwhile a new connection to the server is refused: the flood holds the server port's quota");

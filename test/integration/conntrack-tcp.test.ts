@@ -175,8 +175,8 @@ function tracked(lab: Lab): Tracked[] {
 }
 
 function conntrackStates(lab: Lab): string[] {
-  const ct = JSON.parse(vnfctl(['conntrack', lab.name, '-o', 'json']).stdout) as Array<{ proto: string; src: string; dst: string; state: string }>;
-  return ct.filter((c) => c.proto === 'tcp' && c.src === `${CLIENT}:${CPORT}` && c.dst === `${SERVER}:80`).map((c) => c.state);
+  const ct = JSON.parse(vnfctl(['conntrack', lab.name, '-o', 'json']).stdout) as Array<{ proto: string; src: { address: string; port: number | null }; dst: { address: string; port: number | null }; state: string }>;
+  return ct.filter((c) => c.proto === 'tcp' && c.src.address === CLIENT && c.src.port === CPORT && c.dst.address === SERVER && c.dst.port === 80).map((c) => c.state);
 }
 
 function ctInvalidDrops(lab: Lab): number {

@@ -34,7 +34,7 @@ if (requirePrivileges(t)) {
     t.match(att.stdout, /mac will be learned/);
     ping(lab.ns('a'), '10.64.2.50', 1); // the first packet may go while the router resolves x
     t.equal(ping(lab.ns('a'), '10.64.2.50', 2), 2, 'a reaches x across the router');
-    const neighbour = (): Array<{ network: string; ip: string; mac: string; kind: string }> =>
+    const neighbour = (): Array<{ network: string; ip: string; mac: string | null; kind: string }> =>
       getTopology(lab.name).neighbours.filter((n) => n.ip === '10.64.2.50');
     t.same(neighbour().map((n) => [n.network, n.mac, n.kind]), [['right', x.mac, 'learned']], 'the router learned x from ARP');
 

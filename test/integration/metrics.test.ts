@@ -162,20 +162,20 @@ if (requirePrivileges(t)) {
     t.ok(m1.series.get(webTx)! >= 3, `web's port delivered the echo requests (${m1.series.get(webTx)})`);
 
     // Firewall rules and routes: the same counters `get` shows.
-    type RuleRow = { firewall: string; direction: string; '#': number | string; packets: number; bytes: number };
+    type RuleRow = { firewall: string; direction: string; index: number | null; packets: number; bytes: number };
     const rules = (g: typeof g1): RuleRow[] => g['firewallRules'] as RuleRow[];
     // The file's rules: ingress 0 "http" and 1 "ping" (allow), default drop; egress default allow.
     const ruleKey = (r: RuleRow, family: string): string => key(family, {
       topology: name, firewall: r.firewall, direction: r.direction,
-      rule: r['#'] === '-' ? 'default' : String(r['#']),
-      name: r['#'] === '-' ? '' : ['http', 'ping'][r['#'] as number]!,
-      action: r['#'] === '-' && r.direction === 'ingress' ? 'drop' : 'allow',
+      rule: r.index === null ? 'default' : String(r.index),
+      name: r.index === null ? '' : ['http', 'ping'][r.index]!,
+      action: r.index === null && r.direction === 'ingress' ? 'drop' : 'allow',
     });
     t.equal(rules(g1).length, 4, 'two rules and a default in, a default out');
     for (const [i, r] of rules(g1).entries()) {
       const hi = rules(g2)[i]!;
       const v = m1.series.get(ruleKey(r, 'vnf_firewall_rule_hits_total'));
-      t.ok(v !== undefined && v >= r.packets && v <= hi.packets, `${r.firewall} ${r.direction} #${r['#']}: ${v} hits, get says ${r.packets}..${hi.packets}`);
+      t.ok(v !== undefined && v >= r.packets && v <= hi.packets, `${r.firewall} ${r.direction} #${r.index ?? 'default'}: ${v} hits, get says ${r.packets}..${hi.packets}`);
       t.ok(m1.series.get(ruleKey(r, 'vnf_firewall_rule_bytes_total'))! >= r.bytes, 'and its bytes');
     }
     t.ok(m1.series.get(key('vnf_firewall_rule_hits_total', { topology: name, firewall: 'web-in', direction: 'ingress', rule: '1', name: 'ping', action: 'allow' }))! >= 1,
@@ -189,8 +189,8 @@ if (requirePrivileges(t)) {
     t.ok(m1.series.get(key('vnf_route_packets_total', { topology: name, router: 'r', to: '10.74.1.0/24' }))! >= 3, 'the route to front routed the echo requests');
 
     // Occupancy: the connection the pings opened, in web's zone, as `get` counts it.
-    type CtRow = { interface: string; protected: number; other: number };
-    const zone = (g: typeof g1): CtRow | undefined => (g['conntrack'] as CtRow[]).find((z) => z.interface === webPort);
+    type CtRow = { ifname: string; protected: number; other: number };
+    const zone = (g: typeof g1): CtRow | undefined => (g['conntrack'] as CtRow[]).find((z) => z.ifname === webPort);
     const ct = (cls: string): number | undefined => m1.series.get(key('vnf_conntrack_entries', { topology: name, zone: webPort, class: cls }));
     t.ok((ct('protected') ?? 0) + (ct('other') ?? 0) >= 1, `web's zone holds the echo connection (${ct('protected')} protected, ${ct('other')} other)`);
     if (JSON.stringify(zone(g1)) === JSON.stringify(zone(g2))) {
@@ -308,7 +308,7 @@ print('SENT', n, flush=True)
     const c0 = performance.now();
     const ct = vnfctl(['conntrack', lab.name, '-o', 'json'], { timeoutMs: 120_000 });
     const ctMs = performance.now() - c0;
-    const rows = (JSON.parse(ct.stdout) as Array<{ interface: string }>).filter((c) => c.interface === srcPort).length;
+    const rows = (JSON.parse(ct.stdout) as Array<{ ifname: string | null }>).filter((c) => c.ifname === srcPort).length;
     t.ok(other >= FLOWS * 0.95, `src's zone holds ~${FLOWS} new connections (${other}; the table lists ${rows})`);
     t.ok(Math.abs(rows - other) <= FLOWS * 0.01, 'the gauge agrees with the table');
     t.comment(`scrape: ${small.ms.toFixed(1)} ms with an empty table; median ${times[2]!.toFixed(1)} ms (min ${times[0]!.toFixed(1)}, max ${times[4]!.toFixed(1)}) `

@@ -139,11 +139,14 @@ async function peerNo(b: Background, n: number): Promise<string> {
 }
 
 interface Mapping { router: string; kind: string; proto: string; inside: string; outside: string; remote: string; state: string }
+interface Endpoint { address: string; port: number | null; icmpId: number | null }
+type MappingJson = Omit<Mapping, 'inside' | 'outside' | 'remote'> & { inside: Endpoint; outside: Endpoint; remote: Endpoint };
+/** `vnf-ctl nat -o json`, its endpoints ({address, port}) written as addr:port for comparing with what peers saw. */
 function mappings(lab: Lab): Mapping[] {
   const r = vnfctl(['nat', lab.name, '-o', 'json']);
   if (r.status !== 0) throw new Error(`vnf-ctl nat: ${r.stderr}`);
-  const j = JSON.parse(r.stdout) as { mappings: Mapping[] } | Mapping[];
-  return Array.isArray(j) ? j : j.mappings;
+  const at = (e: Endpoint): string => (e.port !== null ? `${e.address}:${e.port}` : e.icmpId !== null ? `${e.address}#${e.icmpId}` : e.address);
+  return (JSON.parse(r.stdout) as MappingJson[]).map((m) => ({ ...m, inside: at(m.inside), outside: at(m.outside), remote: at(m.remote) }));
 }
 
 function setupInternet(lab: Lab): void {

@@ -29,7 +29,7 @@ routers:
   r: { ports: { left: 10.65.1.1/24, right: 10.65.2.1/24 } }
 `;
 
-interface Neighbour { network: string; ip: string; mac: string; kind: string; state: string; age: string }
+interface Neighbour { network: string; ip: string; mac: string | null; kind: string; state: string; ageSeconds: number | null }
 const neighbours = (name: string, ip: string): Neighbour[] =>
   (getTopology(name).neighbours as unknown as Neighbour[]).filter((n) => n.ip === ip);
 
@@ -46,7 +46,7 @@ if (requirePrivileges(t)) {
     let n = neighbours(lab.name, '10.65.2.50');
     t.same(n.map((e) => [e.mac, e.kind]), [[x.mac, 'learned']], 'x learned from ARP');
     t.match(n[0]?.state, /^(reachable|stale)/, 'with its state');
-    t.match(n[0]?.age, /^\d+(\.\d+)?s$/, 'and its age');
+    t.ok(typeof n[0]?.ageSeconds === 'number' && n[0].ageSeconds >= 0, 'and its age, in seconds');
 
     // Announced: Linux sends a gratuitous ARP on an address change when arp_notify is set.
     nsExec(x.ns, ['sysctl', '-qw', 'net.ipv4.conf.eth0.arp_notify=1']);
@@ -86,7 +86,7 @@ if (requirePrivileges(t)) {
     t.ok(requests >= 3 && requests <= 6, `${requests} ARP requests for 20 packets (3 per resolution, one per 0.2 s; ${'before: one per packet'})`);
     t.match(out, /From 10\.65\.1\.1 icmp_seq=\d+ Destination Host Unreachable/, 'the sender is told: host unreachable, from the router');
     const n = neighbours(lab.name, '10.65.2.77');
-    t.same(n.map((e) => [e.mac, e.kind]), [['-', 'learned']], 'a pending entry, no MAC');
+    t.same(n.map((e) => [e.mac, e.kind]), [[null, 'learned']], 'a pending entry, no MAC (null)');
     t.match(n[0]?.state, /^(failed|incomplete)$/, 'FAILED (or resolving again)');
     const s = getStats(lab.name);
     t.ok(counted(s, 'router', 'drop:neigh-failed') >= 1, 'NEIGH_FAILED counted');

@@ -37,7 +37,7 @@ function apply(t: Test, file: string): void {
 }
 
 const ids = (name: string): Record<string, number> => Object.fromEntries(getTopology(name).networks.map((n) => [n.network, n.id]));
-const learned = (name: string, mac: string): Array<{ network: string; interface: string }> =>
+const learned = (name: string, mac: string): Array<{ network: string; ifname: string }> =>
   getTopology(name).fdb.filter((f) => f.mac === mac && f.kind === 'learned');
 
 if (requirePrivileges(t)) {
@@ -51,7 +51,7 @@ if (requirePrivileges(t)) {
     const before = ids(lab.name);
     t.same(Object.keys(before).sort(), ['left', 'right']);
     const first = learned(lab.name, x.mac);
-    t.same(first.map((f) => [f.network, f.interface]), [['left', x.host]], 'the bridge learned x on left');
+    t.same(first.map((f) => [f.network, f.ifname]), [['left', x.host]], 'the bridge learned x on left');
 
     writeFileSync(lab.file, topology(B_LEFT, '\n  aaa: { subnet: 10.63.0.0/24 }').replaceAll('NAME', lab.name));
     apply(t, lab.file);
@@ -62,7 +62,7 @@ if (requirePrivileges(t)) {
     const still = learned(lab.name, x.mac);
     t.equal(still.length, 1, 'the learned MAC of x is still there');
     t.equal(still[0]?.network, 'left', 'on left');
-    t.equal(still[0]?.interface, x.host, 'pointing at x');
+    t.equal(still[0]?.ifname, x.host, 'pointing at x');
     t.equal(ping(lab.ns('a'), '10.63.1.50', 2), 2, 'a still reaches x');
     t.match(vnfctl(['plan', '-f', lab.file]).stdout, /no changes/, 'plan after apply is empty');
   });

@@ -31,13 +31,13 @@ function status(r: StatusReader): StatusSection[] {
       const key = fdbKeyCodec.decode(k);
       const e = fdbEntryCodec.decode(v);
       rows.push({
-        network: r.names.network(key.network), mac: key.mac, interface: r.names.ifname(e.ifindex), kind,
-        age: kind === 'learned' ? `${Number((r.now - e.updated_ns) / 1_000_000_000n)}s` : '-',
+        network: r.names.network(key.network), mac: key.mac, ifname: r.names.ifname(e.ifindex), kind,
+        ageSeconds: kind === 'learned' ? Number((r.now - e.updated_ns) / 1_000_000_000n) : null,
       });
     }
   }
   rows.sort((a, b) => String(a['network']).localeCompare(String(b['network'])) || String(a['mac']).localeCompare(String(b['mac'])));
-  return [{ key: 'fdb', title: 'FDB', columns: ['network', 'mac', 'interface', 'kind', 'age'], rows }];
+  return [{ key: 'fdb', title: 'FDB', columns: ['network', 'mac', 'ifname', 'kind', 'ageSeconds'], headers: ['network', 'mac', 'interface', 'kind', 'age (s)'], rows }];
 }
 
 export const bridgeModule: VnfModule = {

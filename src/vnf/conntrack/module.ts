@@ -57,14 +57,14 @@ function status(r: StatusReader): StatusSection[] {
   for (const [k, v] of r.entries(VNF_MAP_CT_ZONE)) {
     const z = ctZoneCodec.decode(v);
     zones.push({
-      interface: zoneName(k.readUInt32LE(0), r.names),
+      ifname: zoneName(k.readUInt32LE(0), r.names),
       protected: z.assured,
-      'protected max': m?.maxPerPort ?? '-',
+      protectedMax: m?.maxPerPort ?? null,
       other: z.unassured,
-      'other max': m?.maxNewPerPort ?? '-',
+      otherMax: m?.maxNewPerPort ?? null,
     });
   }
-  zones.sort((a, b) => String(a['interface']).localeCompare(String(b['interface'])));
+  zones.sort((a, b) => String(a['ifname']).localeCompare(String(b['ifname'])));
   const events: StatusSection['rows'] = [];
   for (const [k, v] of r.entries(VNF_MAP_CT_STATS)) {
     const i = k.readUInt32LE(0);
@@ -73,7 +73,7 @@ function status(r: StatusReader): StatusSection[] {
   }
   if (zones.length === 0 && events.length === 0) return [];
   return [
-    { key: 'conntrack', title: 'Connection tracking per port', columns: ['interface', 'protected', 'protected max', 'other', 'other max'], rows: zones },
+    { key: 'conntrack', title: 'Connection tracking per port', columns: ['ifname', 'protected', 'protectedMax', 'other', 'otherMax'], headers: ['interface', 'protected', 'protected max', 'other', 'other max'], rows: zones },
     { key: 'conntrackEvents', title: 'Connection tracking events', columns: ['event', 'count'], rows: events },
   ];
 }

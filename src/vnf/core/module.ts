@@ -175,13 +175,14 @@ function status(r: StatusReader): StatusSection[] {
     const n = networkCodec.decode(v);
     const name = r.names.network(id);
     return {
-      network: name, id, subnet: subnets.get(name) ?? '-', ports: n.flood_count,
-      router: n.router_id ? r.names.router(n.router_id) : '-', gateway: n.router_id ? formatAddr(n.router_ip) : '-',
-      aging: `${n.fdb_aging_sec}s`,
+      network: name, id, subnet: subnets.get(name) ?? null, portCount: n.flood_count,
+      router: n.router_id ? r.names.router(n.router_id) : null, gateway: n.router_id ? formatAddr(n.router_ip) : null,
+      agingSeconds: n.fdb_aging_sec,
     };
   });
   rows.sort((a, b) => String(a['network']).localeCompare(String(b['network'])));
-  return [{ key: 'networks', title: 'NETWORKS', columns: ['network', 'id', 'subnet', 'ports', 'router', 'gateway', 'aging'], rows }];
+  return [{ key: 'networks', title: 'NETWORKS', columns: ['network', 'id', 'subnet', 'portCount', 'router', 'gateway', 'agingSeconds'],
+    headers: ['network', 'id', 'subnet', 'ports', 'router', 'gateway', 'aging (s)'], rows }];
 }
 
 export const coreModule: VnfModule = {

@@ -11,11 +11,29 @@ export function formatRule(r: FirewallRule): string {
   const parts: string[] = [r.action, r.proto];
   if (r.src.prefix > 0) parts.push(`from ${cidr(r.src)}`);
   if (r.dst.prefix > 0) parts.push(`to ${cidr(r.dst)}`);
-  if ((r.proto === 'tcp' || r.proto === 'udp') && !isAll(r.sports)) parts.push(`src-ports ${ranges(r.sports)}`);
+  if ((r.proto === 'tcp' || r.proto === 'udp') && !isAll(r.sports)) parts.push(`srcPorts ${ranges(r.sports)}`);
   if ((r.proto === 'tcp' || r.proto === 'udp') && !isAll(r.dports)) parts.push(`ports ${ranges(r.dports)}`);
-  if (r.proto === 'icmp' && r.icmpType !== undefined) parts.push(`icmp-type ${r.icmpType}`);
+  if (r.proto === 'icmp' && r.icmpType !== undefined) parts.push(`icmpType ${r.icmpType}`);
   if (r.name) parts.push(`(${r.name})`);
   return parts.join(' ');
+}
+
+/**
+ * A rule as data for `get -o json`: the fields of the file (ports as the file writes them,
+ * "80" or "5000-5100"); null where the rule matches anything. The default row has only its action.
+ */
+export function ruleFields(r: FirewallRule | undefined, action: string): Record<string, string | number | null | readonly string[]> {
+  const portList = (rs: ReadonlyArray<readonly [number, number]>): string[] | null => (isAll(rs) ? null : rs.map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)));
+  return {
+    action,
+    proto: r?.proto ?? null,
+    from: r && r.src.prefix > 0 ? cidr(r.src) : null,
+    to: r && r.dst.prefix > 0 ? cidr(r.dst) : null,
+    ports: r ? portList(r.dports) : null,
+    srcPorts: r ? portList(r.sports) : null,
+    icmpType: r?.icmpType ?? null,
+    name: r?.name ?? null,
+  };
 }
 
 function diffDirection(label: string, a: FirewallDirection | undefined, b: FirewallDirection | undefined): string[] {

@@ -17,7 +17,7 @@ import {
   fwTupleCodec, fwTupleKeyCodec, VNF_FW_BIND_MAX, VNF_FW_CLS_MAX, VNF_FW_PORTS_MAX, VNF_FW_RULES_MAX,
   VNF_FW_SET_F_INCOMPLETE, VNF_FW_SETS_MAX, VNF_FW_STATS_MAX, VNF_FW_TUPLES_MAX, VNF_ID_FIREWALL,
 } from './codec.js';
-import { firewallRuleDiff, formatRule } from './describe.js';
+import { firewallRuleDiff, formatRule, ruleFields } from './describe.js';
 import { ruleSetPacked } from './entries.js';
 import { firewallsOf, type Firewall, type FirewallRule } from './model.js';
 import { firewallSpec } from './spec.js';
@@ -166,10 +166,11 @@ function ruleHits(r: StatusReader): RuleHits[] {
 
 function status(r: StatusReader): StatusSection[] {
   const rows: StatusSection['rows'] = ruleHits(r).map((h) => ({
-    firewall: h.firewall, direction: h.direction, '#': h.rule ? h.rule.index : '-', rule: h.rule ? formatRule(h.rule) : `default ${h.action}`,
+    firewall: h.firewall, direction: h.direction, index: h.rule ? h.rule.index : null, rule: h.rule ? formatRule(h.rule) : `default ${h.action}`,
+    ...ruleFields(h.rule, h.action),
     packets: h.packets, bytes: h.bytes,
   }));
-  return [{ key: 'firewallRules', title: 'FIREWALL RULES', columns: ['firewall', 'direction', '#', 'rule', 'packets', 'bytes'], rows }];
+  return [{ key: 'firewallRules', title: 'FIREWALL RULES', columns: ['firewall', 'direction', 'index', 'rule', 'packets', 'bytes'], headers: ['firewall', 'direction', '#', 'rule', 'packets', 'bytes'], rows }];
 }
 
 const RULE_LABELS = ['firewall', 'direction', 'rule', 'name', 'action'] as const;

@@ -14,6 +14,7 @@ import { didYouMean } from '../../spec/suggest.js';
 import type { RuleContext, SpecFragment } from '../types.js';
 import { compileRuleSet, FirewallTooComplexError } from './classifier.js';
 import { VNF_FW_CLS_MAX, VNF_FW_RULES_MAX } from './codec.js';
+import { shadowedRules } from './shadow.js';
 import type { AttachPoint, Firewall, FirewallDirection, FirewallModel, FirewallRule } from './model.js';
 
 const IcmpType = z.union([
@@ -30,26 +31,41 @@ const IcmpType = z.union([
 const PROTOS: readonly unknown[] = ['tcp', 'udp', 'icmp', 'any'];
 const PORT_PROTOS: readonly unknown[] = ['tcp', 'udp'];
 
+/**
+ * Keys of the file format are camelCase; the kebab-case spellings the rule format first had
+ * (`src-ports`, `icmp-type`) are accepted as aliases of the canonical keys.
+ */
+export const RULE_KEY_ALIASES = { 'src-ports': 'srcPorts', 'icmp-type': 'icmpType' } as const;
+
+const alias = (canonical: string) => `alias of ${canonical} (keys are camelCase; this spelling is also accepted)`;
+
 export const RuleSchema = z
   .strictObject({
-    action: z.enum(['allow', 'drop', 'reject']),
-    proto: z.optional(z.enum(['tcp', 'udp', 'icmp', 'any']).meta({ default: 'any' })),
-    from: z.optional(networkCidr({ bareAddressIsHost: true }).meta({ description: 'source prefix; any when omitted' })),
-    to: z.optional(networkCidr({ bareAddressIsHost: true }).meta({ description: 'destination prefix; any when omitted' })),
-    ports: z.optional(PortList('ports').meta({ description: 'destination ports (tcp/udp only): 80 or "5000-5100"' })),
-    'src-ports': z.optional(PortList('src-ports').meta({ description: 'source ports (tcp/udp only)' })),
-    'icmp-type': z.optional(IcmpType.meta({ description: 'ICMP type name or number (icmp only)' })),
-    name: z.optional(z.string()),
-    comment: z.optional(z.string()),
+    action: z.enum(['allow', 'drop', 'reject']).meta({ description: 'allow; drop silently; or reject (TCP RST, or ICMP port unreachable), like Linux\'s REJECT' }),
+    proto: z.optional(z.enum(['tcp', 'udp', 'icmp', 'any']).meta({ default: 'any', description: 'IP protocol to match; default any' })),
+    from: z.optional(networkCidr({ bareAddressIsHost: true }).meta({ description: 'source prefix (a bare address means /32); any when omitted' })),
+    to: z.optional(networkCidr({ bareAddressIsHost: true }).meta({ description: 'destination prefix (a bare address means /32); any when omitted' })),
+    ports: z.optional(PortList('ports').meta({ description: 'destination ports (tcp/udp only): 80 or "5000-5100"; every port when omitted' })),
+    srcPorts: z.optional(PortList('srcPorts').meta({ description: 'source ports (tcp/udp only): 80 or "5000-5100"; every port when omitted' })),
+    'src-ports': z.optional(PortList('src-ports').meta({ description: alias('srcPorts') })),
+    icmpType: z.optional(IcmpType.meta({ description: 'ICMP type name (echo-request, ...) or number 0-255 (icmp only); every type when omitted' })),
+    'icmp-type': z.optional(IcmpType.meta({ description: alias('icmpType') })),
+    name: z.optional(z.string().meta({ description: 'a label shown by `vnf-ctl get` and in metrics' })),
+    comment: z.optional(z.string().meta({ description: 'free text, ignored' })),
   })
   .superRefine(
     (rule: unknown, ctx) => {
       if (typeof rule !== 'object' || rule === null) return;
       const r = rule as Record<string, unknown>;
+      for (const [old, canonical] of Object.entries(RULE_KEY_ALIASES)) {
+        if (r[old] !== undefined && r[canonical] !== undefined) {
+          ctx.addIssue({ code: 'custom', path: [old], params: { at: 'key' }, message: `${old} is another spelling of ${canonical}; give only one of them` });
+        }
+      }
       const proto = r['proto'] ?? 'any';
       // An invalid proto is reported by its own schema; don't pile consequences on top of it.
       if (!PROTOS.includes(proto)) return;
-      for (const key of ['ports', 'src-ports']) {
+      for (const key of ['ports', 'srcPorts', 'src-ports']) {
         if (r[key] !== undefined && !PORT_PROTOS.includes(proto)) {
           ctx.addIssue({
             code: 'custom',
@@ -59,13 +75,15 @@ export const RuleSchema = z
           });
         }
       }
-      if (r['icmp-type'] !== undefined && proto !== 'icmp') {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['icmp-type'],
-          params: { at: 'key' },
-          message: `only icmp rules can match icmp-type (this rule's proto is ${String(proto)})`,
-        });
+      for (const key of ['icmpType', 'icmp-type']) {
+        if (r[key] !== undefined && proto !== 'icmp') {
+          ctx.addIssue({
+            code: 'custom',
+            path: [key],
+            params: { at: 'key' },
+            message: `only icmp rules can match ${key} (this rule's proto is ${String(proto)})`,
+          });
+        }
       }
     },
     { when: () => true },
@@ -73,8 +91,8 @@ export const RuleSchema = z
   .meta({ description: 'first matching rule wins, in file order' });
 
 export const DirectionSchema = z.strictObject({
-  default: z.optional(z.enum(['allow', 'drop']).meta({ default: 'allow', description: 'verdict when no rule matches' })),
-  rules: z.optional(z.array(RuleSchema)),
+  default: z.optional(z.enum(['allow', 'drop']).meta({ default: 'allow', description: 'verdict when no rule matches; default allow' })),
+  rules: z.optional(z.array(RuleSchema).meta({ description: 'ordered: the first rule that matches decides; replies of allowed connections always pass' })),
 });
 
 export const FirewallSchema = z
@@ -143,9 +161,10 @@ function normalizeUncached(spec: RawDirection | undefined): FirewallDirection {
         src: rule.from !== undefined ? must(parseCidr(rule.from, { defaultPrefix: 32 })) : { ...ANY_ADDRESS },
         dst: rule.to !== undefined ? must(parseCidr(rule.to, { defaultPrefix: 32 })) : { ...ANY_ADDRESS },
         dports: portRanges(rule.ports),
-        sports: portRanges(rule['src-ports']),
+        sports: portRanges(rule.srcPorts ?? rule['src-ports']),
       };
-      if (rule['icmp-type'] !== undefined) out.icmpType = icmpTypeNumber(rule['icmp-type']);
+      const icmpType = rule.icmpType ?? rule['icmp-type'];
+      if (icmpType !== undefined) out.icmpType = icmpTypeNumber(icmpType);
       if (rule.name !== undefined) out.name = rule.name;
       if (rule.comment !== undefined) out.comment = rule.comment;
       return out;
@@ -248,12 +267,27 @@ function checkCapacity(ctx: RuleContext): void {
   }
 }
 
+/** Rules an earlier rule of the same direction shadows entirely: warnings, never errors. */
+function checkShadowed(ctx: RuleContext): void {
+  for (const [name, spec] of Object.entries(rawFirewalls(ctx.raw))) {
+    for (const dir of ['ingress', 'egress'] as const) {
+      const rules = normalizeDirection(spec[dir]).rules;
+      for (const { rule, by } of shadowedRules(rules)) {
+        const label = (i: number): string => `rule ${i}${rules[i]?.name !== undefined ? ` (${rules[i]!.name})` : ''}`;
+        ctx.warn(['firewalls', name, dir, 'rules', rule],
+          `${label(rule)} can never match: ${label(by)} before it matches every packet it would (first match wins)`);
+      }
+    }
+  }
+}
+
 export const firewallSpec: SpecFragment = {
-  schema: { top: { firewalls: z.optional(namedBy('firewall name', FirewallSchema)) } },
+  schema: { top: { firewalls: z.optional(namedBy('firewall name', FirewallSchema).meta({ description: 'firewall name -> a stateful firewall attached to container interfaces' })) } },
   rules(ctx) {
     checkAttach(ctx);
     checkNetworks(ctx);
     checkCapacity(ctx);
+    checkShadowed(ctx);
   },
   normalize(raw): FirewallModel {
     return { firewalls: sortedEntries(rawFirewalls(raw)).map(([name, spec]) => normalizeFirewall(name, spec)) };

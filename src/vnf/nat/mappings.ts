@@ -6,7 +6,7 @@
  * point where it was translated (bpf/abi/nat.h). A mapping whose conntrack entry is gone, dying
  * or expired is dead (its port is free again, the collector removes it): it is not shown.
  */
-import { formatAddr } from '../../spec/ipv4.js';
+import { endpoint, formatEndpoint, type Endpoint } from '../conntrack/endpoint.js';
 import { CT_STATES, ctCfgCodec, ctEntryCodec, timeoutTable, VNF_CT_F_DYING } from '../conntrack/codec.js';
 import { DEFAULT_CONNTRACK_TIMEOUTS } from '../conntrack/model.js';
 import {
@@ -19,12 +19,12 @@ export interface NatMapping {
   router: string;
   kind: NatMappingKind;
   proto: string;
-  /** addr:port of the inside host. */
-  inside: string;
-  /** addr:port it is seen as outside. */
-  outside: string;
-  /** addr:port of the other end. */
-  remote: string;
+  /** The inside host's end. */
+  inside: Endpoint;
+  /** What it is seen as outside. */
+  outside: Endpoint;
+  /** The other end (its ICMP identifier, if any, is the translated one: null). */
+  remote: Endpoint;
   /** The conntrack state. */
   state: string;
   idleSeconds: number;
@@ -71,10 +71,8 @@ export function natMappings(src: MappingSources): NatMapping[] {
     const idle = src.now - ct.last_seen_ns;
     if (ct.flags & VNF_CT_F_DYING || idle > timeout(ct.state)) continue;
     const key = natKeyCodec.decode(k);
-    const ported = key.proto === 6 || key.proto === 17;
-    /** addr:port; ICMP echo: addr#identifier where the identifier is (never for the remote). */
-    const at = (addr: number, port: number, remote = false): string =>
-      ported ? `${formatAddr(addr)}:${port}` : remote || port === 0 ? formatAddr(addr) : `${formatAddr(addr)}#${port}`;
+    /** The remote end of an ICMP echo carries no identifier of its own. */
+    const at = (addr: number, port: number, remote = false): Endpoint => endpoint(key.proto, addr, remote && key.proto !== 6 && key.proto !== 17 ? 0 : port);
     const outbound = e.kind === VNF_NAT_K_MASQ || e.kind === VNF_NAT_K_FLOAT_OUT;
     out.push({
       router: src.routerName((key.zone & ZONE_ROUTER) >>> 0),
@@ -88,12 +86,12 @@ export function natMappings(src: MappingSources): NatMapping[] {
     });
   }
   return out.sort((a, b) =>
-    a.router.localeCompare(b.router) || a.kind.localeCompare(b.kind) || a.inside.localeCompare(b.inside, undefined, { numeric: true }) ||
-    a.remote.localeCompare(b.remote, undefined, { numeric: true }));
+    a.router.localeCompare(b.router) || a.kind.localeCompare(b.kind) || formatEndpoint(a.inside).localeCompare(formatEndpoint(b.inside), undefined, { numeric: true }) ||
+    formatEndpoint(a.remote).localeCompare(formatEndpoint(b.remote), undefined, { numeric: true }));
 }
 
 export const MAPPING_COLUMNS = ['router', 'kind', 'proto', 'inside', 'outside', 'remote', 'state', 'idle'] as const;
 
 /** Table rows of mappings, in MAPPING_COLUMNS order. */
 export const mappingRows = (m: NatMapping[]): string[][] =>
-  m.map((x) => [x.router, x.kind, x.proto, x.inside, x.outside, x.remote, x.state, `${x.idleSeconds}s`]);
+  m.map((x) => [x.router, x.kind, x.proto, formatEndpoint(x.inside), formatEndpoint(x.outside), formatEndpoint(x.remote), x.state, `${x.idleSeconds}s`]);

@@ -56,18 +56,21 @@ function status(r: StatusReader): StatusSection[] {
   }
   const rows: StatusSection['rows'] = nats.map((n) => ({
     router: n.router,
-    outside: `${n.outside} ${formatAddr(n.outsideIp)}`,
-    inside: n.inside.join(', '),
-    masquerade: n.masquerade.length ? `${n.masquerade.map(formatCidr).join(', ')} ports ${range(n.ports)}` : '-',
-    floating: n.floating.length,
-    forward: n.forward.length,
-    mappings: count.get(n.router) ?? 0,
+    outside: n.outside,
+    outsideIp: formatAddr(n.outsideIp),
+    inside: n.inside,
+    masquerade: n.masquerade.map(formatCidr),
+    ports: n.masquerade.length ? range(n.ports) : null,
+    floatingCount: n.floating.length,
+    forwardCount: n.forward.length,
+    mappingCount: count.get(n.router) ?? 0,
   }));
   // Mappings of routers whose NAT left the file (kept until they expire, while the router exists).
   for (const [router, n] of count) {
-    if (!nats.some((x) => x.router === router)) rows.push({ router, outside: '-', inside: '-', masquerade: '-', floating: 0, forward: 0, mappings: n });
+    if (!nats.some((x) => x.router === router)) rows.push({ router, outside: null, outsideIp: null, inside: [], masquerade: [], ports: null, floatingCount: 0, forwardCount: 0, mappingCount: n });
   }
-  return [{ key: 'nat', title: 'NAT', columns: ['router', 'outside', 'inside', 'masquerade', 'floating', 'forward', 'mappings'], rows }];
+  return [{ key: 'nat', title: 'NAT', columns: ['router', 'outside', 'outsideIp', 'inside', 'masquerade', 'ports', 'floatingCount', 'forwardCount', 'mappingCount'],
+    headers: ['router', 'outside', 'outside ip', 'inside', 'masquerade', 'ports', 'floating', 'forward', 'mappings'], rows }];
 }
 
 const metrics: MetricsDecl = {

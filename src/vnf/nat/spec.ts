@@ -62,7 +62,7 @@ export const NatFloatingSchema = z
 
 export const NatForwardSchema = z
   .strictObject({
-    proto: z.enum(['tcp', 'udp'], { error: (iss) => `unknown protocol ${JSON.stringify(iss.input)}; a forward is tcp or udp` }),
+    proto: z.enum(['tcp', 'udp'], { error: (iss) => `unknown protocol ${JSON.stringify(iss.input)}; a forward is tcp or udp` }).meta({ description: 'tcp or udp' }),
     port: PortNumber.meta({ description: "the published port, on the router's outside address" }),
     to: checkedString((s) => errorOf(parseTarget(s)), {
       pattern: '^[0-9.]+(:[0-9]{1,5})?$',
@@ -90,8 +90,8 @@ export const NatSchema = z
         default: `${VNF_NAT_DEFAULT_PORT_MIN}-${VNF_NAT_DEFAULT_PORT_MAX}`,
       }),
     ),
-    floating: z.optional(z.array(NatFloatingSchema)),
-    forward: z.optional(z.array(NatForwardSchema)),
+    floating: z.optional(z.array(NatFloatingSchema).meta({ description: '1:1 NAT pairs (inside address <-> outside address)' })),
+    forward: z.optional(z.array(NatForwardSchema).meta({ description: 'port forwarding from the outside address to inside hosts (DNAT)' })),
     maxPerSource: z.optional(Quota.meta({
       description: 'connections one inside address may have translated at once; more are dropped (drop:nat-quota), so one container cannot take the NAT from the others',
       default: VNF_NAT_DEFAULT_MAX_PER_SOURCE,

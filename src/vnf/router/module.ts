@@ -74,7 +74,8 @@ const neighMap = (name: string, type: MapDecl['type'], maxEntries: number): Omit
 const keepWithNetwork = (key: Buffer, _v: Buffer, live: { networks: ReadonlySet<number> }): boolean => live.networks.has(neighKeyCodec.decode(key).network);
 
 /** Every route in the kernel with its counters (0 before its first packet), sorted by router and destination. */
-function routeHits(r: StatusReader): Array<{ router: string; to: string; via: string; network: string; packets: bigint; bytes: bigint }> {
+/** Routes with their counters; `via` is null for a connected route. */
+function routeHits(r: StatusReader): Array<{ router: string; to: string; via: string | null; network: string; packets: bigint; bytes: bigint }> {
   const hits = new Map<string, { packets: bigint; bytes: bigint }>();
   for (const [k, v] of r.entries(VNF_MAP_ROUTE_STATS)) {
     const s = routeStatsKeyCodec.decode(k);
@@ -86,7 +87,7 @@ function routeHits(r: StatusReader): Array<{ router: string; to: string; via: st
     const h = hits.get(`${key.router_id}/${key.addr}/${key.prefixlen - 32}`);
     return {
       router: r.names.router(key.router_id), to: `${formatAddr(key.addr)}/${key.prefixlen - 32}`,
-      via: route.nexthop ? formatAddr(route.nexthop) : 'connected', network: r.names.network(route.network),
+      via: route.nexthop ? formatAddr(route.nexthop) : null, network: r.names.network(route.network),
       packets: h?.packets ?? 0n, bytes: h?.bytes ?? 0n,
     };
   });
@@ -115,7 +116,7 @@ function status(r: StatusReader): StatusSection[] {
   const cfg = cfgEntry ? routerCfgCodec.decode(cfgEntry) : undefined;
   const reachableNs = BigInt((cfg && cfg.flags & VNF_ROUTER_CFG_F_SET ? cfg.reachable_ms : DEFAULT_ROUTER_MODEL.neighbours.reachableMs)) * 1_000_000n;
   const neighbours: StatusSection['rows'] = [];
-  const seconds = (ns: bigint): string => `${ns > 0n ? Number(ns / 1_000_000n) / 1000 : 0}s`;
+  const seconds = (ns: bigint): number => (ns > 0n ? Number(ns / 1_000_000n) / 1000 : 0);
   for (const [map, kind] of [[VNF_MAP_NEIGH_STATIC, 'static'], [VNF_MAP_NEIGH, 'learned'], [VNF_MAP_NEIGH_PEND, 'learned']] as const) {
     for (const [k, v] of r.entries(map)) {
       const key = neighKeyCodec.decode(k);
@@ -125,15 +126,15 @@ function status(r: StatusReader): StatusSection[] {
       if (map === VNF_MAP_NEIGH && st === VNF_NEIGH_REACHABLE && r.now - n.updated_ns >= reachableNs) state = NEIGH_STATES[VNF_NEIGH_STALE]!;
       if (map === VNF_MAP_NEIGH && state === NEIGH_STATES[VNF_NEIGH_STALE] && (n.probes ?? 0) > 0) state += ` (${n.probes} probe${n.probes! > 1 ? 's' : ''})`;
       neighbours.push({
-        network: r.names.network(key.network), ip: formatAddr(key.ip), mac: map === VNF_MAP_NEIGH_PEND ? '-' : n.mac, kind, state,
-        age: kind === 'learned' ? seconds(r.now - n.updated_ns) : '-',
+        network: r.names.network(key.network), ip: formatAddr(key.ip), mac: map === VNF_MAP_NEIGH_PEND ? null : n.mac, kind, state,
+        ageSeconds: kind === 'learned' ? seconds(r.now - n.updated_ns) : null,
       });
     }
   }
   neighbours.sort((a, b) => String(a['network']).localeCompare(String(b['network'])) || String(a['ip']).localeCompare(String(b['ip']), undefined, { numeric: true }));
   return [
     { key: 'routes', title: 'ROUTES', columns: ['router', 'to', 'via', 'network', 'packets', 'bytes'], rows: routes },
-    { key: 'neighbours', title: 'NEIGHBOURS', columns: ['network', 'ip', 'mac', 'kind', 'state', 'age'], rows: neighbours },
+    { key: 'neighbours', title: 'NEIGHBOURS', columns: ['network', 'ip', 'mac', 'kind', 'state', 'ageSeconds'], headers: ['network', 'ip', 'mac', 'kind', 'state', 'age (s)'], rows: neighbours },
   ];
 }
 

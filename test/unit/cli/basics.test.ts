@@ -13,7 +13,7 @@ t.test('unknown command exits 2 with a message', async (t) => {
   t.match(r.stderr, /unknown command/);
 });
 
-t.test('doctor -o json reports the environment', async (t) => {
+t.test('doctor -o json reports the environment (more in doctor.test.ts)', async (t) => {
   const r = vnfctl(['doctor', '-o', 'json']);
   const env = JSON.parse(r.stdout) as { kernel: string; libbpf: string; problems: string[] };
   t.match(env.libbpf, /^\d+\.\d+$/);

@@ -63,15 +63,19 @@ const CONNS: Conn[] = [
   { kind: VNF_NAT_K_MASQ, proto: 1, at: VNF_NAT_AT_OUT_OUT, key: ['10.1.0.20', 77, '198.51.100.1', 0], out: ['192.0.2.2', 20002, '198.51.100.1', 0], state: CT_STATE.icmp!, idle: 4n },
 ];
 
+const ep = (address: string, port: number): { address: string; port: number; icmpId: null } => ({ address, port, icmpId: null });
+const echo = (address: string, icmpId: number | null): { address: string; port: null; icmpId: number | null } => ({ address, port: null, icmpId });
+
 t.test('one row per connection, read the way each kind is keyed', async (t) => {
   const rows = natMappings(build(CONNS));
   t.same(rows, [
-    { router: 'r1', kind: 'floating-in', proto: 'tcp', inside: '10.1.0.10:22', outside: '192.0.2.10:22', remote: '198.51.100.7:50000', state: 'established', idleSeconds: 0 },
-    { router: 'r1', kind: 'floating-out', proto: 'udp', inside: '10.1.0.10:5000', outside: '192.0.2.10:5000', remote: '198.51.100.1:53', state: 'udp', idleSeconds: 1 },
-    { router: 'r1', kind: 'forward', proto: 'tcp', inside: '10.1.0.10:80', outside: '192.0.2.2:8080', remote: '10.2.0.10:41000', state: 'syn-sent', idleSeconds: 2 },
-    { router: 'r1', kind: 'masquerade', proto: 'tcp', inside: '10.1.0.20:40000', outside: '192.0.2.2:20001', remote: '198.51.100.1:443', state: 'established', idleSeconds: 3 },
-    { router: 'r1', kind: 'masquerade', proto: 'icmp', inside: '10.1.0.20#77', outside: '192.0.2.2#20002', remote: '198.51.100.1', state: 'icmp', idleSeconds: 4 },
-  ]);
+    { router: 'r1', kind: 'floating-in', proto: 'tcp', inside: ep('10.1.0.10', 22), outside: ep('192.0.2.10', 22), remote: ep('198.51.100.7', 50000), state: 'established', idleSeconds: 0 },
+    { router: 'r1', kind: 'floating-out', proto: 'udp', inside: ep('10.1.0.10', 5000), outside: ep('192.0.2.10', 5000), remote: ep('198.51.100.1', 53), state: 'udp', idleSeconds: 1 },
+    { router: 'r1', kind: 'forward', proto: 'tcp', inside: ep('10.1.0.10', 80), outside: ep('192.0.2.2', 8080), remote: ep('10.2.0.10', 41000), state: 'syn-sent', idleSeconds: 2 },
+    { router: 'r1', kind: 'masquerade', proto: 'tcp', inside: ep('10.1.0.20', 40000), outside: ep('192.0.2.2', 20001), remote: ep('198.51.100.1', 443), state: 'established', idleSeconds: 3 },
+    { router: 'r1', kind: 'masquerade', proto: 'icmp', inside: echo('10.1.0.20', 77), outside: echo('192.0.2.2', 20002), remote: echo('198.51.100.1', null), state: 'icmp', idleSeconds: 4 },
+  ], 'endpoints as address and port apart (ICMP: the echo identifier, none for the remote end)');
+  t.same(mappingRows(rows)[4], ['r1', 'masquerade', 'icmp', '10.1.0.20#77', '192.0.2.2#20002', '198.51.100.1', 'icmp', '4s'], 'the table joins them again');
   t.same(mappingRows(rows)[0], ['r1', 'floating-in', 'tcp', '10.1.0.10:22', '192.0.2.10:22', '198.51.100.7:50000', 'established', '0s']);
   t.equal(MAPPING_COLUMNS.length, mappingRows(rows)[0]!.length);
 });

@@ -42,8 +42,8 @@ t.test('one row per router with nat: outside, inside, masquerade and range, coun
   t.equal(s.length, 1);
   t.equal(s[0]!.key, 'nat');
   t.same(s[0]!.rows, [
-    { router: 'r1', outside: 'wan 192.0.2.2', inside: 'back, front', masquerade: '10.1.0.0/24, 10.2.0.0/24 ports 20000-29999', floating: 1, forward: 2, mappings: 2 },
-    { router: 'old', outside: '-', inside: '-', masquerade: '-', floating: 0, forward: 0, mappings: 1 },
+    { router: 'r1', outside: 'wan', outsideIp: '192.0.2.2', inside: ['back', 'front'], masquerade: ['10.1.0.0/24', '10.2.0.0/24'], ports: '20000-29999', floatingCount: 1, forwardCount: 2, mappingCount: 2 },
+    { router: 'old', outside: null, outsideIp: null, inside: [], masquerade: [], ports: null, floatingCount: 0, forwardCount: 0, mappingCount: 1 },
   ], 'two live mappings of r1 (a dead one not counted), and those of a router whose nat left the file');
 });
 

@@ -133,7 +133,7 @@ t.test('empty files and non-mapping documents', async (t) => {
   t.match(issuesOf('')[0], { path: [], line: 1, col: 1, message: /the topology is empty/ });
   t.match(issuesOf('# just a comment\n')[0], { path: [], message: /the topology is empty/ });
   t.match(issuesOf('- a\n- b\n')[0], { path: [], line: 1, message: 'expected a mapping, got a list' });
-  t.match(issuesOf('---\na: 1\n---\nb: 2\n')[0], { message: /YAML syntax error: Source contains multiple documents/, line: 3 });
+  t.match(issuesOf('---\na: 1\n---\nb: 2\n')[0], { message: 'one topology per file; found 2 documents, at lines 1, 3 (split them into separate files)', line: 3 });
   t.match(issuesOf('? [a, b]\n: c\n')[0], { message: /keys must be plain strings/ });
 });
 
