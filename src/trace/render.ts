@@ -14,7 +14,7 @@ export async function renderTrace(r: TraceResult, table: Table): Promise<string>
   out.push(`trace ${r.topology}: from ${r.from.port} (${r.from.ifname}, network ${r.from.network}) to ${r.to.address}${r.to.port ? ` (${r.to.port})` : ''} via ${r.to.nextHop}`);
   out.push(`packet: ${packetLine(r.packet)}`);
   out.push(await table(['#', 'vnf', 'event', 'decision', 'detail'], r.stages.map((s, i) => [i + 1, s.vnf, s.event, s.what, s.detail || undefined])));
-  for (const m of r.matched) out.push(`matched: ${m.section.toLowerCase()}: ${Object.entries(m.row).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+  for (const m of r.matched) out.push(`matched: ${m.section.toLowerCase()}: ${Object.entries(m.row).filter(([, v]) => v !== null).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join(',') : String(v)}`).join(' ')}`);
   for (const s of r.state) out.push(`would ${s.change === 'new' ? 'create' : 'update'} in ${s.map}: ${s.entry}`);
   if (r.out) out.push(`leaves as: ${packetLine(r.out)}`);
   const answer = r.verdict === 'delivered'

@@ -5,6 +5,7 @@
  * firewall rule, which route) and its private copies of the state maps (what the packet would
  * have created: connections, NAT mappings, learned entries).
  */
+import type { StatusValue } from '../vnf/types.js';
 import { skbContext } from '../bpf/skb.js';
 import type { BpfMap } from '../bpf/map.js';
 import type { Topology } from '../spec/model.js';
@@ -79,7 +80,7 @@ export interface TraceResult {
   /** The packet as it would leave (NAT, TTL and MAC rewrites applied). */
   out?: TracePacket;
   /** Counters the packet moved, as the modules show them (firewall rules, routes). */
-  matched: Array<{ section: string; row: Record<string, string> }>;
+  matched: Array<{ section: string; row: Record<string, StatusValue> }>;
   /** What the packet would create or change in learned state (connections, NAT mappings, FDB, neighbours). */
   state: Array<{ map: string; change: 'new' | 'changed'; entry: string }>;
   retval: number;
@@ -211,7 +212,7 @@ function matchedCounters(name: string, maps: TraceInstanceMaps, names: NameView,
       if (!s.columns.includes('packets')) continue;
       for (const row of s.rows) {
         if (!row['packets'] || BigInt(row['packets'] as number | bigint) === 0n) continue;
-        out.push({ section: s.title, row: Object.fromEntries(Object.entries(row).filter(([, x]) => x !== undefined).map(([k, x]) => [k, String(x)])) });
+        out.push({ section: s.title, row: Object.fromEntries(Object.entries(row).filter(([, x]) => x !== undefined)) });
       }
     }
   }
