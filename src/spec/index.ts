@@ -75,16 +75,19 @@ function validPart(data: Record<string, unknown>, issues: ReadonlyArray<{ path: 
 
 /** Validates plain data (an already-parsed topology); issues carry paths but no positions. */
 export function validateTopology(data: unknown, locate?: Locate, file?: string): ParseResult {
-  const place = (issues: PendingIssue[]): SpecIssue[] =>
-    sortIssues(
-      issues.map(({ path, message, at, severity }) => ({
-        path,
-        message,
-        ...(severity ? { severity } : {}),
-        ...(file !== undefined ? { file } : {}),
-        ...(locate?.(path, at) ?? {}),
-      })),
-    );
+  // Errors are placed first: once one has paid for positions, the warnings get theirs too; a
+  // valid large file's warnings go without (their spec path says where).
+  const place = (issues: PendingIssue[]): SpecIssue[] => {
+    const one = ({ path, message, at, severity }: PendingIssue): SpecIssue => ({
+      path,
+      message,
+      ...(severity ? { severity } : {}),
+      ...(file !== undefined ? { file } : {}),
+      ...(locate?.(path, at, { onlyIfCheap: severity === 'warning' }) ?? {}),
+    });
+    const errors = issues.filter((i) => !isWarning(i)).map(one);
+    return sortIssues([...errors, ...issues.filter(isWarning).map(one)]);
+  };
 
   if (data === null || data === undefined) {
     const message = 'the topology is empty; it needs at least apiVersion, name and networks';

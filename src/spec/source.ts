@@ -32,7 +32,14 @@ export interface SourcePosition {
  * last segment). A block collection value is located at its key, the line a reader looks for.
  * A missing key is located at its nearest existing parent.
  */
-export type Locate = (path: SpecPath, at?: 'key' | 'value') => SourcePosition | undefined;
+/**
+ * The position of a path in the source. `onlyIfCheap`: none rather than a slow parse (warnings of
+ * a valid large file: a position costs the thorough parse, tens of seconds at 100,000 rules).
+ */
+export type Locate = (path: SpecPath, at?: 'key' | 'value', o?: { onlyIfCheap?: boolean }) => SourcePosition | undefined;
+
+/** Up to this size, the thorough parse that gives positions takes well under a second. */
+export const CHEAP_POSITIONS_BYTES = 256 * 1024;
 
 export interface SourceDocument {
   /** The document as plain JSON-like data (objects, arrays, strings, numbers, booleans, null). */
@@ -89,7 +96,8 @@ export function parseSource(text: string, file?: string): SourceResult {
   const fast = fastData(text, file);
   if (!fast) return parseSourceThorough(text, file);
   let thorough: SourceResult | undefined;
-  const locate: Locate = (path, at) => {
+  const locate: Locate = (path, at, o) => {
+    if (!thorough && o?.onlyIfCheap && text.length > CHEAP_POSITIONS_BYTES) return undefined;
     thorough ??= parseSourceThorough(text, file);
     return thorough.ok ? thorough.document.locate(path, at) : undefined;
   };

@@ -268,14 +268,27 @@ function checkCapacity(ctx: RuleContext): void {
 }
 
 /** Rules an earlier rule of the same direction shadows entirely: warnings, never errors. */
+/**
+ * Shadowed rules are warned one by one up to SHADOW_LISTED per firewall direction, then summed up
+ * in one warning: a generated rule set can shadow tens of thousands of its rules, and each
+ * warning costs a file position and a line of output.
+ */
+export const SHADOW_LISTED = 10;
+
 function checkShadowed(ctx: RuleContext): void {
   for (const [name, spec] of Object.entries(rawFirewalls(ctx.raw))) {
     for (const dir of ['ingress', 'egress'] as const) {
       const rules = normalizeDirection(spec[dir]).rules;
-      for (const { rule, by } of shadowedRules(rules)) {
-        const label = (i: number): string => `rule ${i}${rules[i]?.name !== undefined ? ` (${rules[i]!.name})` : ''}`;
+      const shadowed = shadowedRules(rules);
+      const label = (i: number): string => `rule ${i}${rules[i]?.name !== undefined ? ` (${rules[i]!.name})` : ''}`;
+      for (const { rule, by } of shadowed.slice(0, SHADOW_LISTED)) {
         ctx.warn(['firewalls', name, dir, 'rules', rule],
           `${label(rule)} can never match: ${label(by)} before it matches every packet it would (first match wins)`);
+      }
+      if (shadowed.length > SHADOW_LISTED) {
+        const rest = shadowed.slice(SHADOW_LISTED);
+        ctx.warn(['firewalls', name, dir, 'rules'],
+          `${rest.length.toLocaleString('en-US')} more rules can never match (shadowed by earlier rules; the first ${SHADOW_LISTED} are listed), from rule ${rest[0]!.rule} to rule ${rest[rest.length - 1]!.rule}`);
       }
     }
   }

@@ -7,6 +7,8 @@ import t from 'tap';
 import { parseTopology } from '../../../src/spec/index.js';
 import { normalizeDirection, type RawDirection } from '../../../src/vnf/firewall/spec.js';
 import { covers, shadowedRules } from '../../../src/vnf/firewall/shadow.js';
+import { SHADOW_LISTED } from '../../../src/vnf/firewall/spec.js';
+import { CHEAP_POSITIONS_BYTES } from '../../../src/spec/source.js';
 import { BASE, edit, lineOf } from '../spec/fixture.js';
 
 const shadows = (rules: NonNullable<RawDirection['rules']>, budget?: number) => shadowedRules(normalizeDirection({ rules }).rules, budget);
@@ -90,4 +92,29 @@ t.test('rule keys: camelCase canonical, kebab-case accepted, not both', async (t
   const kebab = parseTopology(BASE);
   t.ok(camel.ok && kebab.ok);
   if (camel.ok && kebab.ok) t.same(camel.topology, kebab.topology, 'the same topology');
+});
+
+t.test('many shadowed rules: the first few listed, the rest summed up in one warning', async (t) => {
+  const extra = Array.from({ length: SHADOW_LISTED + 5 }, (_, i) => `        - { action: drop, proto: tcp, from: 10.2.0.${i + 1}, ports: [443] }\n`).join('');
+  const text = edit(BASE, "        - { action: allow, proto: icmp, icmp-type: echo-request }\n", `        - { action: allow, proto: icmp, icmp-type: echo-request }\n${extra}`);
+  const r = parseTopology(text, 'fw.yaml');
+  if (!r.ok) return t.fail(JSON.stringify(r.issues));
+  t.equal(r.warnings.length, SHADOW_LISTED + 1, `${SHADOW_LISTED} listed and one more`);
+  const summary = r.warnings.find((w) => w.path.length === 4);
+  t.match(summary, { path: ['firewalls', 'web-in', 'ingress', 'rules'], message: /^5 more rules can never match \(shadowed by earlier rules; the first 10 are listed\), from rule 12 to rule 16$/ });
+});
+
+t.test('a valid large file: warnings carry their path but no position (a position costs the slow parse)', async (t) => {
+  const many = Array.from({ length: 6000 }, (_, i) => `        - { action: allow, proto: tcp, to: 10.${(i >> 8) & 255}.${i & 255}.1, ports: [80], name: filler-rule-number-${i} }\n`).join('');
+  const text = edit(BASE, "        - { action: allow, proto: icmp, icmp-type: echo-request }\n",
+    `        - { action: allow, proto: icmp, icmp-type: echo-request }\n${many}        - { action: drop, proto: tcp, from: 10.2.0.7, ports: [443], name: late }\n`);
+  t.ok(text.length > CHEAP_POSITIONS_BYTES, `the file is large (${text.length} bytes)`);
+  const r = parseTopology(text, 'big.yaml');
+  if (!r.ok) return t.fail(JSON.stringify(r.issues.slice(0, 3)));
+  t.equal(r.warnings.length, 1);
+  t.match(r.warnings[0], { path: ['firewalls', 'web-in', 'ingress', 'rules', 6002], file: 'big.yaml', message: /rule 6002 \(late\) can never match/ });
+  t.equal(r.warnings[0]!.line, undefined, 'no line: the path says where');
+  const bad = parseTopology(edit(text, 'ip: 10.1.0.10/24', 'ip: 10.1.0.300/24'), 'big.yaml');
+  t.notOk(bad.ok);
+  if (!bad.ok) t.ok(bad.issues.every((i) => i.line !== undefined), 'with an error, positions are paid for, and the warning gets one too');
 });
