@@ -14,8 +14,8 @@
  * 2. Loss during changes: a paced 64-byte UDP flow (trafgen, 20,000 packets/s) through vnf's full
  *    chain (firewall → NAT → router → bridge → firewall) while 100 applies run back to back, each a
  *    one-rule change of the server's firewall (a rule not matching the flow added, then removed),
- *    applied in-process as `vnf-ctl apply` does; packets lost = sent on the client's interface minus
- *    received on the server's. Baseline in the same round: the same flow for as long, no applies.
+ *    applied in-process as `vnf-ctl apply` does; packets lost = what trafgen sent minus the UDP
+ *    datagrams that reached the server's stack. Baseline in the same round: the same flow for as long, no applies.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -28,7 +28,7 @@ import { timed, type Timed } from '../control-plane.js';
 import { barChart } from '../lib/charts.js';
 import type { Cleanup } from '../lib/cleanup.js';
 import { emptyResult, fmtNum, fmtRatio, fmtSummary, interleave, Samples, summarize, type Context, type Scenario, type ScenarioResult } from '../lib/harness.js';
-import { counters, ipBatch } from '../lib/net.js';
+import { ipBatch } from '../lib/net.js';
 import { pathKind, Shared, type Path } from '../lib/paths.js';
 import { trafgenConfig } from '../lib/traffic.js';
 import { background, inNs, run, sleep } from '../lib/sys.js';
@@ -179,14 +179,24 @@ async function churnSetup(ctx: Context, cl: Cleanup): Promise<Churn> {
   };
 }
 
-/** Runs the paced flow while `during` runs (or for `ms`); packets sent and received. */
+/** UDP datagrams that reached the namespace's stack: delivered, to no socket, or in error (/proc/net/snmp). */
+function udpIn(ns: string): number {
+  const lines = run(inNs(ns, ['cat', '/proc/net/snmp'])).stdout.split('\n').filter((l) => l.startsWith('Udp: '));
+  const [head, vals] = [lines[0]!.split(/\s+/), lines[1]!.split(/\s+/).map(Number)];
+  return ['InDatagrams', 'NoPorts', 'InErrors'].reduce((sum, k) => sum + vals[head.indexOf(k)]!, 0);
+}
+
+/**
+ * Runs the paced flow while `during` runs; packets sent (trafgen's own count at exit) and UDP
+ * datagrams received by the server's stack. Interface counters would also count the ARP the
+ * router and the containers exchange meanwhile.
+ */
 async function flowWhile(ctx: Context, p: Path, cl: Cleanup, during: () => Promise<void>): Promise<{ sent: number; received: number }> {
   const cfg = join(ctx.tmp, 'churn.trafgen');
   writeFileSync(cfg, trafgenConfig(p, 'one'));
   const c = cl.child('churn flow');
   try {
-    const tx0 = counters(p.client.ns, p.client.ifname).txPackets;
-    const rx0 = counters(p.server.ns, p.server.ifname).rxPackets;
+    const rx0 = udpIn(p.server.ns);
     const tg = background(inNs(p.client.ns, ['trafgen', '-o', p.client.ifname, '-i', cfg, '-P', '1', '--no-sock-mem', '-b', `${PPS}pps`]), c, ctx.tmp, 'churn-trafgen');
     await sleep(300);
     if (!tg.running) throw new Error(`trafgen exited: ${tg.output().slice(-300)}`);
@@ -194,7 +204,9 @@ async function flowWhile(ctx: Context, p: Path, cl: Cleanup, during: () => Promi
     await sleep(300);
     await tg.stop('SIGINT', 2000);
     await sleep(200); // the last packets in flight
-    return { sent: counters(p.client.ns, p.client.ifname).txPackets - tx0, received: counters(p.server.ns, p.server.ifname).rxPackets - rx0 };
+    const sent = /(\d+) packets outgoing/.exec(tg.output())?.[1];
+    if (sent === undefined) throw new Error(`trafgen said nothing of what it sent: ${tg.output().slice(-300)}`);
+    return { sent: Number(sent), received: udpIn(p.server.ns) - rx0 };
   } finally {
     await c.close();
   }
@@ -296,7 +308,7 @@ export const changesScenario: Scenario = {
         ['no applies (baseline)', fmtSummary(f('sent', 'steady').summary, 0), fmtSummary(f('lost', 'steady').summary, 0), ''],
       ],
       notes: [
-        `Lost = packets the client's interface sent minus packets the server's interface received, from the interfaces' counters. Each apply adds or removes one rule of the server's firewall (not matching the flow) in-process, as \`vnf-ctl apply\` does after parsing: the new rule set is written beside the old one and the port's binding flips. All ${applyMs.length} applies: ${fmtSummary(summarize(applyMs), 0)} ms. After the rounds, \`plan\` showed no changes.`,
+        `Lost = packets trafgen sent (its own count) minus UDP datagrams that reached the server's stack (/proc/net/snmp: delivered, to no socket, or in error). Each apply adds or removes one rule of the server's firewall (not matching the flow) in-process, as \`vnf-ctl apply\` does after parsing: the new rule set is written beside the old one and the port's binding flips. All ${applyMs.length} applies: ${fmtSummary(summarize(applyMs), 0)} ms. After the rounds, \`plan\` showed no changes.`,
       ],
     });
     res.charts.push({
