@@ -48,10 +48,14 @@ ${cases}
   esac
   if [[ $cur != -* ]]; then
     case "$path" in
-      ${named || "''"}) words="$words $(cd ${quote(runRoot)} 2>/dev/null && for d in */; do printf '%s ' "\${d%/}"; done)";;
+      ${named || "''"}) words="$words $(cd ${quote(runRoot)} 2>/dev/null && for d in */; do d="\${d%/}"; [[ $d =~ ^[a-z0-9-]+$ ]] && printf '%s ' "$d"; done)";;
     esac
   fi
-  COMPREPLY=( $(compgen -W "$words" -- "$cur") )
+  # Matched by hand: compgen -W would expand $(...) in a word. Topology names are [a-z0-9-] only.
+  COMPREPLY=()
+  local -a all
+  read -ra all <<< "$words"
+  for w in "\${all[@]}"; do [[ $w == "$cur"* ]] && COMPREPLY+=( "$w" ); done
 }
 complete -o default -F ${fn} ${program.name()}
 `;

@@ -14,7 +14,7 @@ import { ifindexOf } from '../observe/interfaces.js';
 import { peekRecord } from '../state/store.js';
 import { applyTopology, destroyTopology, requireEnvironment, topologyExists } from '../ops/topology.js';
 import { InputError } from '../ops/errors.js';
-import { fix, type LabChange, remove, restore, retire, retired } from './reconcile.js';
+import { fix, type LabChange, raise, remove, retire, retired } from './reconcile.js';
 
 /** The host side's alias says whose it is: `ip link` shows "alias vnf demo web/eth0". */
 function alias(ifname: string, text: string): void {
@@ -147,19 +147,25 @@ export async function labUp(
   let created: string[] = [];
   // A lab that is up already is brought to the file (src/lab/reconcile.ts has the order).
   const old = retired(t);
+  let result: Awaited<ReturnType<typeof applyTopology>>;
+  let changed: LabChange[];
   try {
     retire(old);
     created = createContainers(t);
     created.push(...createUplinks(t));
-    const changed = fix(t);
-    const result = await applyTopology(t, { lab: true, ...(file ? { file } : {}), fastAttach: opts.fastAttach ?? false });
-    return { created, changed, removed: remove(old), ...result };
+    changed = fix(t);
+    result = await applyTopology(t, { lab: true, ...(file ? { file } : {}), fastAttach: opts.fastAttach ?? false });
   } catch (e) {
-    // Leave nothing behind that this call made; what it retired keeps its old ports.
+    // Leave nothing behind that this call made. What it retired stays down: a failed apply may
+    // have detached their programs already, and a veth without them would reach the host's
+    // stack (fail closed; the next lab up removes them).
     for (const ns of created) spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
-    restore(old);
     throw e;
   }
+  // The apply is committed: what the file no longer has goes (a failure here is reported, and
+  // what is left is down, with no port).
+  raise(t);
+  return { created, changed, removed: remove(old), ...result };
 }
 
 /** The topology of a lab by name, from its record (`lab down NAME`). */

@@ -11,11 +11,12 @@
  *   2. `fix`: changed container interfaces get the new address/MAC/route (their ports drop
  *      what they send as the new identity until the apply: fail closed, never open);
  *   3. the apply;
- *   4. `remove`: the retired namespaces and veths are deleted. If the apply fails, `restore`
- *      brings the retired host sides back up: they still have their old ports and policy.
+ *   4. `remove`: the retired namespaces and veths are deleted. If the apply fails they stay
+ *      down: the failed apply may have detached their programs already, and an up veth without
+ *      them would reach the host's stack. The next `lab up` removes them.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { formatAddr } from '../spec/index.js';
 import type { Container, ContainerInterface, Topology } from '../spec/model.js';
 import { hostVethName, labNetns } from '../model/names.js';
@@ -27,7 +28,7 @@ export interface LabRetired {
   namespaces: string[];
   /** Host-side veths to delete (removed interfaces of kept containers, removed uplinks). */
   links: string[];
-  /** Host-side veths set down by `retire` (brought back up by `restore`). */
+  /** Host-side veths set down by `retire`. */
   downed: string[];
   /** Lab uplinks the file keeps under the same interface name but moves (network or namespace):
    * deleted by `retire`, so that lab up makes them again as the file says. */
@@ -90,16 +91,6 @@ export function retired(t: Topology): LabRetired {
 export function retire(r: LabRetired): void {
   for (const l of r.links) if (setLink(l, 'down')) r.downed.push(l);
   for (const l of r.recreate) if (ifindexOf(l) !== undefined) ip(['link', 'del', l]);
-}
-
-export function restore(r: LabRetired): void {
-  for (const l of r.downed) {
-    try {
-      setLink(l, 'up');
-    } catch {
-      /* gone meanwhile: nothing to restore */
-    }
-  }
 }
 
 export function remove(r: LabRetired): string[] {
@@ -198,4 +189,21 @@ export function fix(t: Topology): LabChange[] {
     changes.push({ container: lab.namespace, ifname: n.name, what: [`address ${v4.map((a) => `${a.local}/${a.prefixlen}`).join(',') || 'none'} -> ${want}`] });
   }
   return changes;
+}
+
+/**
+ * After the apply: every host side of the file's container interfaces is up (their programs are
+ * attached now). One a failed `lab up` retired stays down until a file has it again.
+ */
+export function raise(t: Topology): void {
+  for (const c of t.containers) {
+    for (const i of c.interfaces) {
+      const host = hostVethName(t.name, c.name, i.name);
+      try {
+        if (readFileSync(`/sys/class/net/${host}/operstate`, 'utf8').trim() === 'down') setLink(host, 'up');
+      } catch {
+        /* no such interface: the apply would have refused it */
+      }
+    }
+  }
 }

@@ -16,7 +16,7 @@ import { observe } from '../observe/kernel.js';
 import { InputError } from '../ops/errors.js';
 import { VNF_MAP_EVENTS, VNF_MAP_MON_CFG, VNF_MAP_MON_STATE } from '../abi/monitor.js';
 import { monCfgCodec, monStateCodec, type MonState } from './codec.js';
-import { decodeEvent, TYPE_IDS, type MonitorEvent } from './event.js';
+import { decodeEvent, TYPE_IDS, type EventNames, type MonitorEvent } from './event.js';
 import { matches, type MonitorFilter } from './filter.js';
 import { eventNames } from './names.js';
 
@@ -84,6 +84,9 @@ export class MonitorSession {
   private received = 0;
   private shown = 0;
   private stopped = false;
+  /** Names of ports, firewalls and rules, rebuilt when an apply (or attach) changes the topology. */
+  private names: EventNames;
+  private generation: bigint | undefined;
 
   private constructor(private readonly o: MonitorOptions) {
     const dir = pinDir(o.topology);
@@ -92,14 +95,17 @@ export class MonitorSession {
         throw new InputError(`topology ${o.topology} has no ${m} map: it was applied by a vnf without the monitor; apply it again (the next apply adds the maps)`);
       }
     }
-    const names = eventNames(o.topology, observe(o.topology));
+    const actual = observe(o.topology);
+    this.names = eventNames(o.topology, actual);
+    this.generation = actual.meta?.generation;
     this.base = readMonitorState(o.topology);
     this.cfg = BpfMap.openPinned(join(dir, VNF_MAP_MON_CFG));
     try {
       this.rb = native.openRingBuffer(join(dir, VNF_MAP_EVENTS), (err, records) => {
         if (err) return o.onError(err);
         for (const r of records ?? []) {
-          const e = decodeEvent(r, names);
+          if (this.stopped) return; // closed: batches already queued are not shown
+          const e = decodeEvent(r, this.names);
           if (!e) continue;
           this.received++;
           if (!matches(o.filter, e)) continue;
@@ -129,12 +135,23 @@ export class MonitorSession {
       c.rate = this.o.rate;
       c.burst = 0;
     }
+    // Leaving: a rate this monitor set does not outlive it (0 = the dataplane's default).
+    if (now === 0n && this.o.rate !== undefined && c.rate === this.o.rate) {
+      c.rate = 0;
+      c.burst = 0;
+    }
     this.cfg.update(u32(0), monCfgCodec.encode(c));
   }
 
   private beat(): void {
     try {
       this.writeHeartbeats(process.hrtime.bigint()); // CLOCK_MONOTONIC, as bpf_ktime_get_ns()
+      const actual = observe(this.o.topology);
+      const g = actual.meta?.generation;
+      if (g !== this.generation) {
+        this.names = eventNames(this.o.topology, actual);
+        this.generation = g;
+      }
     } catch (e) {
       this.o.onError(e as Error);
     }

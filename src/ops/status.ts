@@ -35,8 +35,8 @@ export interface InterfaceStatus {
   ifindex: number;
   owner: string;
   network: string;
-  ip: string;
-  mac: string;
+  ip: string | null;
+  mac: string | null;
   chainIn: string[];
   chainOut: string[];
   links: string[];
@@ -121,8 +121,8 @@ export function topologyStatus(name: string): TopologyStatus {
       ifname: r.names.ifname(ifindex), ifindex,
       owner: p.flags & VNF_PORT_F_ATTACHED ? 'attached' : !(p.flags & VNF_PORT_F_SPOOFCHK) ? 'uplink' : fileOwner.get(`${network}/${p.mac}`) ?? 'file',
       network,
-      ip: p.ip ? `${formatAddr(p.ip)}/${p.prefix}` : '-',
-      mac: p.mac === '00:00:00:00:00:00' ? '-' : p.mac,
+      ip: p.ip ? `${formatAddr(p.ip)}/${p.prefix}` : null,
+      mac: p.mac === '00:00:00:00:00:00' ? null : p.mac,
       chainIn: chainNames(p.chain_in),
       chainOut: chainNames(p.chain_out),
       links: links.filter((l) => l.ifindex === ifindex).map((l) => l.direction),

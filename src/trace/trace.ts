@@ -144,12 +144,12 @@ export async function trace(name: string, o: TraceOptions): Promise<TraceResult>
   requireEnvironment();
   const sport = o.sport ?? 40000;
   const frame = buildProbe({ srcMac: from.mac, dstMac: hop.mac, src: from.ip, dst: to.ip, proto: o.proto, sport, dport: o.port ?? 0 });
-  const dir = pinDir(name);
-  // The live learned state, to tell what the packet would add (read before the copies are made).
-  const learned = [...MAPS.values()].filter((m) => m.kind === 'learned');
-  const before = new Map(learned.map((m) => [m.name, new Map((readRaw(join(dir, m.name)) ?? []).map(([k, v]) => [hexOf(k), hexOf(v)]))]));
   const inst = await loadTraceInstance(name);
   try {
+    // The instance's copies of the learned state, just before the run: what the packet adds is
+    // the difference (the live maps go on changing with other tenants' traffic meanwhile).
+    const learned = [...MAPS.values()].filter((m) => m.kind === 'learned' && inst.maps.has(m.name));
+    const before = new Map(learned.map((m) => [m.name, new Map(inst.maps.get(m.name)!.entries().map(([k, v]) => [hexOf(k), hexOf(v)]))]));
     const res = inst.entry.testRun({ data: frame, ctx: skbContext({ ifindex: from.ifindex }), dataOutSize: frame.length + 256 });
     const records = readRecords(inst.maps.get(VNF_MAP_TRACE)!.entries());
     const stages = records.map((r) => stageOf(r, e));

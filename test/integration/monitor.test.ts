@@ -19,6 +19,9 @@ import { vnfctl } from '../helpers/cli.js';
 import { pinDir } from '../../src/model/names.js';
 import type { MonitorEvent } from '../../src/monitor/event.js';
 import { readHeartbeats, readMonitorState } from '../../src/monitor/session.js';
+import { BpfMap } from '../../src/bpf/map.js';
+import { monCfgCodec } from '../../src/monitor/codec.js';
+import { u32 } from '../../src/codec/struct.js';
 import { REASONS } from '../../src/vnf/common/codec.js';
 import { VNF_R_DROP_NO_ROUTE, VNF_R_DROP_POLICY, VNF_R_DROP_SPOOF_IP, VNF_R_FW_ALLOW, VNF_R_CT_NEW } from '../../src/abi/vnf_common.js';
 import { VNF_MAP_EVENTS, VNF_MAP_MON_CFG, VNF_MAP_MON_STATE, VNF_MON_T_DROP, VNF_MON_TTL_MS } from '../../src/abi/monitor.js';
@@ -181,6 +184,12 @@ if (requirePrivileges(t)) {
     t.ok(shown + lostRate >= 20_000 * 0.9, `events shown and lost account for the drops (${shown} + ${lostRate})`);
     const final = /lost (\d+) to the rate limit/.exec(m.stderr());
     t.ok(final && Number(final[1]) > 10_000, `and shown at exit (${final?.[0]})`);
+    const cfg = BpfMap.openPinned(join(pinDir(lab.name), VNF_MAP_MON_CFG));
+    try {
+      t.equal(monCfgCodec.decode(cfg.lookup(u32(0))!).rate, 0, 'its --rate left with it: the next monitor gets the default');
+    } finally {
+      cfg.close();
+    }
   });
 
   t.test('a monitor killed with SIGKILL: its heartbeat lapses and the dataplane stops sending', async (t) => {

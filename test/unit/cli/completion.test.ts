@@ -1,7 +1,7 @@
 /** vnf-ctl completion bash|zsh: a script from the command tree; bash completes commands, options and NAMEs. */
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
@@ -46,6 +46,17 @@ t.test('topology names from the record directory, where a command takes NAME', a
   t.same(complete(script, ['vnf-ctl', 'get', '']), ['--help', '--output', '-o', 'alpha', 'beta']);
   t.same(complete(script, ['vnf-ctl', 'get', 'al']), ['alpha']);
   t.same(complete(script, ['vnf-ctl', 'validate', '']), ['--file', '--help', '-f'], 'no names where no NAME is taken');
+});
+
+t.test('a hostile name in the record directory is neither run nor offered', async (t) => {
+  const run = join(dir, 'run-hostile');
+  const marker = join(dir, 'PWNED');
+  for (const n of ['good', `$(touch ${marker})`, '`touch x`', '*']) mkdirSync(join(run, n), { recursive: true });
+  const program = new Command('vnf-ctl');
+  program.command('get').argument('[NAME]');
+  const offered = complete(bashCompletion(program, run), ['vnf-ctl', 'get', '']);
+  t.same(offered, ['--help', 'good'], 'only names a topology can have');
+  t.notOk(existsSync(marker), 'no command substitution ran');
 });
 
 t.test('zsh reuses it through bashcompinit; another shell is invalid input', async (t) => {
