@@ -8,7 +8,7 @@
  */
 import t, { type Test } from 'tap';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { requirePrivileges } from '../helpers/privilege.js';
 import { labUp, type Lab } from '../helpers/lab.js';
@@ -159,6 +159,21 @@ if (requirePrivileges(t)) {
     t.match(bad.stderr, /--type nope/);
     const badCidr = spawnSync(process.execPath, [join(ROOT, 'dist', 'vnf-ctl.js'), 'monitor', lab.name, '--from', '10.1.2'], { encoding: 'utf8' });
     t.equal(badCidr.status, 2, 'a bad --from: exit 2');
+  });
+
+  t.test('a running monitor follows an apply: a rule inserted before no-ssh renames it', async (t) => {
+    const lab = labUp(t, TOPOLOGY, ['web', 'db']);
+    t.equal(ping(lab.ns('db'), '10.74.2.1', 1), 1);
+    const m = await monitor(t, lab, []);
+    writeFileSync(lab.file, readFileSync(lab.file, 'utf8').replace('      rules:\n', '      rules:\n        - { name: no-telnet, action: drop, proto: tcp, ports: [23] }\n'));
+    const applied = vnfctl(['apply', '-f', lab.file]);
+    t.equal(applied.status, 0, applied.stderr);
+    await sleep(1500); // the next heartbeat sees the new generation
+    connect(lab.ns('db'), '10.74.1.10', 22);
+    await sleep(700);
+    t.equal(await m.stop('SIGINT'), 0);
+    const ssh = m.events().find((e) => e.type === 'drop' && e.dport === 22);
+    t.match(ssh, { rule: { owner: 'web-in', direction: 'ingress', index: 2, text: 'no-ssh' } }, 'no-ssh is rule #2 now, and named so');
   });
 
   t.test('a flood is held to the rate limit: the loss is counted, nothing stalls', async (t) => {
