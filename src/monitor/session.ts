@@ -47,19 +47,24 @@ export interface MonitorOptions {
 type Totals = Pick<MonState, 'emitted' | 'lost_full' | 'lost_rate' | 'expired'>;
 
 /** The dataplane's monitor state summed over CPUs. */
+/** The per-CPU monitor state summed over CPUs (the map holds one slot). */
+export function sumMonitorState(m: BpfMap): Totals {
+  const t: Totals = { emitted: 0n, lost_full: 0n, lost_rate: 0n, expired: 0n };
+  const v = m.lookup(u32(0));
+  for (const slot of v ? m.splitPerCpu(v) : []) {
+    const s = monStateCodec.decode(slot);
+    t.emitted += s.emitted;
+    t.lost_full += s.lost_full;
+    t.lost_rate += s.lost_rate;
+    t.expired += s.expired;
+  }
+  return t;
+}
+
 export function readMonitorState(topology: string): Totals {
   const m = BpfMap.openPinned(join(pinDir(topology), VNF_MAP_MON_STATE));
   try {
-    const t: Totals = { emitted: 0n, lost_full: 0n, lost_rate: 0n, expired: 0n };
-    const v = m.lookup(u32(0));
-    for (const slot of v ? m.splitPerCpu(v) : []) {
-      const s = monStateCodec.decode(slot);
-      t.emitted += s.emitted;
-      t.lost_full += s.lost_full;
-      t.lost_rate += s.lost_rate;
-      t.expired += s.expired;
-    }
-    return t;
+    return sumMonitorState(m);
   } finally {
     m.close();
   }

@@ -8,7 +8,8 @@
 import t, { type Test } from 'tap';
 import { u32 } from '../../src/codec/struct.js';
 import { native } from '../../src/native/binding.js';
-import { monCfgCodec, monEventCodec, monStateCodec, type MonEvent } from '../../src/monitor/codec.js';
+import { monCfgCodec, monEventCodec, type MonEvent } from '../../src/monitor/codec.js';
+import { sumMonitorState } from '../../src/monitor/session.js';
 import { VNF_ID_CORE, VNF_ID_DELIVER, VNF_PORT_F_SPOOFCHK } from '../../src/vnf/common/codec.js';
 import { VNF_ID_BRIDGE } from '../../src/vnf/bridge/codec.js';
 import { VNF_R_DROP_SPOOF_IP } from '../../src/abi/vnf_common.js';
@@ -57,17 +58,7 @@ async function setup(t: Test): Promise<Mon> {
       for (const ty of types) hb[ty] = process.hrtime.bigint() - BigInt(o.ageMs ?? 0) * 1_000_000n;
       cfg.update(u32(0), monCfgCodec.encode({ heartbeat_ns: hb, rate: o.rate ?? 0, burst: 0 }));
     },
-    state() {
-      const s = { emitted: 0n, lost_rate: 0n, lost_full: 0n, expired: 0n };
-      for (const slot of st.splitPerCpu(st.lookup(u32(0))!)) {
-        const x = monStateCodec.decode(slot);
-        s.emitted += x.emitted;
-        s.lost_rate += x.lost_rate;
-        s.lost_full += x.lost_full;
-        s.expired += x.expired;
-      }
-      return s;
-    },
+    state: () => sumMonitorState(st),
     heartbeats: () => monCfgCodec.decode(cfg.lookup(u32(0))!).heartbeat_ns,
     async settle(n) {
       const end = Date.now() + 2000;
