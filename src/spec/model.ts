@@ -47,6 +47,8 @@ export interface Network {
   router?: string;
   /** A host interface that is a port of this network: the world behind it (no identity checks). */
   uplink?: Uplink;
+  /** The VXLAN network identifier across hosts: set in a multi-host topology (from the file, or derived from the name). */
+  vni?: number;
 }
 
 export interface Uplink {
@@ -58,6 +60,8 @@ export interface Uplink {
 
 export interface Container {
   name: string;
+  /** The host it runs on, in a topology that spans hosts (applied through a store); absent on one host. */
+  host?: string;
   /** Sorted by name. */
   interfaces: ContainerInterface[];
 }
