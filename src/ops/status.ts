@@ -116,7 +116,8 @@ export function topologyStatus(name: string): TopologyStatus {
   for (const [k, v] of actual.entries(VNF_MAP_PORTS) ?? []) {
     const ifindex = unhex(k).readUInt32LE(0);
     const p = portCodec.decode(v);
-    const network = r.names.network(p.network);
+    // The overlay device carries every stretched network (by VNI), and is a port of none.
+    const network = p.flags & VNF_PORT_F_OVERLAY ? '(overlay)' : r.names.network(p.network);
     interfaces.push({
       ifname: r.names.ifname(ifindex), ifindex,
       owner: p.flags & VNF_PORT_F_ATTACHED ? 'attached' : p.flags & VNF_PORT_F_OVERLAY ? 'overlay' : !(p.flags & VNF_PORT_F_SPOOFCHK) ? 'uplink' : fileOwner.get(`${network}/${p.mac}`) ?? 'file',

@@ -5,7 +5,7 @@
  * pins vanish with that mount namespace, so the child stays alive until the test ends (it exits
  * when its stdin closes). Everything is removed at teardown, even on failure.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -121,6 +121,12 @@ export async function applySlice(t: Test, h: SimHost, yaml: string, slice: Overl
     child.on('close', (code) => done(new Error(`apply on ${h.name} exited ${code}: ${err}`)));
   });
   return child;
+}
+
+/** Runs vnf-ctl in the host's network and mount namespace (where its pins are), as `child` sees them. */
+export function vnfctlIn(child: ChildProcess, args: string[]): { status: number; stdout: string; stderr: string } {
+  const r = spawnSync('nsenter', ['-t', String(child.pid), '-m', '-n', process.execPath, join(ROOT, 'dist', 'vnf-ctl.js'), ...args], { encoding: 'utf8', timeout: 30_000 });
+  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** A counter of a device in a host's namespace (/sys/class/net/DEV/statistics/NAME). */

@@ -7,8 +7,9 @@
  * the containers' MTU lowered by the overlay's headroom.
  */
 import t from 'tap';
+import { spawn } from 'node:child_process';
 import { ping, tcpTransfer, nsRun } from '../helpers/netns.js';
-import { applySlice, devStat, ipNum, simContainer, simHosts, type SimContainer, type SimHost } from '../helpers/overlay-hosts.js';
+import { applySlice, devStat, vnfctlIn, ipNum, simContainer, simHosts, type SimContainer, type SimHost } from '../helpers/overlay-hosts.js';
 import { randomName } from '../helpers/netns.js';
 import { requirePrivileges } from '../helpers/privilege.js';
 import type { OverlayModel, RemoteEndpoint } from '../../src/vnf/overlay/model.js';
@@ -71,7 +72,7 @@ if (requirePrivileges(t)) {
     for (const s of CONTAINERS) {
       c[s.name] = simContainer(t, name, { name: s.name, host: hosts[s.host]!, network: s.network, ip: s.ip, prefix: 24, mac: s.mac }, GW[s.network], MTU);
     }
-    await Promise.all(hosts.map((h, i) => applySlice(t, h, sliceYaml(name, i), slice(hosts, i))));
+    const agents = await Promise.all(hosts.map((h, i) => applySlice(t, h, sliceYaml(name, i), slice(hosts, i))));
     const [h1, h2] = [hosts[0]!, hosts[1]!];
 
     t.equal(ping(c['a']!.ns, '10.72.1.20', 3), 3, 'a (h1) pings b (h2) on network n1');
@@ -100,5 +101,29 @@ if (requirePrivileges(t)) {
     const r = await tcpTransfer(c['b']!.ns, c['a']!.ns, '10.72.1.20', 5556, bulk);
     t.equal(r.received.length, bulk.length, `4 MiB of TCP across hosts arrive (${r.received.length} bytes)`);
     t.ok(r.received === bulk, 'byte for byte');
+
+    // Throughput across hosts (one stream, 3 s), for the record.
+    const server = spawn('ip', ['netns', 'exec', c['b']!.ns, 'iperf3', '-s', '-1', '-p', '5201'], { stdio: 'ignore' });
+    t.teardown(() => { server.kill('SIGKILL'); });
+    await new Promise((res) => setTimeout(res, 500));
+    const perf = nsRun(c['a']!.ns, ['iperf3', '-c', '10.72.1.20', '-p', '5201', '-t', '3', '-J'], 30_000);
+    const bps = (JSON.parse(perf.stdout || '{}') as { end?: { sum_received?: { bits_per_second?: number } } }).end?.sum_received?.bits_per_second ?? 0;
+    t.ok(bps > 1e8, `iperf3 a -> b across hosts: ${(bps / 1e9).toFixed(2)} Gbit/s`);
+
+    // What vnf-ctl shows on h1: the device as a port of no network, the remote endpoints, the overlay's counters.
+    const get = vnfctlIn(agents[0]!, ['get', name, '-o', 'json']);
+    t.equal(get.status, 0, `get works on a slice ${get.stderr}`);
+    const view = JSON.parse(get.stdout) as { interfaces: Array<{ ifname: string; owner: string; network: string; chainIn: string[] }>; remotes?: Array<{ mac: string; host: string }> };
+    const dev = view.interfaces.find((i) => i.ifname === 'vx0');
+    t.same(dev && { owner: dev.owner, network: dev.network, chainIn: dev.chainIn }, { owner: 'overlay', network: '(overlay)', chainIn: ['overlay', 'bridge'] }, 'the device: owner overlay, chain_in [overlay, bridge]');
+    t.same((view.remotes ?? []).map((x) => `${x.mac}@${x.host}`).sort(), CONTAINERS.filter((x) => x.host === 1).map((x) => `${x.mac}@h2`).sort(), 'the remote endpoints and their host');
+    const stats = vnfctlIn(agents[0]!, ['stats', name, '-o', 'json']);
+    t.equal(stats.status, 0, `stats works ${stats.stderr}`);
+    const s = JSON.parse(stats.stdout) as { vnfs: Array<{ vnf: string; reason: string; packets: number }> };
+    const n = (reason: string): number => s.vnfs.filter((v) => v.vnf === 'overlay' && v.reason === reason).reduce((a, v) => a + v.packets, 0);
+    t.ok(n('ovl-tx') > 50, `overlay transmits counted (${n('ovl-tx')})`);
+    t.ok(n('ovl-rx') > 100, `overlay receives counted (${n('ovl-rx')})`);
+    t.equal(n('drop:ovl-mtu'), 0, 'no frame was too large for the overlay (the containers\' MTU is its own)');
+    t.equal(n('drop:ovl-spoof') + n('drop:ovl-unknown-host') + n('drop:ovl-unknown-vni'), 0, 'no forged or unknown frames on a clean underlay');
   });
 }
