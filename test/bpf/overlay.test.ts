@@ -22,6 +22,8 @@ import { nsExec, randomName } from '../helpers/netns.js';
 import { arp, eth, ETH_P_ARP, ETH_P_IP, IPPROTO_UDP, ip4, ipv4, udp } from '../helpers/packets.js';
 import { testObject } from '../helpers/paths.js';
 import { requirePrivileges } from '../helpers/privilege.js';
+import { loadTraceInstanceAt } from '../../src/trace/instance.js';
+import { traceRecCodec, VNF_MAP_TRACE, VNF_TRACE_FLOOD, VNF_TRACE_SLOTS } from '../../src/trace/codec.js';
 import { run, sh } from '../helpers/sh.js';
 
 const NET = 1;
@@ -245,5 +247,22 @@ if (requirePrivileges(t)) {
     t.equal(o.ostat(R.VNF_R_OVL_FLOOD) - flood, 0n, 'not replicated by the overlay');
     t.same(o.seen(), new Map(), 'no copy left through the device');
     t.equal(o.dp.learnedFdb(NET, R2), null, 'not learned');
+  });
+
+  t.test('trace: a replication is recorded per remote host, never sent', async (t) => {
+    const o = await overlay(t);
+    const trace = await loadTraceInstanceAt(o.dp.pinRoot);
+    t.teardown(() => trace.close());
+    const A = o.ports[0]!;
+    const r = trace.entry.testRun({ data: arpRequest(MAC_A, '10.0.0.10', '10.0.0.30'), ctx: skbContext({ ifindex: A.ifindex }) });
+    t.equal(r.retval, TC_ACT_SHOT, 'the same verdict as the live run');
+    const m = trace.maps.get(VNF_MAP_TRACE)!;
+    const n = traceRecCodec.decode(m.lookup(Buffer.alloc(4))!).arg;
+    const recs = Array.from({ length: Math.min(n, VNF_TRACE_SLOTS - 1) }, (_, i) => traceRecCodec.decode(m.lookup(u32(i + 1))!));
+    const floods = recs.filter((x) => x.kind === VNF_TRACE_FLOOD && x.vnf === VNF_ID_OVERLAY);
+    t.equal(floods.length, 2, 'two "would send" records of the overlay (H2, H3)');
+    t.ok(floods.every((x) => x.arg === o.vx.ifindex), 'through the device');
+    t.same(o.seen(), new Map(), 'nothing reached the device');
+    t.equal(o.ostat(R.VNF_R_OVL_FLOOD), 0n, 'the live counters are untouched');
   });
 }
