@@ -20,8 +20,8 @@
 #define VNF_MAP_OVL_HOSTS "vnf_ovl_hosts"
 
 #define VNF_OVL_HOSTS_MAX 1024
-#define VNF_OVL_EP_MAX 65536
-#define VNF_OVL_FLOOD_MAX (2 * VNF_NETWORKS_MAX * 64) /* old and new lists during an apply */
+#define VNF_OVL_EP_MAX 32768 /* remote endpoints; their REMOTE FDB entries share vnf_fdb_static */
+#define VNF_OVL_FLOOD_MAX 16384 /* (network, remote host) pairs, old and new lists during an apply */
 #define VNF_OVL_MAX_FLOOD 1024 /* remote hosts of one network a broadcast reaches (bpf_loop) */
 
 /* vnf_ovl_cfg[0]: this host's VXLAN device. ifindex 0 = no overlay (every

@@ -46,8 +46,11 @@ function entries(ctx: CompileContext): Record<string, MapEntries> {
   const flood: MapEntries = new Map();
   const o = overlayOf(ctx.topology);
   const device = ctx.ports.find((p) => p.source === 'overlay');
+  // An array always holds its entry (it cannot be deleted): without an overlay, it says "off".
+  put(cfg, u32(0), ovlCfgCodec.encode(o && device
+    ? { ifindex: device.ifindex, mtu: o.mtu, local: o.local, flags: VNF_OVL_CFG_F_SET }
+    : { ifindex: 0, mtu: 0, local: 0, flags: 0 }));
   if (o && device) {
-    put(cfg, u32(0), ovlCfgCodec.encode({ ifindex: device.ifindex, mtu: o.mtu, local: o.local, flags: VNF_OVL_CFG_F_SET }));
     for (const h of o.hosts) put(hosts, vtepBytes(h.vtep), u32(1));
     const vtep = new Map(o.hosts.map((h) => [h.name, h.vtep]));
     const known = new Set(ctx.topology.networks.map((n) => n.name));

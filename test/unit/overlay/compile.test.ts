@@ -121,7 +121,9 @@ t.test('remote endpoints: REMOTE static FDB entries to the device, static neighb
 
 t.test('a topology without ext.overlay writes no overlay state', async (t) => {
   const d = compile(input(topology(false), false));
-  for (const m of ['vnf_ovl_cfg', 'vnf_ovl_hosts', 'vnf_ovl_vni', 'vnf_ovl_ep', 'vnf_ovl_flood', 'vnf_ovl_net']) {
+  const cfg = ovlCfgCodec.decode(d.maps['vnf_ovl_cfg']!.get(hex(u32(0)))!);
+  t.same(cfg, { ifindex: 0, mtu: 0, local: 0, flags: 0 }, 'the settings entry (an array\'s, never deleted) says off');
+  for (const m of ['vnf_ovl_hosts', 'vnf_ovl_vni', 'vnf_ovl_ep', 'vnf_ovl_flood', 'vnf_ovl_net']) {
     t.equal(d.maps[m]?.size ?? 0, 0, `${m} is empty`);
   }
   t.notOk([...d.maps['vnf_fdb_static']!.values()].some((v) => fdbEntryCodec.decode(v).flags & VNF_FDB_F_REMOTE), 'no REMOTE FDB entry');
