@@ -19,7 +19,7 @@ import { sh } from './sh.js';
 /** Parses a topology file, makes it a host's slice (VNIs, ext.overlay) and applies it; stays until stdin closes. */
 const APPLY_SCRIPT = `
 import { parseTopology } from ${JSON.stringify(join(ROOT, 'dist/src/spec/index.js'))};
-import { applyTopology } from ${JSON.stringify(join(ROOT, 'dist/src/ops/topology.js'))};
+import { applyTopology, planTopology } from ${JSON.stringify(join(ROOT, 'dist/src/ops/topology.js'))};
 const r = parseTopology(process.env.VNF_TEST_YAML);
 if (!r.ok) { console.error(JSON.stringify(r.issues)); process.exit(2); }
 const slice = JSON.parse(process.env.VNF_TEST_SLICE);
@@ -31,7 +31,8 @@ try {
   console.error(e.stack ?? String(e));
   process.exit(1);
 }
-process.stdout.write('applied\\n');
+// A second plan against what the first apply left: it must be empty.
+process.stdout.write('applied, then planned ' + planTopology(r.topology).plan.ops.length + ' ops\\n');
 process.stdin.resume();
 process.stdin.on('end', () => process.exit(0));
 `;
@@ -87,7 +88,7 @@ export function simContainer(t: Test, topology: string, c: Omit<SimContainer, 'n
 }
 
 /** Applies `yaml` as host `h`'s slice in a child process that keeps the dataplane pinned until teardown. */
-export async function applySlice(t: Test, h: SimHost, yaml: string, slice: OverlayModel): Promise<ChildProcess> {
+export async function applySlice(t: Test, h: SimHost, yaml: string, slice: OverlayModel): Promise<{ child: ChildProcess; replanOps: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'vnf-ovl-'));
   const script = join(dir, 'apply.mjs');
   writeFileSync(script, APPLY_SCRIPT);
@@ -115,12 +116,12 @@ export async function applySlice(t: Test, h: SimHost, yaml: string, slice: Overl
       else resolve();
     };
     const check = setInterval(() => {
-      if (out.includes('applied')) done();
+      if (/planned \d+ ops/.test(out)) done();
     }, 50);
     const timer = setTimeout(() => done(new Error(`apply on ${h.name} timed out: ${err}`)), 60_000);
     child.on('close', (code) => done(new Error(`apply on ${h.name} exited ${code}: ${err}`)));
   });
-  return child;
+  return { child, replanOps: Number(/planned (\d+) ops/.exec(out)![1]) };
 }
 
 /** Runs vnf-ctl in the host's network and mount namespace (where its pins are), as `child` sees them. */

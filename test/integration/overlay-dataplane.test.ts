@@ -74,6 +74,7 @@ if (requirePrivileges(t)) {
     }
     const agents = await Promise.all(hosts.map((h, i) => applySlice(t, h, sliceYaml(name, i), slice(hosts, i))));
     const [h1, h2] = [hosts[0]!, hosts[1]!];
+    t.same(agents.map((a) => a.replanOps), [0, 0], 'on each host, a plan right after the apply is empty');
 
     t.equal(ping(c['a']!.ns, '10.72.1.20', 3), 3, 'a (h1) pings b (h2) on network n1');
     const hello = await tcpTransfer(c['b']!.ns, c['a']!.ns, '10.72.1.20', 5555, 'hello-over-vxlan\n');
@@ -111,13 +112,13 @@ if (requirePrivileges(t)) {
     t.ok(bps > 1e8, `iperf3 a -> b across hosts: ${(bps / 1e9).toFixed(2)} Gbit/s`);
 
     // What vnf-ctl shows on h1: the device as a port of no network, the remote endpoints, the overlay's counters.
-    const get = vnfctlIn(agents[0]!, ['get', name, '-o', 'json']);
+    const get = vnfctlIn(agents[0]!.child, ['get', name, '-o', 'json']);
     t.equal(get.status, 0, `get works on a slice ${get.stderr}`);
     const view = JSON.parse(get.stdout) as { interfaces: Array<{ ifname: string; owner: string; network: string; chainIn: string[] }>; remotes?: Array<{ mac: string; host: string }> };
     const dev = view.interfaces.find((i) => i.ifname === 'vx0');
     t.same(dev && { owner: dev.owner, network: dev.network, chainIn: dev.chainIn }, { owner: 'overlay', network: '(overlay)', chainIn: ['overlay', 'bridge'] }, 'the device: owner overlay, chain_in [overlay, bridge]');
     t.same((view.remotes ?? []).map((x) => `${x.mac}@${x.host}`).sort(), CONTAINERS.filter((x) => x.host === 1).map((x) => `${x.mac}@h2`).sort(), 'the remote endpoints and their host');
-    const stats = vnfctlIn(agents[0]!, ['stats', name, '-o', 'json']);
+    const stats = vnfctlIn(agents[0]!.child, ['stats', name, '-o', 'json']);
     t.equal(stats.status, 0, `stats works ${stats.stderr}`);
     const s = JSON.parse(stats.stdout) as { vnfs: Array<{ vnf: string; reason: string; packets: number }> };
     const n = (reason: string): number => s.vnfs.filter((v) => v.vnf === 'overlay' && v.reason === reason).reduce((a, v) => a + v.packets, 0);
