@@ -11,6 +11,12 @@
  *           other port of the network's live flood list; each clone leaves
  *           through that port's host veth egress, where vnf_entry_out runs
  *           the port's chain_out.
+ * overlay a static entry flagged REMOTE (an endpoint on another host) hands
+ *           the frame to the overlay VNF (vnf_overlay.bpf.c: tunnel key,
+ *           redirect to the VXLAN device); after a local flood, a network
+ *           with remote hosts hands the frame to the overlay for head-end
+ *           replication. Frames from the overlay (VNF_MD_F_FROM_OVERLAY) are
+ *           never learned, never routed here and never sent back to it.
  *
  * Every path ends in exactly one counted verdict (vnf_verdict, vnf_drop,
  * vnf_handoff, vnf_forward_to_port): nothing is passed silently.
@@ -20,6 +26,7 @@
 #include "abi/bridge.h"
 #include "abi/router.h"
 #include "vnf/neigh.h" /* the router's neighbour table: neigh_gratuitous_arp */
+#include "vnf/overlay.h" /* the overlay's networks: ovl_remote_hosts */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -208,6 +215,7 @@ int vnf_bridge(struct __sk_buff *skb)
 	__u32 in = md_in(skb);
 	__u32 network = md_network(skb);
 	int from_router = md_flags(skb) & VNF_MD_F_FROM_ROUTER;
+	int from_overlay = md_flags(skb) & VNF_MD_F_FROM_OVERLAY;
 	struct ethhdr eth;
 
 	/* A copy: nothing below has to re-check a packet pointer after a helper. */
@@ -223,11 +231,14 @@ int vnf_bridge(struct __sk_buff *skb)
 
 	__u64 now = bpf_ktime_get_ns(); /* CLOCK_MONOTONIC, the clock of updated_ns */
 
-	if (!from_router && in && !mac_is_multicast(eth.h_source) && !mac_is_zero(eth.h_source) &&
+	if (!from_router && !from_overlay && in && !mac_is_multicast(eth.h_source) && !mac_is_zero(eth.h_source) &&
 	    !mac_eq(eth.h_source, net.router_mac))
 		fdb_learn(network, eth.h_source, in, now, net.fdb_aging_sec);
 
-	if (net.router_id && !from_router) {
+	/* The sending host routed it already (the router is on every host). */
+	if (from_overlay && net.router_id && mac_eq(eth.h_dest, net.router_mac))
+		return vnf_drop(skb, VNF_ID_BRIDGE, VNF_R_DROP_NOT_FOR_US);
+	if (net.router_id && !from_router && !from_overlay) {
 		if (mac_eq(eth.h_dest, net.router_mac))
 			return vnf_handoff(skb, VNF_ID_BRIDGE, VNF_R_TO_ROUTER, VNF_ID_ROUTER);
 		/* The router answers ARP for its own address; flooding the request
@@ -245,10 +256,12 @@ int vnf_bridge(struct __sk_buff *skb)
 
 		fdb_key(&k, network, eth.h_dest);
 		__u32 out = 0;
+		__u32 eflags = 0;
 		struct vnf_fdb_entry *e = bpf_map_lookup_elem(&vnf_fdb_static, &k);
 
 		if (e) {
 			out = e->ifindex;
+			eflags = e->flags;
 		} else {
 			e = bpf_map_lookup_elem(&vnf_fdb, &k);
 			if (e && fdb_usable(e, now, net.fdb_aging_sec))
@@ -257,12 +270,25 @@ int vnf_bridge(struct __sk_buff *skb)
 		if (out) {
 			if (out == in)
 				return vnf_drop(skb, VNF_ID_BRIDGE, VNF_R_DROP_HAIRPIN);
+			if (eflags & VNF_FDB_F_REMOTE) {
+				/* From another host to a third one: not ours to relay. */
+				if (from_overlay)
+					return vnf_drop(skb, VNF_ID_BRIDGE, VNF_R_DROP_HAIRPIN);
+				md_set_out(skb, out);
+				return vnf_handoff(skb, VNF_ID_BRIDGE, VNF_R_FORWARD, VNF_ID_OVERLAY);
+			}
 			return vnf_forward_to_port(skb, VNF_ID_BRIDGE, VNF_R_FORWARD, out);
 		}
 	}
 
 	/* One consistent list: version and count were read once, before any clone. */
 	flood(skb, network, net.flood_version, net.flood_count, in);
+	/* Head-end replication: the other hosts with ports on the network get a
+	 * copy each, from the overlay; what came from the overlay never goes back. */
+	if (!from_overlay && ovl_remote_hosts(network)) {
+		md_set_flags(skb, md_flags(skb) | VNF_MD_F_OVL_FLOOD);
+		return vnf_handoff(skb, VNF_ID_BRIDGE, VNF_R_FLOOD, VNF_ID_OVERLAY);
+	}
 	/* The clones went out; the original has nowhere left to go. SHOT, not
 	 * STOLEN: tcx honours only PASS, DROP and REDIRECT and turns any other
 	 * code into TCX_NEXT, which would let the original continue. */

@@ -25,6 +25,8 @@ struct vnf_fdb_key {
 VNF_STATIC_ASSERT(sizeof(struct vnf_fdb_key) == 12, "vnf_fdb_key");
 
 #define VNF_FDB_F_STATIC 0x1 /* from the control plane: never ages, never moved by learning */
+#define VNF_FDB_F_REMOTE 0x2 /* an endpoint on another host: ifindex is the overlay device, the
+			      * frame is handed to the overlay VNF (vnf_ovl_ep says where it goes) */
 struct vnf_fdb_entry {
 	__u32 ifindex;
 	__u32 flags;

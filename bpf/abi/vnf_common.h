@@ -92,6 +92,8 @@ VNF_STATIC_ASSERT(sizeof(struct vnf_id) == 8, "vnf_id");
 #define VNF_PORT_F_ATTACHED 0x1 /* added by `vnf-ctl attach`, not by the file */
 #define VNF_PORT_F_SPOOFCHK 0x2 /* the port sends only as itself: source MAC (when known),
 				  * IPv4 source and ARP sender are checked at its ingress */
+#define VNF_PORT_F_OVERLAY 0x4  /* this host's VXLAN device: a port of no network, its
+				  * frames come from other hosts (checked by the overlay VNF) */
 struct vnf_port {
 	__u32 network;   /* network id (vnf_networks key) */
 	__u32 chain_in;  /* chain for packets from the container */
@@ -190,6 +192,9 @@ enum vnf_reason {
 	VNF_R_NAT_ARP_REPLY = 26,   /* nat: answered ARP for a floating address */
 	VNF_R_NAT_ICMP_ERROR = 27,  /* nat: an ICMP error about a translated connection, translated (outer and quoted headers) */
 	VNF_R_NAT_NEW = 28,         /* nat: a mapping created (counted beside the packet's verdict) */
+	VNF_R_OVL_TX = 29,          /* overlay: sent to the host of a remote endpoint */
+	VNF_R_OVL_FLOOD = 30,       /* overlay: replicated to every remote host with a port on the network */
+	VNF_R_OVL_RX = 31,          /* overlay: received from a live host, handed to the bridge */
 	VNF_R_DROP_BASE = 32,
 	VNF_R_DROP_NO_PORT = 32,      /* interface has no vnf_ports entry */
 	VNF_R_DROP_NO_CHAIN = 33,     /* chain id not in vnf_chains */
@@ -226,6 +231,12 @@ enum vnf_reason {
 	VNF_R_DROP_NAT_UNMAPPED = 64,   /* nat: would leave with an inside source it must translate, but has no mapping
 					 * (not a connection's first packet, or a protocol NAT does not translate) */
 	VNF_R_DROP_NAT_QUOTA = 65,      /* nat: the source holds its quota of mappings (max_per_source, max_inbound) */
+	VNF_R_DROP_OVL_NO_TUNNEL = 66,  /* overlay: a frame on the VXLAN device without tunnel metadata, or no overlay configured */
+	VNF_R_DROP_OVL_UNKNOWN_HOST = 67, /* overlay: the outer source is not a live host */
+	VNF_R_DROP_OVL_UNKNOWN_VNI = 68,  /* overlay: the VNI is no network's */
+	VNF_R_DROP_OVL_SPOOF = 69,      /* overlay: inner source MAC neither the network's router nor an endpoint of the sending host */
+	VNF_R_DROP_OVL_MTU = 70,        /* overlay: frame larger than the overlay MTU */
+	VNF_R_DROP_OVL_NO_ENDPOINT = 71, /* overlay: a remote FDB entry without its endpoint (mid-apply) */
 };
 #define VNF_STATS_ENTRIES (VNF_MAX_PROGS * VNF_MAX_REASONS)
 

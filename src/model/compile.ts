@@ -30,6 +30,8 @@ export interface CompileInput {
   /** The uplink interface of each network that has one, by network name. */
   uplinks?: Map<string, { ifname: string; ifindex: number }>;
   attachments: Array<Attachment & { ifindex: number }>;
+  /** This host's VXLAN device, when the topology is one host's slice (ext.overlay). */
+  overlay?: { ifname: string; ifindex: number };
   ids: IdTable;
   /** What the kernel holds of each module's groups (where to place them); none when absent. */
   groups?: Record<string, KernelGroups>;
@@ -68,6 +70,14 @@ export function portInterfaces(input: CompileInput): PortInterface[] {
       ip: 0, prefix: n.subnet.prefix, allowedSources: [], options: {},
     });
   }
+  if (input.overlay) {
+    // Other hosts are behind it: no network of its own (the VNI says which), no identity (the
+    // overlay VNF checks what each host may send).
+    out.push({
+      ifname: input.overlay.ifname, ifindex: input.overlay.ifindex, source: 'overlay', network: '', networkId: 0,
+      ip: 0, prefix: 0, allowedSources: [], options: {},
+    });
+  }
   for (const a of input.attachments) {
     const id = ids.networks.get(a.network);
     if (id === undefined) continue; // the network left the file: the attachment no longer applies
@@ -81,8 +91,7 @@ export function portInterfaces(input: CompileInput): PortInterface[] {
 
 /** The VNFs that run on a port, in chain order, before the forwarder and before delivery. */
 export function chainsFor(port: PortInterface, topology: Topology): { chainIn: number[]; chainOut: number[] } {
-  const on = VNFS.filter((v) => v.chain?.runsOn(port, topology) && v.id !== undefined);
-  const ordered = (c: 'in' | 'out'): number[] => on
+  const ordered = (c: 'in' | 'out'): number[] => VNFS.filter((v) => v.chain?.runsOn(port, topology, c) && v.id !== undefined)
     .map((v) => {
       const o = v.chain!.order;
       return { id: v.id!, order: typeof o === 'number' ? o : o(port, topology, c) };

@@ -13,7 +13,7 @@ import { checkTopologyName, pinDir } from '../model/names.js';
 import { listTopologies, observe, observeLinks, readRaw, type Observed } from '../observe/kernel.js';
 import { peekRecord, peekRecordMeta } from '../state/store.js';
 import {
-  chainCodec, portCodec, portStatsKeyCodec, REASONS, sumCounters, VNF_MAX_REASONS, VNF_PORT_F_ATTACHED, VNF_PORT_F_SPOOFCHK, VNF_R_DROP_BASE,
+  chainCodec, portCodec, portStatsKeyCodec, REASONS, sumCounters, VNF_MAX_REASONS, VNF_PORT_F_ATTACHED, VNF_PORT_F_OVERLAY, VNF_PORT_F_SPOOFCHK, VNF_R_DROP_BASE,
 } from '../vnf/common/codec.js';
 import { VNF_MAP_CHAINS, VNF_MAP_PORTS, VNF_MAP_PORT_STATS, VNF_MAP_STATS } from '../abi/vnf_common.js';
 import { VNFS, vnfName } from '../vnf/registry.js';
@@ -116,10 +116,11 @@ export function topologyStatus(name: string): TopologyStatus {
   for (const [k, v] of actual.entries(VNF_MAP_PORTS) ?? []) {
     const ifindex = unhex(k).readUInt32LE(0);
     const p = portCodec.decode(v);
-    const network = r.names.network(p.network);
+    // The overlay device carries every stretched network (by VNI), and is a port of none.
+    const network = p.flags & VNF_PORT_F_OVERLAY ? '(overlay)' : r.names.network(p.network);
     interfaces.push({
       ifname: r.names.ifname(ifindex), ifindex,
-      owner: p.flags & VNF_PORT_F_ATTACHED ? 'attached' : !(p.flags & VNF_PORT_F_SPOOFCHK) ? 'uplink' : fileOwner.get(`${network}/${p.mac}`) ?? 'file',
+      owner: p.flags & VNF_PORT_F_ATTACHED ? 'attached' : p.flags & VNF_PORT_F_OVERLAY ? 'overlay' : !(p.flags & VNF_PORT_F_SPOOFCHK) ? 'uplink' : fileOwner.get(`${network}/${p.mac}`) ?? 'file',
       network,
       ip: p.ip ? `${formatAddr(p.ip)}/${p.prefix}` : null,
       mac: p.mac === '00:00:00:00:00:00' ? null : p.mac,

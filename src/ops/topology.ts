@@ -25,6 +25,7 @@ import { VNFS } from '../vnf/registry.js';
 import type { NameView } from '../vnf/types.js';
 import { generationOf } from '../vnf/core/module.js';
 import { VNF_MAP_IDS } from '../abi/vnf_common.js';
+import { overlayOf } from '../vnf/overlay/model.js';
 import { attachmentNotes, attachmentProblems, kernelAttachments } from './attachments.js';
 import { refusePort } from './interface-guard.js';
 import { EnvironmentError, InputError, ConcurrentChangeError, RecordMismatchError } from './errors.js';
@@ -88,6 +89,11 @@ export function resolveInterfaces(topology: Topology, attachments: Array<Attachm
     const clash = [...fileInterfaces].find(([, f]) => f.ifindex === u.ifindex);
     if (clash) throw new InputError(`the uplink of network ${network} is ${u.ifname}, the interface of container ${clash[0]}`);
   }
+  const overlay = resolveOverlay(topology);
+  if (overlay) {
+    const clash = [...fileInterfaces].find(([, f]) => f.ifindex === overlay.ifindex) ?? [...uplinks].find(([, u]) => u.ifindex === overlay.ifindex);
+    if (clash) throw new InputError(`the overlay device ${overlay.ifname} is also the interface of ${clash[0]}`);
+  }
   const networks = new Set(topology.networks.map((n) => n.name));
   const kept: Array<Attachment & { ifindex: number }> = [];
   const dropped: Attachment[] = [];
@@ -107,7 +113,18 @@ export function resolveInterfaces(topology: Topology, attachments: Array<Attachm
     throw new InputError([...byNet].map(([n, ifs]) => `network ${n} is not in the file, but attached interface${ifs.length > 1 ? 's' : ''} ${ifs.join(', ')} ${ifs.length > 1 ? 'use' : 'uses'} it`).join('; ') +
       ': keep the network, or detach them first (vnf-ctl detach IFACE, or the container runtime\'s DEL)');
   }
-  return { input: { topology, fileInterfaces, uplinks, attachments: kept }, dropped, pending };
+  return { input: { topology, fileInterfaces, uplinks, attachments: kept, ...(overlay ? { overlay } : {}) }, dropped, pending };
+}
+
+/** This host's VXLAN device, when the topology is one host's slice: it must exist (the agent creates it). */
+function resolveOverlay(topology: Topology): { ifname: string; ifindex: number } | undefined {
+  const o = overlayOf(topology);
+  if (!o) return undefined;
+  const ifindex = ifindexOf(o.device);
+  if (ifindex === undefined) {
+    throw new InputError(`the overlay device ${o.device} of host ${o.host} does not exist: create it with \`ip link add ${o.device} type vxlan external dstport 4789\``);
+  }
+  return { ifname: o.device, ifindex };
 }
 
 /** The uplink interface of every network that has one: it must exist and may be a port (interface-guard.ts). */

@@ -8,10 +8,11 @@ import { conntrackModule } from './conntrack/module.js';
 import { coreModule } from './core/module.js';
 import { firewallModule } from './firewall/module.js';
 import { natModule } from './nat/module.js';
+import { overlayModule } from './overlay/module.js';
 import { routerModule } from './router/module.js';
 import type { MapDecl, VnfModule } from './types.js';
 
-export const VNFS: readonly VnfModule[] = [coreModule, bridgeModule, routerModule, conntrackModule, firewallModule, natModule];
+export const VNFS: readonly VnfModule[] = [coreModule, bridgeModule, routerModule, conntrackModule, firewallModule, natModule, overlayModule];
 
 /** Every pinned map of a topology, by name. */
 export const MAPS: ReadonlyMap<string, MapDecl & { module: string }> = new Map(

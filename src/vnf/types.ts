@@ -178,7 +178,8 @@ export interface SpecFragment {
 export interface PortInterface {
   ifname: string;
   ifindex: number;
-  source: 'file' | 'attach' | 'uplink';
+  /** 'overlay': this host's VXLAN device (a slice with ext.overlay): a port of no network (network '', id 0). */
+  source: 'file' | 'attach' | 'uplink' | 'overlay';
   container?: string;
   iface?: string;
   network: string;
@@ -298,7 +299,7 @@ export interface VnfModule {
      * the world (NAT on an outside port) runs first in what comes in and last in what goes out.
      */
     order: number | ((port: PortInterface, topology: Topology, chain: 'in' | 'out') => number);
-    runsOn(port: PortInterface, topology: Topology): boolean;
+    runsOn(port: PortInterface, topology: Topology, chain: 'in' | 'out'): boolean;
   };
   /**
    * Addresses this module gives a role on a network, with who has them: never given to an

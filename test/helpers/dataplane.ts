@@ -24,6 +24,7 @@ import {
   VNF_ROUTER_CFG_F_SET, VNF_NEIGH_DEF_FAILED_MS, VNF_NEIGH_DEF_MCAST_PROBES, VNF_NEIGH_DEF_REACHABLE_MS, VNF_NEIGH_DEF_RETRANS_MS,
   VNF_NEIGH_DEF_UCAST_PROBES, VNF_ICMP_DEF_RATELIMIT_MS, type IcmpRl, type NeighEntry, type RouteEntry, type RouterCfg,
 } from '../../src/vnf/router/codec.js';
+import { VNF_ID_OVERLAY } from '../../src/vnf/overlay/codec.js';
 import { tempPinDir } from './objects.js';
 import { vnfObject } from './paths.js';
 import { createNetns, nsExec, randomName } from './netns.js';
@@ -68,6 +69,7 @@ export const SLOTS: Record<string, { object: string; program: string; slot: numb
   router: { object: 'router', program: 'vnf_router', slot: VNF_ID_ROUTER },
   firewall: { object: 'firewall', program: 'vnf_firewall', slot: 4 },
   nat: { object: 'nat', program: 'vnf_nat', slot: 5 },
+  overlay: { object: 'overlay', program: 'vnf_overlay', slot: VNF_ID_OVERLAY },
 };
 
 export class TestDataplane {

@@ -15,6 +15,7 @@ import { ctCfgCodec, ctEntryCodec, ctGcCodec, ctKeyCodec, ctSlotCodec, ctTcpDirC
 import {
   natEntryCodec, natFloatCodec, natFloatKeyCodec, natFwdCodec, natFwdKeyCodec, natKeyCodec, natMasqKeyCodec, natNetCodec, natSrcCodec, natSrcKeyCodec,
 } from '../../src/vnf/nat/codec.js';
+import { ovlCfgCodec, ovlEpCodec, ovlEpKeyCodec, ovlNetCodec } from '../../src/vnf/overlay/codec.js';
 import { monCfgCodec, monEventCodec, monStateCodec } from '../../src/monitor/codec.js';
 import { traceRecCodec } from '../../src/trace/codec.js';
 import { assertLayoutMatchesBtf } from '../helpers/btf.js';
@@ -38,6 +39,9 @@ const cases: Array<[string, StructCodec<never>[]]> = [
     ctKeyCodec, ctEntryCodec, ctTcpDirCodec, ctCfgCodec, ctZoneCodec, ctSlotCodec, ctGcCodec] as StructCodec<never>[]],
   ['nat', [natNetCodec, natMasqKeyCodec, natFloatKeyCodec, natFloatCodec, natFwdKeyCodec, natFwdCodec, natKeyCodec, natEntryCodec, natSrcKeyCodec, natSrcCodec,
     ctKeyCodec, ctEntryCodec, ctCfgCodec, ctGcCodec] as StructCodec<never>[]],
+  ['overlay', [ovlCfgCodec, ovlNetCodec, ovlEpKeyCodec, ovlEpCodec, floodKeyCodec, traceRecCodec] as StructCodec<never>[]],
+  // The bridge reads the overlay's networks (vnf/overlay.h: does a flood go to other hosts).
+  ['bridge', [ovlNetCodec] as StructCodec<never>[]],
 ];
 
 for (const [object, codecs] of cases) {

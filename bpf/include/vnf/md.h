@@ -15,6 +15,8 @@
 
 #define VNF_MD_F_FROM_ROUTER 0x1 /* the router handed this packet to the bridge */
 #define VNF_MD_F_EGRESS_HOOK 0x2 /* running from a tc egress hook: deliver = pass */
+#define VNF_MD_F_FROM_OVERLAY 0x4 /* received from another host: never learned, routed or sent back */
+#define VNF_MD_F_OVL_FLOOD 0x8   /* bridge -> overlay: replicate to the network's remote hosts */
 #define VNF_MAX_HOPS 16          /* VNF hand-offs per packet (tail calls are capped at 33) */
 
 static __always_inline __u32 md_in(struct __sk_buff *skb) { return skb->cb[0]; }

@@ -1,7 +1,7 @@
 /** Codecs of bpf/abi/bridge.h (layouts checked against BTF by test/unit/btf-layout.test.ts). */
 import { defineStruct } from '../../codec/struct.js';
 
-export { VNF_ID_BRIDGE, VNF_FDB_F_STATIC, VNF_FDB_MAX, VNF_FDB_STATIC_MAX, VNF_LEARN_PER_PORT } from '../../abi/bridge.js';
+export { VNF_ID_BRIDGE, VNF_FDB_F_REMOTE, VNF_FDB_F_STATIC, VNF_FDB_MAX, VNF_FDB_STATIC_MAX, VNF_LEARN_PER_PORT } from '../../abi/bridge.js';
 
 export interface FdbKey {
   network: number;

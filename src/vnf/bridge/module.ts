@@ -7,13 +7,27 @@ import { put, type MapEntries } from '../../model/desired.js';
 import { VNF_MAP_FDB, VNF_MAP_FDB_STATIC, VNF_MAP_LEARN } from '../../abi/bridge.js';
 import { VNF_PORTS_MAX } from '../../abi/vnf_common.js';
 import type { CompileContext, MapDecl, StatusReader, StatusSection, VnfModule } from '../types.js';
-import { fdbEntryCodec, fdbKeyCodec, learnCodec, VNF_FDB_F_STATIC, VNF_FDB_MAX, VNF_FDB_STATIC_MAX, VNF_ID_BRIDGE } from './codec.js';
+import { overlayOf } from '../overlay/model.js';
+import { fdbEntryCodec, fdbKeyCodec, learnCodec, VNF_FDB_F_REMOTE, VNF_FDB_F_STATIC, VNF_FDB_MAX, VNF_FDB_STATIC_MAX, VNF_ID_BRIDGE } from './codec.js';
 
 function entries(ctx: CompileContext): Record<string, MapEntries> {
   const fdb: MapEntries = new Map();
   for (const p of ctx.ports) {
     if (!p.mac) continue;
     put(fdb, fdbKeyCodec.encode({ network: p.networkId, mac: p.mac }), fdbEntryCodec.encode({ ifindex: p.ifindex, flags: VNF_FDB_F_STATIC, updated_ns: 0n }));
+  }
+  // Endpoints on other hosts (a slice's ext.overlay): behind this host's VXLAN device.
+  const o = overlayOf(ctx.topology);
+  const device = ctx.ports.find((p) => p.source === 'overlay');
+  if (o && device) {
+    const live = new Set(o.hosts.map((h) => h.name));
+    const networks = new Set(ctx.topology.networks.map((n) => n.name));
+    for (const r of o.remotes) {
+      if (!live.has(r.host) || !networks.has(r.network) || o.vnis[r.network] === undefined) continue;
+      put(fdb, fdbKeyCodec.encode({ network: ctx.networkId(r.network), mac: r.mac }), fdbEntryCodec.encode({
+        ifindex: device.ifindex, flags: VNF_FDB_F_STATIC | VNF_FDB_F_REMOTE, updated_ns: 0n,
+      }));
+    }
   }
   return { [VNF_MAP_FDB_STATIC]: fdb };
 }

@@ -15,7 +15,7 @@ import {
 } from '../../abi/vnf_common.js';
 import {
   chain, chainCodec, counterCodec, floodKeyCodec, idCodec, idKeyCodec, metaCodec, networkCodec, portCodec,
-  portSrcKeyCodec, portStatsKeyCodec, VNF_ABI_VERSION, VNF_PORT_F_SPOOFCHK, VNF_PORT_SRC_MAX, VNF_CHAINS_MAX, VNF_FLOOD_ENTRIES_MAX, VNF_ID_CORE, VNF_IDS_MAX, VNF_IDK_NEXT,
+  portSrcKeyCodec, portStatsKeyCodec, VNF_ABI_VERSION, VNF_PORT_F_OVERLAY, VNF_PORT_F_SPOOFCHK, VNF_PORT_SRC_MAX, VNF_CHAINS_MAX, VNF_FLOOD_ENTRIES_MAX, VNF_ID_CORE, VNF_IDS_MAX, VNF_IDK_NEXT,
   VNF_MAX_PROGS, VNF_NETWORKS_MAX, VNF_PORT_F_ATTACHED, VNF_PORT_STATS_MAX, VNF_PORTS_MAX, VNF_STATS_ENTRIES,
 } from '../common/codec.js';
 import type { CompileContext, MapDecl, StatusReader, StatusSection, VnfModule } from '../types.js';
@@ -57,7 +57,8 @@ function coreEntries(ctx: CompileContext): Record<string, MapEntries> {
       chain_out: chainId(chainOut),
       // Every port sends only as itself (its identity is checked at its ingress); an uplink
       // carries the world (many hosts), and has no identity to check.
-      flags: (p.source === 'uplink' ? 0 : VNF_PORT_F_SPOOFCHK) | (p.source === 'attach' ? VNF_PORT_F_ATTACHED : 0),
+      flags: (p.source === 'uplink' || p.source === 'overlay' ? 0 : VNF_PORT_F_SPOOFCHK) | (p.source === 'attach' ? VNF_PORT_F_ATTACHED : 0) |
+        (p.source === 'overlay' ? VNF_PORT_F_OVERLAY : 0),
       ip: p.ip,
       mac: p.mac ?? ZERO_MAC,
       prefix: p.prefix,
@@ -65,6 +66,7 @@ function coreEntries(ctx: CompileContext): Record<string, MapEntries> {
     for (const src of p.allowedSources) {
       put(sources, portSrcKeyCodec.encode({ prefixlen: 32 + src.prefix, ifindex: p.ifindex, addr: src.addr }), u32(1));
     }
+    if (p.source === 'overlay') continue; // in no network's flood list: the overlay replicates by host
     const list = members.get(p.networkId) ?? [];
     list.push(p.ifindex);
     members.set(p.networkId, list);

@@ -22,6 +22,7 @@ import {
 } from './codec.js';
 import { DEFAULT_ROUTER_MODEL, routerSettingsOf, type RouterModel } from './model.js';
 import { routerSpec } from './spec.js';
+import { overlayOf } from '../overlay/model.js';
 
 function cfgOf(m: RouterModel): RouterCfg {
   const n = m.neighbours;
@@ -52,6 +53,19 @@ function entries(ctx: CompileContext): Record<string, MapEntries> {
     put(neigh, neighKeyCodec.encode({ network: p.networkId, ip: p.ip }), neighCodec.encode({
       updated_ns: 0n, mac: p.mac, flags: VNF_NEIGH_F_STATIC,
     }));
+  }
+  // Endpoints on other hosts: this host routes for them too (the anycast gateway), and the
+  // routed frame leaves through the overlay once (the bridge's REMOTE entry).
+  const o = overlayOf(ctx.topology);
+  if (o && ctx.ports.some((p) => p.source === 'overlay')) {
+    const live = new Set(o.hosts.map((h) => h.name));
+    const networks = new Set(ctx.topology.networks.map((n) => n.name));
+    for (const r of o.remotes) {
+      if (!r.ip || !live.has(r.host) || !networks.has(r.network) || o.vnis[r.network] === undefined) continue;
+      const id = ctx.networkId(r.network);
+      if (!routed.has(id)) continue;
+      put(neigh, neighKeyCodec.encode({ network: id, ip: r.ip }), neighCodec.encode({ updated_ns: 0n, mac: r.mac, flags: VNF_NEIGH_F_STATIC }));
+    }
   }
   const cfg: MapEntries = new Map();
   put(cfg, u32(0), routerCfgCodec.encode(cfgOf(routerSettingsOf(ctx.topology))));

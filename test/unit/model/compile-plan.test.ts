@@ -22,6 +22,7 @@ const builds: Build[] = [
   { object: 'router', hash: 'cccccccccccc', programs: ['vnf_router'] },
   { object: 'firewall', hash: 'eeeeeeeeeeee', programs: ['vnf_firewall'] },
   { object: 'nat', hash: 'ffffffffffff', programs: ['vnf_nat'] },
+  { object: 'overlay', hash: '111111111111', programs: ['vnf_overlay'] },
 ];
 
 function input(t: Topology = topo, ids = assignIds(emptyIds(), t), ifindexBase = 100): CompileInput {
@@ -85,8 +86,8 @@ t.test('plan from nothing: loads, slots, entries, links in a safe order; against
   const d = compile(input());
   const p = plan(d, emptyKernel(topo.name), builds);
   const kinds = p.ops.map((o) => o.kind);
-  t.equal(kinds.filter((k) => k === 'load').length, 5);
-  t.equal(kinds.filter((k) => k === 'slot').length, 5, 'every VNF slot is a plan operation');
+  t.equal(kinds.filter((k) => k === 'load').length, builds.length);
+  t.equal(kinds.filter((k) => k === 'slot').length, builds.length, 'every VNF slot is a plan operation');
   t.equal(kinds.filter((k) => k === 'attach').length, 8, 'ingress + egress per interface');
   const firstAttach = kinds.indexOf('attach');
   const idx = (map: string): number[] => p.ops.flatMap((o, i) => (o.kind === 'upsert' && o.map === map ? [i] : []));
@@ -149,8 +150,8 @@ t.test('a program that uses a map that is no longer pinned is reloaded (defect: 
   const k = kernelAfter(d, builds);
   k.pinned.set('vnf_ports', infoOf('vnf_ports')); // the pin now names another map than the programs use
   const p = plan(d, k, builds);
-  t.equal(p.ops.filter((o) => o.kind === 'load').length, 5, 'every object reloaded');
-  t.equal(p.ops.filter((o) => o.kind === 'slot').length, 5, 'and every slot moved to the reloaded programs');
+  t.equal(p.ops.filter((o) => o.kind === 'load').length, builds.length, 'every object reloaded');
+  t.equal(p.ops.filter((o) => o.kind === 'slot').length, builds.length, 'and every slot moved to the reloaded programs');
   t.equal(p.ops.filter((o) => o.kind === 'update-link').length, 8, 'and every link');
 });
 

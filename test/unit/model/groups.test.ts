@@ -23,6 +23,7 @@ const builds: Build[] = [
   { object: 'router', hash: 'cccccccccccc', programs: ['vnf_router'] },
   { object: 'firewall', hash: 'eeeeeeeeeeee', programs: ['vnf_firewall'] },
   { object: 'nat', hash: 'ffffffffffff', programs: ['vnf_nat'] },
+  { object: 'overlay', hash: '111111111111', programs: ['vnf_overlay'] },
 ];
 
 function topology(rules: string[], def = 'drop', firewalls = true): Topology {

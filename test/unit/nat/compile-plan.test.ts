@@ -29,6 +29,7 @@ const builds: Build[] = [
   { object: 'router', hash: 'cccccccccccc', programs: ['vnf_router'] },
   { object: 'firewall', hash: 'eeeeeeeeeeee', programs: ['vnf_firewall'] },
   { object: 'nat', hash: 'ffffffffffff', programs: ['vnf_nat'] },
+  { object: 'overlay', hash: '111111111111', programs: ['vnf_overlay'] },
 ];
 
 const WITH_FIREWALL = `${NAT}firewalls:\n  fw:\n    attach: [web/eth0]\n`;
