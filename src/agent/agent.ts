@@ -19,7 +19,8 @@ import { encodeValue, type AppliedValue, type HostValue } from '../store/values.
 import { parseTopology, SpecError } from '../spec/index.js';
 import { parseAddr } from '../spec/ipv4.js';
 import type { Topology } from '../spec/model.js';
-import { sliceFor, spansHosts } from '../hosts/slice.js';
+import { sliceFor } from '../hosts/slice.js';
+import { spansHosts } from '../spec/hosts.js';
 import { applyTopology, destroyTopology } from '../ops/topology.js';
 import { generationOf } from '../vnf/core/module.js';
 import { ensureVxlan } from './device.js';

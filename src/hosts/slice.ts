@@ -30,9 +30,6 @@ export interface SliceInput {
 const byName = (a: { name: string }, b: { name: string }): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
-/** Whether any container of the topology names a host (then it is applied through a store). */
-export const spansHosts = (t: Topology): boolean => t.containers.some((c) => c.host !== undefined);
-
 export function sliceFor(input: SliceInput): Topology {
   const { topology: t, host } = input;
   const ready = input.ready ?? (() => true);

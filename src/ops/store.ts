@@ -10,7 +10,7 @@ import { deleteTopology, getStoredTopology, putTopology, type PutResult } from '
 import { readSnapshot } from '../store/snapshot.js';
 import { diffTopologies, type StoreDiffEntry } from '../store/diff.js';
 import { storeStatus, type StoreStatus } from '../store/status.js';
-import { spansHosts } from '../hosts/slice.js';
+import { spansHosts } from '../spec/hosts.js';
 import type { StoredTopology } from '../store/snapshot.js';
 
 export interface StoreTarget {

@@ -59,6 +59,14 @@ export function isUnreachable(e: unknown): boolean {
     e instanceof m.GRPCCancelledError || e instanceof m.ClientClosedError || /ECONNREFUSED|deadline|unavailable|No connection/i.test(e.message);
 }
 
+/** gRPC's message without its status code and trailing notes: "connect ECONNREFUSED 127.0.0.1:2379". */
+export function readable(e: unknown): string {
+  const m = e instanceof Error ? e.message : String(e);
+  const cause = /Last error: (?:Error: )?(.*?)(?:\. Resolution note:.*)?$/.exec(m);
+  if (cause?.[1]) return cause[1].trim();
+  return m.replace(/^\d+ [A-Z_]+: /, '').replace(/\. Resolution note:.*$/, '').trim() || m;
+}
+
 export function connectStore(url: string, opts: StoreOptions = {}): Store {
   const keys = storeKeys(opts.prefix);
   const host = checkStoreUrl(url);
@@ -68,6 +76,8 @@ export function connectStore(url: string, opts: StoreOptions = {}): Store {
   const options: IOptions = {
     hosts: host,
     dialTimeout: timeout,
+    // The store is on the underlay, never behind a proxy an environment variable names.
+    grpcOptions: { 'grpc.enable_http_proxy': 0 },
     defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeout }),
     faultHandling: {
       host: () => noop,
@@ -85,7 +95,7 @@ export function connectStore(url: string, opts: StoreOptions = {}): Store {
       try {
         return await f(client);
       } catch (e) {
-        const reason = e instanceof Error ? e.message : String(e);
+        const reason = readable(e);
         if (isUnreachable(e)) throw new StoreUnreachableError(`cannot reach the store at ${host}: ${reason}`);
         throw new StoreError(`the store at ${host} refused the call: ${reason}`);
       }

@@ -52,8 +52,20 @@ function section(kind: string, before: unknown, after: unknown): StoreDiffEntry[
   return [{ kind, name: kind, change: before === undefined ? 'added' : after === undefined ? 'removed' : 'changed' }];
 }
 
+/** A module section with its named lists emptied (its settings kept). */
+function emptied(ext: Topology['ext']): Topology['ext'] {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(ext)) {
+    if (isNamedList(v)) out[k] = [];
+    else if (v !== null && typeof v === 'object' && !Array.isArray(v)) out[k] = Object.fromEntries(Object.entries(v).map(([x, y]) => [x, isNamedList(y) ? [] : y]));
+    else out[k] = v;
+  }
+  return out as Topology['ext'];
+}
+
 export function diffTopologies(stored: Topology | undefined, file: Topology): StoreDiffEntry[] {
-  const before: Topology = stored ?? { ...file, name: file.name, settings: file.settings, networks: [], containers: [], routers: [], ext: {} };
+  // Nothing stored: every named item is added; a module's settings (its defaults) are not news.
+  const before: Topology = stored ?? { ...file, networks: [], containers: [], routers: [], ext: emptied(file.ext) };
   const out: StoreDiffEntry[] = [];
   if (stored && stored.name !== file.name) out.push({ kind: 'topology', name: file.name, change: 'changed' });
   if (stored && !same(stored.settings, file.settings)) out.push({ kind: 'settings', name: 'settings', change: 'changed' });
