@@ -160,10 +160,24 @@ if (requirePrivileges(t)) {
     t.equal(ping(a, '10.77.0.12', 3), 3, 'the change is applied: a pings e');
     t.ok(e);
 
+    // An edit in normal operation (watch → debounce → apply → report): timed, and e's port goes.
+    const rss = Number(/VmRSS:\s+(\d+)/.exec(spawnSync('cat', [`/proc/${agent.proc.pid}/status`], { encoding: 'utf8' }).stdout)?.[1]);
+    t.comment(`agent memory: ${Math.round(rss / 1024)} MiB resident`);
+    const v3 = file('v3', topo(name, [line('a', '10.77.0.10'), line('b', '10.77.0.11'), line('r', '10.77.0.20', 'h2')].join('\n')));
+    const t3 = Date.now();
+    const rev3 = json<{ revision: number }>(ctl(storeNs, ['apply', '-f', v3, '--store', S, '-o', 'json'])).revision;
+    const applyMs = Date.now() - t3;
+    const written = Date.now();
+    await agent.waitLog(new RegExp(`applied revision ${rev3} `), 10_000);
+    const at = Date.parse(new RegExp(`(\\S+) h1 applied revision ${rev3} `).exec(agent.log())![1]!);
+    t.comment(`an edit reached h1's kernel ${at - written}..${at - t3} ms after apply --store wrote it (the CLI took ${applyMs} ms, mostly node and ip netns exec)`);
+    await until('h1 reported the edit', () => json<Status>(ctl(storeNs, ['get', '--store', S, '-o', 'json'])).hosts.find((h) => h.name === 'h1' && h.appliedRevision === rev3), 10_000);
+    t.equal(ping(a, '10.77.0.12', 2), 0, 'e left the topology: its port no longer forwards');
+
     // SIGKILL: the dataplane keeps forwarding; a new agent converges with no change to the kernel.
     agent.proc.kill('SIGKILL');
     t.equal(await agent.exited, 'SIGKILL');
-    t.equal(ping(b, '10.77.0.12', 3), 3, 'agent dead: still forwarding');
+    t.equal(ping(b, '10.77.0.10', 3), 3, 'agent dead: still forwarding');
     const again = host.agent(['--host', 'h1', '--store', S, '--underlay', 'ul0', '--ttl', '3']);
     await again.waitLog(/applied revision \d+ \(0 changes/, 20_000);
     t.pass('the restarted agent applied the unchanged slice with 0 changes');
