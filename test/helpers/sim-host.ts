@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { Test } from 'tap';
 import { createNetns, createVeth, randomName } from './netns.js';
 import { ROOT } from './paths.js';
+import { sh } from './sh.js';
 
 export interface SimHost {
   netns: string;
@@ -35,17 +36,26 @@ const exitedOf = (p: ChildProcess): Promise<number | string> => new Promise((r) 
   p.once('exit', (code, sig) => r(code ?? sig ?? -1));
 });
 
-/** The namespace that holds etcd (the store) and the underlay's far end of each host. */
+/** The underlay: a Linux bridge in the store's namespace (standing in for the physical network). */
+export const UNDERLAY_BRIDGE = 'ulbr0';
+export const STORE_IP = '192.0.2.254';
+
+/** The namespace that holds etcd (the store, at STORE_IP) and the underlay bridge every host is plugged into. */
 export function createStoreNetns(t: Test): string {
-  return createNetns(t, 'vq');
+  const ns = createNetns(t, 'vq');
+  sh('ip', ['-n', ns, 'link', 'add', UNDERLAY_BRIDGE, 'type', 'bridge']);
+  sh('ip', ['-n', ns, 'addr', 'add', `${STORE_IP}/24`, 'dev', UNDERLAY_BRIDGE]);
+  sh('ip', ['-n', ns, 'link', 'set', UNDERLAY_BRIDGE, 'up']);
+  return ns;
 }
 
-/** A host on the underlay 192.0.2.0/24 (index 1..250), the store at 192.0.2.254 in `storeNs`. */
-export async function createSimHost(t: Test, storeNs: string, index: number, storeIp = '192.0.2.254'): Promise<SimHost> {
+/** A host on the underlay 192.0.2.0/24 (index 1..250), plugged into the store namespace's bridge. */
+export async function createSimHost(t: Test, storeNs: string, index: number): Promise<SimHost> {
   const netns = createNetns(t, 'vh');
   const ip = `192.0.2.${index}`;
   const far = randomName('vu');
-  createVeth(t, { name: 'ul0', ns: netns, ip: `${ip}/24` }, { name: far, ns: storeNs, ...(index === 1 ? { ip: `${storeIp}/24` } : {}) });
+  createVeth(t, { name: 'ul0', ns: netns, ip: `${ip}/24` }, { name: far, ns: storeNs });
+  sh('ip', ['-n', storeNs, 'link', 'set', far, 'master', UNDERLAY_BRIDGE]);
   const holder = spawn('ip', ['netns', 'exec', netns, 'unshare', '--mount', '--propagation', 'private', 'sh', '-c',
     'mount -t bpf bpf /sys/fs/bpf && mkdir -p /run/vnf && mount -t tmpfs -o mode=0700 tmpfs /run/vnf && echo ready && exec sleep infinity'],
   { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { requirePrivileges } from '../helpers/privilege.js';
 import { startEtcd } from '../helpers/etcd.js';
 import { createNetns, createVeth, nsRun, ping, randomName } from '../helpers/netns.js';
-import { createSimHost, createStoreNetns } from '../helpers/sim-host.js';
+import { createSimHost, createStoreNetns, STORE_IP } from '../helpers/sim-host.js';
 import { ROOT } from '../helpers/paths.js';
 import { hostVethName } from '../../src/model/names.js';
 import { parseTopology } from '../../src/spec/index.js';
@@ -102,7 +102,7 @@ if (requirePrivileges(t)) {
   t.test('an agent in its own network + mount namespace: converges, reports, survives an etcd outage and its own SIGKILL', async (t) => {
     const storeNs = createStoreNetns(t);
     const host = await createSimHost(t, storeNs, 1);
-    const etcd = await startEtcd(t, { netns: storeNs, host: '192.0.2.254' });
+    const etcd = await startEtcd(t, { netns: storeNs, host: STORE_IP });
     const S = etcd.url;
     const name = randomName('sa');
     const line = (c: string, ip: string, h = 'h1'): string => `  ${c}: { host: ${h}, interfaces: { eth0: { network: n1, ip: ${ip}/24 } } }`;
@@ -195,5 +195,48 @@ if (requirePrivileges(t)) {
     t.equal(ctl(storeNs, ['destroy', name, '--store', S]).status, 0);
     await last.waitLog(new RegExp(`topology ${name} is gone from the store: destroyed here`));
     t.equal(ping(a, '10.77.0.11', 2), 0, 'destroyed: no more forwarding');
+  });
+
+  t.test('two hosts: each sees the other\'s endpoints while its lease lives, and drops them when it expires', async (t) => {
+    const storeNs = createStoreNetns(t);
+    const h1 = await createSimHost(t, storeNs, 1);
+    const h2 = await createSimHost(t, storeNs, 2);
+    const etcd = await startEtcd(t, { netns: storeNs, host: STORE_IP });
+    const S = etcd.url;
+    const name = randomName('s2');
+    const f = file('two', topo(name, '  a: { host: h1, interfaces: { eth0: { network: n1, ip: 10.77.0.10/24 } } }\n  b: { host: h2, interfaces: { eth0: { network: n1, ip: 10.77.0.11/24 } } }'));
+    const rev = json<{ revision: number }>(ctl(storeNs, ['apply', '-f', f, '--store', S, '-o', 'json'])).revision;
+    /** The overlay part of the slice a host applied, from its own record (in its own /run/vnf). */
+    const overlay = (h: typeof h1): { hosts: Array<{ name: string }>; remotes: Array<{ host: string; container: string }> } | undefined => {
+      const [cmd, ...args] = h.argv(['cat', `/run/vnf/${name}/topology.json`]);
+      const r = spawnSync(cmd!, args, { encoding: 'utf8' });
+      if (r.status !== 0) return undefined;
+      const rec = JSON.parse(r.stdout) as { ext?: { overlay?: ReturnType<typeof overlay> }; topology?: { ext?: { overlay?: ReturnType<typeof overlay> } } };
+      return rec.ext?.overlay ?? rec.topology?.ext?.overlay;
+    };
+    const a1 = h1.agent(['--host', 'h1', '--store', S, '--underlay', 'ul0', '--ttl', '2']);
+    const a2 = h2.agent(['--host', 'h2', '--store', S, '--underlay', 'ul0', '--ttl', '2']);
+    await until('h1 sees h2 and b', () => {
+      const o = overlay(h1);
+      return o && o.hosts.map((x) => x.name).join() === 'h2' && o.remotes.map((x) => `${x.host}/${x.container}`).join() === 'h2/b';
+    });
+    await until('h2 sees h1 and a', () => {
+      const o = overlay(h2);
+      return o && o.hosts.map((x) => x.name).join() === 'h1' && o.remotes.map((x) => `${x.host}/${x.container}`).join() === 'h1/a';
+    });
+    const st = json<Status>(ctl(storeNs, ['get', '--store', S, '-o', 'json']));
+    t.same(st.hosts.map((h) => [h.name, h.underlay, h.alive, h.appliedRevision]), [['h1', '192.0.2.1', true, rev], ['h2', '192.0.2.2', true, rev]]);
+    t.same(st.endpoints.map((e) => [e.container, e.host, e.hostAlive]), [['a', 'h1', true], ['b', 'h2', true]]);
+    a2.proc.kill('SIGKILL');
+    const killed = Date.now();
+    await until('h1 dropped h2', () => {
+      const o = overlay(h1);
+      return o && o.hosts.length === 0 && o.remotes.length === 0;
+    }, 15_000);
+    t.comment(`h1 dropped h2's endpoints ${Date.now() - killed} ms after h2's agent was killed (ttl 2 s)`);
+    const after = json<Status>(ctl(storeNs, ['get', '--store', S, '-o', 'json']));
+    t.same(after.hosts.map((h) => [h.name, h.alive]), [['h1', true], ['h2', false]], 'get: h2 is dead');
+    t.same(after.endpoints.map((e) => [e.container, e.hostAlive]), [['a', true], ['b', false]]);
+    t.match(a1.log(), /applied revision/);
   });
 }
