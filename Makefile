@@ -109,7 +109,18 @@ $(CNI_BUNDLE): $(TS_STAMP)
 	printf '#!/usr/bin/env node\nimport "./vnf-cni/main.js";\n' > $@
 	@chmod +x $@
 
-ts: $(TS_STAMP) $(CLI_BUNDLE) $(CNI_BUNDLE)
+# The per-host agent, bundled the same way. etcd3 stays outside the bundle (it reads its .proto
+# files next to itself): it is required from node_modules when the agent or a --store command runs.
+AGENT_BUNDLE := dist/vnf-agent.js
+$(AGENT_BUNDLE): $(TS_STAMP)
+	@rm -rf dist/vnf-agent
+	npx --no-install esbuild cli/agent.ts --bundle --platform=node --format=esm --splitting \
+	  --outdir=dist/vnf-agent --entry-names=main --chunk-names=[name]-[hash] --log-level=warning \
+	  --banner:js="import { createRequire as __vnfRequire } from 'node:module'; const require = __vnfRequire(import.meta.url);"
+	printf '#!/usr/bin/env node\nimport "./vnf-agent/main.js";\n' > $@
+	@chmod +x $@
+
+ts: $(TS_STAMP) $(CLI_BUNDLE) $(CNI_BUNDLE) $(AGENT_BUNDLE)
 
 # Installs the CNI plugin where runtimes look for it: a small wrapper that runs this checkout's build.
 CNI_DIRS ?= /usr/lib/cni /opt/cni/bin

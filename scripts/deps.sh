@@ -13,6 +13,8 @@ APT_PACKAGES=(
   iperf3 iptables nftables
   # trafgen: frames from an AF_PACKET TX ring, whose headers arrive paged (test/integration/router-paged)
   netsniff-ng
+  # the store of topologies that span hosts (vnf-ctl --store, vnf-agent); tests start their own
+  etcd-server
 )
 
 missing=()

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { isData, OUTPUT_HELP, parseFormat, problemObjects, renderData, showWarnings } from '../output.js';
+import { isData, OUTPUT_HELP, parseFormat, problemObjects, renderData, showWarnings, UsageError } from '../output.js';
 
 export function register(program: Command): void {
   program
@@ -7,13 +7,34 @@ export function register(program: Command): void {
     .description('show what `apply` would do: every operation, diffed against what is pinned in the kernel')
     .requiredOption('-f, --file <FILE>', 'topology file (YAML or JSON; - reads stdin)')
     .option('-o, --output <format>', OUTPUT_HELP, 'table')
+    .option('--store <URL>', 'diff the file against the topology stored there (etcd) instead of the kernel')
+    .option('--store-prefix <PREFIX>', 'the store\'s key prefix (default /vnf/)')
     .option('--detailed-exitcode', 'exit 0 when there is nothing to change, 2 when there is, 1 on any error (for CI)')
     .addHelpText('after', '\nWorks before `lab up` too: interfaces the lab creates are shown as pending, planned as if they existed.\n\n' +
       'Exit codes: 0 success, 1 failure, 2 invalid input; with --detailed-exitcode 0 no changes, 2 changes, 1 anything else.\n\n' +
       'Examples:\n  vnf-ctl plan -f examples/demo.yaml\n  vnf-ctl plan -f examples/demo.yaml -o json\n  vnf-ctl plan -f examples/demo.yaml --detailed-exitcode || echo "changes pending"')
-    .action(async (o: { file: string; output: string; detailedExitcode?: boolean }) => {
+    .action(async (o: { file: string; output: string; detailedExitcode?: boolean; store?: string; storePrefix?: string }) => {
       try {
         const format = parseFormat(o.output);
+        if (o.store !== undefined) {
+          const { planAgainstStore } = await import('../../src/ops/store.js');
+          const r = await planAgainstStore(o.file, { url: o.store, ...(o.storePrefix !== undefined ? { prefix: o.storePrefix } : {}) });
+          if (isData(format)) {
+            console.log(renderData({ topology: r.name, revision: r.storedRevision, changes: r.changes }, format));
+          } else {
+            showWarnings(r.warnings);
+            const against = r.storedRevision === null ? 'nothing is stored yet' : `stored revision ${r.storedRevision}`;
+            if (r.changes.length === 0) console.log(`topology ${r.name}: no changes (against ${against})`);
+            else {
+              console.log(`topology ${r.name}: ${r.changes.length} change${r.changes.length === 1 ? '' : 's'} against ${against}`);
+              const sign = { added: '+', removed: '-', changed: '~' } as const;
+              for (const c of r.changes) console.log(`  ${sign[c.change]} ${c.kind} ${c.name} (${c.change})`);
+            }
+          }
+          if (o.detailedExitcode) process.exitCode = r.changes.length ? 2 : 0;
+          return;
+        }
+        if (o.storePrefix !== undefined) throw new UsageError('--store-prefix needs --store URL');
         const { readTopology, formatPath } = await import('../../src/spec/index.js');
         const { planTopology } = await import('../../src/ops/topology.js');
         const { formatPlan } = await import('../../src/plan/format.js');

@@ -148,6 +148,12 @@ function readText(file: string): string {
  * warnings included) when it is unreadable or invalid. Returns the warnings of a valid file.
  */
 export function readTopology(file: string): { topology: Topology; warnings: SpecIssue[] } {
+  const { topology, warnings } = readTopologySource(file);
+  return { topology, warnings };
+}
+
+/** readTopology, with the text it read (apply --store stores the file as written). */
+export function readTopologySource(file: string): { topology: Topology; warnings: SpecIssue[]; text: string } {
   const name = sourceName(file);
   let text: string;
   try {
@@ -158,7 +164,7 @@ export function readTopology(file: string): { topology: Topology; warnings: Spec
   }
   const result = parseTopology(text, name);
   if (!result.ok) throw new SpecError(result.issues, name);
-  return { topology: result.topology, warnings: result.warnings };
+  return { topology: result.topology, warnings: result.warnings, text };
 }
 
 /**

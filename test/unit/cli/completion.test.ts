@@ -27,8 +27,8 @@ t.test('the bash script of vnf-ctl', async (t) => {
   t.match(r.stdout, /complete -o default -F _vnf_ctl vnf-ctl/);
   t.same(complete(r.stdout, ['vnf-ctl', 'ap']), ['apply'], 'vnf-ctl ap -> apply');
   const opts = complete(r.stdout, ['vnf-ctl', 'apply', '--']);
-  for (const o of ['--file', '--quiet', '--fast-attach', '--help']) t.ok(opts.includes(o), `apply -- lists ${o}`);
-  t.notOk(opts.includes('--output'), 'only apply\'s options');
+  for (const o of ['--file', '--quiet', '--fast-attach', '--store', '--help']) t.ok(opts.includes(o), `apply -- lists ${o}`);
+  t.notOk(opts.includes('--detailed-exitcode'), 'only apply\'s options (--detailed-exitcode is plan\'s)');
   t.same(complete(r.stdout, ['vnf-ctl', 'lab', '']), ['--help', 'down', 'exec', 'up'], 'subcommands of lab');
   t.same(complete(r.stdout, ['vnf-ctl', 'lab', 'up', '--f']), ['--fast-attach', '--file'], 'options of lab up');
   t.same(complete(r.stdout, ['vnf-ctl', 'get', '-o', 'json', '--o']), ['--only', '--output'], 'options after options');

@@ -1,0 +1,55 @@
+/**
+ * Everything under the prefix, read at one revision: the topology, the live hosts and what each
+ * applied. Values that do not validate are left out and reported in `problems`.
+ */
+import type { Store } from './client.js';
+import { classifyKey } from './keys.js';
+import { appliedValue, decodeValue, hostValue, topologyValue, type AppliedValue, type HostValue, type TopologyValue } from './values.js';
+
+export interface StoredTopology extends TopologyValue {
+  /** The key's mod revision: the topology's revision. */
+  revision: number;
+}
+
+export interface Snapshot {
+  /** The store's revision the snapshot was read at. */
+  revision: number;
+  topology?: StoredTopology;
+  /** Registered hosts (their lease is alive), by name. */
+  hosts: Map<string, HostValue>;
+  applied: Map<string, AppliedValue>;
+  /** Values that did not parse or validate, one line each. */
+  problems: string[];
+}
+
+interface RawKv { key: Buffer; value: Buffer; mod_revision: string }
+
+/** Sorts the key-values of one range read into a snapshot. */
+export function snapshotOf(store: Pick<Store, 'keys'>, revision: number, kvs: readonly RawKv[]): Snapshot {
+  const s: Snapshot = { revision, hosts: new Map(), applied: new Map(), problems: [] };
+  for (const kv of kvs) {
+    const key = kv.key.toString();
+    const text = kv.value.toString();
+    const k = classifyKey(store.keys, key);
+    if (!k) continue;
+    if (k.kind === 'topology') {
+      const d = decodeValue(topologyValue, key, text);
+      if (d.ok) s.topology = { ...d.value, revision: Number(kv.mod_revision) };
+      else s.problems.push(d.problem);
+    } else if (k.kind === 'host') {
+      const d = decodeValue(hostValue, key, text);
+      if (d.ok) s.hosts.set(k.host, d.value);
+      else s.problems.push(d.problem);
+    } else {
+      const d = decodeValue(appliedValue, key, text);
+      if (d.ok) s.applied.set(k.host, d.value);
+      else s.problems.push(d.problem);
+    }
+  }
+  return s;
+}
+
+export async function readSnapshot(store: Store): Promise<Snapshot> {
+  const r = await store.call((c) => c.getAll().prefix(store.keys.prefix).exec());
+  return snapshotOf(store, Number(r.header.revision), r.kvs as unknown as RawKv[]);
+}
