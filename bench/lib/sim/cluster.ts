@@ -6,6 +6,7 @@
  * `down()`, or the parent cleanup's close on failure — in reverse order: containers, agents,
  * hosts' mount namespaces, host namespaces, etcd, its data, the underlay.
  */
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { projectRoot } from '../../../src/native/binding.js';
 import type { Cleanup } from '../cleanup.js';
@@ -37,7 +38,7 @@ export interface StoreView {
 }
 
 export interface Converged {
-  /** From the call until every host had applied the revision, as this process saw it (polling). */
+  /** From `since` (default: the call) until every host had applied the revision, as this process saw it (polling). */
   ms: number;
   /** Polls of `get` it took. */
   polls: number;
@@ -130,6 +131,22 @@ export class Cluster {
     }
   }
 
+  /** ctlRun without blocking the event loop (so packet checks can run beside it). */
+  ctlRunAsync(args: string[], timeoutMs = 60_000): Promise<RunResult> {
+    return new Promise((resolve) => {
+      const p = spawn('ip', ['netns', 'exec', this.names.underlay, process.execPath, join(this.root, 'dist', 'vnf-ctl.js'), ...args, '--store', this.store], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
+      p.on('close', (code) => {
+        clearTimeout(timer);
+        resolve({ status: code ?? -1, stdout, stderr });
+      });
+    });
+  }
+
   apply(file: string): { revision: number; changed: boolean } {
     return this.ctl(['apply', '-f', file]);
   }
@@ -138,20 +155,27 @@ export class Cluster {
     return this.ctl<StoreView>(['get']);
   }
 
+  async viewAsync(): Promise<StoreView> {
+    const r = await this.ctlRunAsync(['get', '-o', 'json']);
+    if (r.status !== 0) throw new CtlError(`vnf-ctl get exited ${r.status}: ${(r.stderr || r.stdout).trim().slice(-800)}`, r);
+    return JSON.parse(r.stdout) as StoreView;
+  }
+
   /**
    * Polls `get` until every host whose agent runs (or the named ones) is alive and has applied
-   * `revision` or later. Throws after timeoutMs with what each host reported.
+   * `revision` or later. Throws after timeoutMs with what each host reported. `since` (a
+   * performance.now() value, e.g. when `apply` returned) is where the time starts (default: now).
    */
-  async waitConverged(revision: number, timeoutMs = 30_000, hosts?: string[]): Promise<Converged> {
-    const t0 = performance.now();
-    const want = hosts ?? this.hosts.filter((h) => h.agentRunning).map((h) => h.name);
+  async waitConverged(revision: number, timeoutMs = 30_000, o: { hosts?: string[]; since?: number } = {}): Promise<Converged> {
+    const t0 = o.since ?? performance.now();
+    const want = o.hosts ?? this.hosts.filter((h) => h.agentRunning).map((h) => h.name);
     let polls = 0;
     let view: StoreView | undefined;
     let lastErr = '';
     while (performance.now() - t0 < timeoutMs) {
       polls++;
       try {
-        view = this.view();
+        view = await this.viewAsync();
         const ok = want.every((name) => {
           const h = view!.hosts.find((x) => x.name === name);
           return h !== undefined && h.alive && (h.appliedRevision ?? -1) >= revision;
