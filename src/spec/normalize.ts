@@ -9,10 +9,12 @@ import type { Container, Network, Route, Router, RouterPort, Topology } from './
 import { API_VERSION, DEFAULT_FDB_AGING_SECONDS, type RawRouter, type RawTopology } from './schema.js';
 import { VNFS } from '../vnf/registry.js';
 import { must, sortedEntries } from './util.js';
+import { deriveVni, spansHosts } from './hosts.js';
 
 
 export function normalize(raw: RawTopology): Topology {
   const fdbAgingSeconds = raw.settings?.fdbAgingSeconds ?? DEFAULT_FDB_AGING_SECONDS;
+  const multiHost = spansHosts(raw);
 
   const networks: Network[] = sortedEntries(raw.networks).map(([name, spec]) => {
     const subnet = must(parseCidr(spec.subnet));
@@ -21,6 +23,7 @@ export function normalize(raw: RawTopology): Topology {
       name,
       subnet,
       fdbAgingSeconds: spec.fdbAgingSeconds ?? fdbAgingSeconds,
+      ...(multiHost ? { vni: spec.vni ?? deriveVni(name) } : {}),
       ...(spec.uplink ? {
         uplink: {
           interface: spec.uplink.interface,
@@ -47,6 +50,7 @@ export function normalize(raw: RawTopology): Topology {
 
   const containers = sortedEntries(raw.containers).map(([name, spec]): Container => ({
     name,
+    ...(spec.host !== undefined ? { host: spec.host } : {}),
     interfaces: sortedEntries(spec.interfaces).map(([iface, ifspec]) => {
       const network = networkNamed(ifspec.network);
       return {

@@ -4,6 +4,7 @@
  * schema issues are left out, and references to them are not reported again), then every VNF
  * module's rules; it never throws. Everything here is O(n log n) in the size of the file.
  */
+import { deriveVni, spansHosts } from './hosts.js';
 import {
   VNF_IDS_MAX, VNF_MAX_FLOOD, VNF_NETWORKS_MAX, VNF_PORTS_MAX,
 } from '../abi/vnf_common.js';
@@ -124,6 +125,7 @@ export function checkRules(raw: RawTopology, invalid: ReadonlySet<string> = new 
   const gateways = new Map<string, SpecPath>();
   for (const [name, router] of Object.entries(raw.routers ?? {})) checkRouter(c, name, router, gateways);
   checkUplinks(c);
+  checkHosts(c);
   checkAllowedSources(c);
   checkCapacity(c);
   for (const v of VNFS) v.spec?.rules?.(c);
@@ -258,6 +260,37 @@ function checkUplinks(c: Checker): void {
     else namespaces.set(up.lab.namespace, [...path, 'lab']);
     const known = c.networks.get(name);
     if (known) c.hostAddress(up.lab.ip, known, [...path, 'lab', 'ip'], [...path, 'lab']);
+  }
+}
+
+/**
+ * A topology that spans hosts: every container names its host, no uplink (NAT and the world
+ * behind an uplink live on one host; not across hosts yet), and no two networks share a VNI.
+ * A `vni` in a one-host topology has no effect: said, not fatal.
+ */
+function checkHosts(c: Checker): void {
+  const containers = Object.entries(c.raw.containers ?? {});
+  if (!spansHosts(c.raw)) {
+    for (const [name, n] of Object.entries(c.raw.networks)) {
+      if (n.vni !== undefined) c.warn(['networks', name, 'vni'], 'a VNI only matters in a topology that spans hosts (no container names a host): it is ignored', 'key');
+    }
+    return;
+  }
+  const named = containers.filter(([, s]) => s.host !== undefined).map(([n]) => n);
+  for (const [name, spec] of containers) {
+    if (spec.host === undefined) c.report(['containers', name], `name the host it runs on (host: NAME): the other containers do (${named.slice(0, 3).join(', ')}${named.length > 3 ? ', …' : ''})`, 'key');
+  }
+  for (const [name, n] of Object.entries(c.raw.networks)) {
+    if (n.uplink) c.report(['networks', name, 'uplink'], 'an uplink is not supported in a topology that spans hosts (its containers name hosts): NAT and the world behind an uplink stay on one host for now', 'key');
+  }
+  const vnis = new Map<number, string>();
+  for (const [name, n] of Object.entries(c.raw.networks)) {
+    const vni = n.vni ?? deriveVni(name);
+    const other = vnis.get(vni);
+    if (other !== undefined) {
+      c.report(n.vni !== undefined ? ['networks', name, 'vni'] : ['networks', name],
+        `VNI ${vni} is already the VNI of networks.${other}${n.vni === undefined ? ' (derived from the names): set vni explicitly' : ''}`, n.vni !== undefined ? undefined : 'key');
+    } else vnis.set(vni, name);
   }
 }
 

@@ -15,6 +15,9 @@ import { checkIfname, IFNAME_PATTERN } from './names.js';
 export const API_VERSION = 'vnf/v1';
 export const DEFAULT_FDB_AGING_SECONDS = 300;
 
+/** The largest VXLAN network identifier (24 bits). */
+export const VNI_MAX = 0xffffff;
+
 const AgingSeconds = z
   .int({ error: 'expected a whole number of seconds' })
   .min(1, { error: 'must be at least 1 second' })
@@ -48,6 +51,9 @@ export const NetworkSchema = z
     }),
     fdbAgingSeconds: z.optional(AgingSeconds),
     uplink: z.optional(UplinkSchema),
+    vni: z.optional(z.int({ error: 'expected a whole number' }).min(1, { error: 'must be at least 1' }).max(VNI_MAX, { error: `must be at most ${VNI_MAX} (24 bits)` }).meta({
+      description: `the VXLAN network identifier (1-${VNI_MAX}) that carries this network between hosts, when containers name hosts; default: derived from the network name`,
+    })),
   })
   .meta({ description: 'an L2 segment: one eBPF bridge' });
 
@@ -82,7 +88,10 @@ function topLevel(fragments: SchemaFragment[]) {
   const pick = (k: keyof SchemaFragment): Record<string, z.ZodType> => Object.assign({}, ...fragments.map((f) => f[k] ?? {}));
   const InterfaceSchema = z.strictObject({ ...interfaceCore, ...pick('interface') });
   const ContainerSchema = z
-    .strictObject({ interfaces: named(InterfaceSchema, checkIfname, { pattern: IFNAME_PATTERN }).meta({ description: 'interface name inside the namespace (at most 15 characters) -> its network and address' }) })
+    .strictObject({
+      host: z.optional(Name('host name').meta({ description: 'the host it runs on, in a topology that spans hosts (applied with `vnf-ctl apply --store`; every container then names one)' })),
+      interfaces: named(InterfaceSchema, checkIfname, { pattern: IFNAME_PATTERN }).meta({ description: 'interface name inside the namespace (at most 15 characters) -> its network and address' }),
+    })
     .meta({ description: 'a network namespace that `vnf-ctl lab up` creates' });
   const RouterSchema = z.strictObject({ ...routerCore, ...pick('router') }).meta({ description: 'an IPv4 router joining networks' });
   const SettingsSchema = z.strictObject({ ...settingsCore, ...pick('settings') });
@@ -119,6 +128,7 @@ export interface RawInterface {
   [key: string]: unknown;
 }
 export interface RawContainer {
+  host?: string;
   interfaces: Record<string, RawInterface>;
 }
 export interface RawUplink {
@@ -129,6 +139,7 @@ export interface RawNetwork {
   subnet: string;
   fdbAgingSeconds?: number;
   uplink?: RawUplink;
+  vni?: number;
 }
 export interface RawRoute {
   to: string;
