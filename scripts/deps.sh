@@ -13,8 +13,6 @@ APT_PACKAGES=(
   iperf3 iptables nftables
   # trafgen: frames from an AF_PACKET TX ring, whose headers arrive paged (test/integration/router-paged)
   netsniff-ng
-  # the store of a topology that spans hosts; the simulated hosts' tests and bench start their own
-  etcd-server
 )
 
 missing=()
