@@ -113,6 +113,8 @@ async function datapath(ctx: Context, res: ScenarioResult, vnf: boolean): Promis
 interface SizeResult {
   hosts: number;
   storeMs: number[];
+  /** The same, from the hosts' reported appliedAt (no polling slack). */
+  reportedMs: number[];
   packetsMs: number[];
   rssKiB: number[];
   joinMs?: number;
@@ -120,7 +122,7 @@ interface SizeResult {
 
 /** Edits at `hosts` hosts: the cluster (grown to that size) and its topology (grown too). */
 async function edits(ctx: Context, c: Cluster, st: StoreTopology, hosts: number, count: number, first: number): Promise<SizeResult> {
-  const out: SizeResult = { hosts, storeMs: [], packetsMs: [], rssKiB: [] };
+  const out: SizeResult = { hosts, storeMs: [], reportedMs: [], packetsMs: [], rssKiB: [] };
   if (c.hosts.length < hosts) {
     await c.addHosts(hosts - c.hosts.length, true);
     for (const h of c.hosts) {
@@ -139,8 +141,9 @@ async function edits(ctx: Context, c: Cluster, st: StoreTopology, hosts: number,
     const e = st.apply();
     const r = await editReachesAll(c, e, st.container(name), targets);
     out.storeMs.push(r.store.ms);
+    out.reportedMs.push(r.store.reportedMs ?? NaN);
     out.packetsMs.push(r.packetsMs);
-    ctx.log(`  ${hosts} hosts, edit ${k - first + 1}/${count} (a container on ${h.name}): every host applied it after ${fmtNum(r.store.ms, 0)} ms, its pings to every host answered after ${fmtNum(r.packetsMs, 0)} ms`);
+    ctx.log(`  ${hosts} hosts, edit ${k - first + 1}/${count} (a container on ${h.name}): every host applied it after ${fmtNum(r.store.reportedMs ?? NaN, 0)} ms (by their appliedAt; seen by polling after ${fmtNum(r.store.ms, 0)} ms), its pings to every host answered after ${fmtNum(r.packetsMs, 0)} ms`);
   }
   out.rssKiB = c.hosts.map((h) => h.agentRssKiB());
   return out;
@@ -165,17 +168,18 @@ async function controlPlane(ctx: Context, res: ScenarioResult): Promise<void> {
   sizes.push(await edits(ctx, c, st, 10, count, count));
   for (const z of sizes) {
     res.figures[`edit-store-ms-${z.hosts}`] = [fig('edit-store', 'ms', `${z.hosts} hosts`, z.storeMs)];
+    res.figures[`edit-applied-ms-${z.hosts}`] = [fig('edit-applied', 'ms', `${z.hosts} hosts`, z.reportedMs)];
     res.figures[`edit-packets-ms-${z.hosts}`] = [fig('edit-packets', 'ms', `${z.hosts} hosts`, z.packetsMs)];
     res.figures[`agent-rss-${z.hosts}`] = [fig('agent-rss', 'MiB', `${z.hosts} hosts`, z.rssKiB.map((x) => x / 1024))];
   }
   res.tables.push({
     title: 'An edit reaching every host, and agent memory',
-    columns: ['hosts', 'apply → every host applied it, ms', 'apply → pings to every host answered, ms', 'agent RSS, MiB (median, max)', 'whole topology first applied, ms'],
-    rows: sizes.map((z) => [String(z.hosts), fmtSummary(summarize(z.storeMs), 0), fmtSummary(summarize(z.packetsMs), 0),
+    columns: ['hosts', 'apply → every host applied it (appliedAt), ms', 'apply → seen applied by polling get, ms', 'apply → pings to every host answered, ms', 'agent RSS, MiB (median, max)', 'whole topology first applied, ms'],
+    rows: sizes.map((z) => [String(z.hosts), fmtSummary(summarize(z.reportedMs), 0), fmtSummary(summarize(z.storeMs), 0), fmtSummary(summarize(z.packetsMs), 0),
       `${fmtNum(median(z.rssKiB) / 1024, 1)}, ${fmtNum(Math.max(...z.rssKiB) / 1024, 1)}`, z.joinMs !== undefined ? fmtNum(z.joinMs, 0) : '']),
     notes: [
       `Each edit adds a container on the next host (round robin): every other host must learn it as a remote endpoint. ${count} edits per size; median (min–max). Times start when \`vnf-ctl apply --store\` returned.`,
-      '"Every host applied it": `vnf-ctl get --store -o json` polled (each poll is a new vnf-ctl process, ~0.2–0.4 s here) until every live host\'s appliedRevision reached the edit\'s revision — the figure includes up to one poll of slack.',
+      '"Every host applied it": the latest appliedAt the hosts reported for the edit\'s revision (the agents stamp it with this machine\'s clock when their apply finished). "Seen by polling": `vnf-ctl get --store -o json` polled (each poll a new vnf-ctl process, ~0.2–0.4 s here) until every live host\'s appliedRevision reached the revision — up to one poll of slack.',
       '"Pings answered": from the new container, one ping (200 ms wait) after another to a container on every host, at once, until each answered — the edit is in the dataplane of both ends.',
       'RSS: VmRSS of each agent\'s node process after the edits.',
     ],

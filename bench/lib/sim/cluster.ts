@@ -40,6 +40,12 @@ export interface StoreView {
 export interface Converged {
   /** From `since` (default: the call) until every host had applied the revision, as this process saw it (polling). */
   ms: number;
+  /**
+   * From `sinceWall` (a Date.now() value) to the latest appliedAt the hosts reported: the agents'
+   * own clock (this machine's), without the polling slack. Undefined without sinceWall or when a
+   * host's appliedAt is not a time.
+   */
+  reportedMs?: number;
   /** Polls of `get` it took. */
   polls: number;
   view: StoreView;
@@ -166,7 +172,7 @@ export class Cluster {
    * `revision` or later. Throws after timeoutMs with what each host reported. `since` (a
    * performance.now() value, e.g. when `apply` returned) is where the time starts (default: now).
    */
-  async waitConverged(revision: number, timeoutMs = 30_000, o: { hosts?: string[]; since?: number } = {}): Promise<Converged> {
+  async waitConverged(revision: number, timeoutMs = 30_000, o: { hosts?: string[]; since?: number; sinceWall?: number } = {}): Promise<Converged> {
     const t0 = o.since ?? performance.now();
     const want = o.hosts ?? this.hosts.filter((h) => h.agentRunning).map((h) => h.name);
     let polls = 0;
@@ -180,7 +186,12 @@ export class Cluster {
           const h = view!.hosts.find((x) => x.name === name);
           return h !== undefined && h.alive && (h.appliedRevision ?? -1) >= revision;
         });
-        if (ok) return { ms: performance.now() - t0, polls, view };
+        if (ok) {
+          const ms = performance.now() - t0;
+          const at = want.map((name) => Date.parse(String(view!.hosts.find((x) => x.name === name)!.appliedAt)));
+          const reported = o.sinceWall !== undefined && at.every(Number.isFinite) ? Math.max(...at) - o.sinceWall : undefined;
+          return { ms, polls, view, ...(reported !== undefined ? { reportedMs: reported } : {}) };
+        }
       } catch (e) {
         lastErr = (e as Error).message;
       }

@@ -17,6 +17,8 @@ export interface Edit {
   changed: boolean;
   /** performance.now() when apply returned. */
   at: number;
+  /** Date.now() when apply returned. */
+  wall: number;
 }
 
 export class StoreTopology {
@@ -36,7 +38,7 @@ export class StoreTopology {
       this.containers.set(c.name, createContainer(this.mt.topology.name, c, this.cluster.host(this.mt.hostOf.get(c.name)!), this.cluster.cleanup));
     }
     const r = this.cluster.apply(this.file);
-    return { ...r, at: performance.now() };
+    return { ...r, at: performance.now(), wall: Date.now() };
   }
 
   container(name: string): SimContainer {
@@ -73,6 +75,6 @@ export async function packetsPass(from: SimContainer, dsts: string[], since: num
 
 /** Both measures of one edit, run at once from when apply returned. */
 export async function editReachesAll(cluster: Cluster, e: Edit, from: SimContainer, dsts: string[], timeoutMs = 60_000): Promise<{ store: Converged; packetsMs: number }> {
-  const [store, packetsMs] = await Promise.all([cluster.waitConverged(e.revision, timeoutMs, { since: e.at }), packetsPass(from, dsts, e.at, timeoutMs)]);
+  const [store, packetsMs] = await Promise.all([cluster.waitConverged(e.revision, timeoutMs, { since: e.at, sinceWall: e.wall }), packetsPass(from, dsts, e.at, timeoutMs)]);
   return { store, packetsMs };
 }
