@@ -12,6 +12,8 @@ export const UNDERLAY_IF = 'ul0';
 export const UNDERLAY_MTU = 1500;
 /** A container interface's MTU: the overlay (VXLAN over IPv4) takes 50 bytes of the underlay's 1500. */
 export const OVERLAY_MTU = 1450;
+/** The agent's VXLAN device in each host (its --device default). */
+export const OVERLAY_DEVICE = 'vnfvx0';
 
 export interface ClusterNames {
   prefix: string;
