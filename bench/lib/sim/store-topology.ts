@@ -6,6 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { run } from '../sys.js';
 import type { Cluster, Converged } from './cluster.js';
 import { createContainer, type SimContainer } from './containers.js';
 import { multiHostFile, type MultiHostTopology } from './topology.js';
@@ -30,13 +31,19 @@ export class StoreTopology {
     this.file = join(dir, `${data.name}.yaml`);
   }
 
-  /** Writes the file, creates the containers it has that do not exist yet, applies it. */
-  apply(): Edit {
+  /** Writes the file and creates the containers it has that do not exist yet (the runtime's part). */
+  create(): MultiHostTopology {
     this.mt = multiHostFile(this.file, this.data);
     for (const c of this.mt.topology.containers) {
       if (this.containers.has(c.name)) continue;
       this.containers.set(c.name, createContainer(this.mt.topology.name, c, this.cluster.host(this.mt.hostOf.get(c.name)!), this.cluster.cleanup));
     }
+    return this.mt;
+  }
+
+  /** create(), then `vnf-ctl apply --store` of the file. */
+  apply(): Edit {
+    this.create();
     const r = this.cluster.apply(this.file);
     return { ...r, at: performance.now(), wall: Date.now() };
   }
@@ -58,19 +65,32 @@ function pingOnce(from: SimContainer, dst: string, waitS: number): Promise<boole
 }
 
 /**
- * Pings from `from` to every destination until each has answered once; the time from `since`
+ * Pings from `from` to every destination until each has answered once (give `from` static
+ * neighbours first — see staticNeighbours — or an ARP attempt made before the dataplane was ready
+ * holds every later ping for the kernel's 1 s ARP retransmit time); the time from `since`
  * (performance.now()) until the last first answer. Throws after timeoutMs naming the silent ones.
  */
 export async function packetsPass(from: SimContainer, dsts: string[], since: number, timeoutMs = 30_000): Promise<number> {
   const times = await Promise.all(dsts.map(async (dst) => {
     while (performance.now() - since < timeoutMs) {
-      if (await pingOnce(from, dst, 0.2)) return performance.now() - since;
+      if (await pingOnce(from, dst, 0.1)) return performance.now() - since;
     }
     return NaN;
   }));
   const silent = dsts.filter((_, i) => Number.isNaN(times[i]));
   if (silent.length) throw new Error(`${from.name} got no answer from ${silent.join(', ')} within ${timeoutMs} ms`);
   return Math.max(...times);
+}
+
+/** Permanent neighbour entries in `c` for other containers' interfaces on its subnet. */
+export function staticNeighbours(c: SimContainer, peers: SimContainer[]): void {
+  const own = c.interfaces[0]!;
+  for (const p of peers) {
+    for (const i of p.interfaces) {
+      if (i.network !== own.network) continue;
+      run(['ip', '-n', c.ns, 'neigh', 'replace', i.addr, 'lladdr', i.mac, 'dev', own.name, 'nud', 'permanent']);
+    }
+  }
 }
 
 /** Both measures of one edit, run at once from when apply returned. */
