@@ -81,3 +81,6 @@ sleep 0.3
 step "the mappings, and NAT's counters"
 "${VNF[@]}" nat demo-nat
 "${VNF[@]}" stats demo-nat | grep -E 'nat' || true
+
+step "many hosts: examples/hosts.yaml on two simulated hosts (network + mount namespaces each), a real etcd, an agent per host"
+node dist/bench/sim-demo.js examples/hosts.yaml

@@ -9,8 +9,9 @@ import { cniScenario } from './cni.js';
 import { controlPlaneScenario } from './control-plane.js';
 import { firewallProgScenario } from './firewall-prog.js';
 import { firewallTrafficScenario } from './firewall-traffic.js';
+import { hostsScenario } from './hosts.js';
 import { monitorScenario } from './monitor.js';
 import { pathsScenario } from './paths.js';
 import { progScenario } from './prog.js';
 
-export const SCENARIOS: Scenario[] = [progScenario, pathsScenario, firewallProgScenario, firewallTrafficScenario, monitorScenario, controlPlaneScenario, changesScenario, cniScenario];
+export const SCENARIOS: Scenario[] = [progScenario, pathsScenario, firewallProgScenario, firewallTrafficScenario, monitorScenario, controlPlaneScenario, changesScenario, cniScenario, hostsScenario];
