@@ -46,6 +46,9 @@ export const sh = (...argv: string[]): string => run(argv).stdout;
 /** A command inside a network namespace. */
 export const inNs = (ns: string, argv: string[]): string[] => ['ip', 'netns', 'exec', ns, ...argv];
 
+/** What runs a command in namespace `ns`: `ip netns exec ns`, or nothing for this machine's own (undefined). */
+export const netnsExec = (ns: string | undefined): string[] => (ns === undefined ? [] : ['ip', 'netns', 'exec', ns]);
+
 export interface Background {
   pid: number;
   argv: string[];

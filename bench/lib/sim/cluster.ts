@@ -1,8 +1,9 @@
 /**
  * A cluster of simulated hosts on this machine (tests import this file; the bench and the demo
- * use it compiled): the underlay namespace with its bridge and a real etcd, N hosts with their
- * own network and mount namespaces and (optionally) an agent each, containers on them, and
- * `vnf-ctl` run where the store is reachable. Everything it creates is undone by its cleanup —
+ * use it compiled): the underlay namespace with its bridge and a real etcd (or one on this
+ * machine's 127.0.0.1 for tests of the CLI alone, or none for hand-applied dataplanes), N hosts
+ * with their own network and mount namespaces and (optionally) an agent each, containers on
+ * them, and `vnf-ctl` run where the store is reachable. Everything it creates is undone by its cleanup —
  * `down()`, or the parent cleanup's close on failure — in reverse order: containers, agents,
  * hosts' mount namespaces, host namespaces, etcd, its data, the underlay.
  */
@@ -10,9 +11,9 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { projectRoot } from '../../../src/native/binding.js';
 import type { Cleanup } from '../cleanup.js';
-import { run, sleep, type RunResult } from '../sys.js';
+import { netnsExec, run, sleep, type RunResult } from '../sys.js';
 import { createContainer, type SimContainer } from './containers.js';
-import { Etcd, netnsExec } from './etcd.js';
+import { Etcd } from './etcd.js';
 import { SimHost, type AgentOptions } from './host.js';
 import { bridgeAddr, clusterNames, hostName, type ClusterNames } from './names.js';
 import type { MultiHostTopology } from './topology.js';

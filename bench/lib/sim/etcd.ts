@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Cleanup } from '../cleanup.js';
-import { background, run, sleep, type Background } from '../sys.js';
+import { background, netnsExec, run, sleep, type Background } from '../sys.js';
 
 /**
  * An HTTP request from inside a namespace (a host, the underlay; undefined: this machine's own):
@@ -30,9 +30,6 @@ export function httpIn(ns: string | undefined, url: string, o: { body?: unknown;
     return { ok: false, status: 0, body: (r.stderr || r.stdout).trim().slice(-300) };
   }
 }
-
-/** The prefix that runs a command in namespace `ns` (none for this machine's own). */
-export const netnsExec = (ns: string | undefined): string[] => (ns === undefined ? [] : ['ip', 'netns', 'exec', ns]);
 
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
 
