@@ -46,11 +46,16 @@ export const sh = (...argv: string[]): string => run(argv).stdout;
 /** A command inside a network namespace. */
 export const inNs = (ns: string, argv: string[]): string[] => ['ip', 'netns', 'exec', ns, ...argv];
 
+/** What runs a command in namespace `ns`: `ip netns exec ns`, or nothing for this machine's own (undefined). */
+export const netnsExec = (ns: string | undefined): string[] => (ns === undefined ? [] : ['ip', 'netns', 'exec', ns]);
+
 export interface Background {
   pid: number;
   argv: string[];
-  /** Resolves when the process has exited. */
+  /** Resolves when the process has exited: its exit code (null when a signal ended it, see `signal`). */
   exited: Promise<number | null>;
+  /** The signal that ended it, once it has exited by one. */
+  readonly signal: NodeJS.Signals | null;
   readonly running: boolean;
   /** What it wrote (stdout and stderr, in one file). */
   output(): string;
@@ -74,9 +79,11 @@ export function background(argv: string[], cleanup: Cleanup, dir: string, tag: s
   const pid = child.pid;
   if (pid === undefined) throw new CommandError(`could not start ${argv.join(' ')}`);
   let running = true;
+  let signal: NodeJS.Signals | null = null;
   const exited = new Promise<number | null>((resolve) => {
-    child.on('exit', (code) => {
+    child.on('exit', (code, sig) => {
       running = false;
+      signal = sig;
       resolve(code);
     });
     child.on('error', () => {
@@ -97,6 +104,9 @@ export function background(argv: string[], cleanup: Cleanup, dir: string, tag: s
     exited,
     get running() {
       return running;
+    },
+    get signal() {
+      return signal;
     },
     output: () => {
       try {

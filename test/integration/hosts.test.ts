@@ -8,16 +8,15 @@
  * after, converges — while traffic kept flowing during the outage.
  */
 import t, { type Test } from 'tap';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { requirePrivileges } from '../helpers/privilege.js';
 import { projectRoot } from '../../src/native/binding.js';
-import { Cleanup } from '../../bench/lib/cleanup.js';
 import { counters } from '../../bench/lib/net.js';
 import { background, run, sleep } from '../../bench/lib/sys.js';
-import { Cluster } from '../../bench/lib/sim/cluster.js';
+import type { Cluster } from '../../bench/lib/sim/cluster.js';
+import { testCluster } from '../helpers/cluster.js';
 import { inContainer, ping, tcpConnects } from '../../bench/lib/sim/containers.js';
 import { OVERLAY_DEVICE } from '../../bench/lib/sim/names.js';
 import { StoreTopology } from '../../bench/lib/sim/store-topology.js';
@@ -49,14 +48,8 @@ function topologyData(name: string) {
 
 /** Three hosts with agents, the topology applied and converged; all removed at teardown. */
 async function setup(tt: Test, ttl?: number): Promise<{ c: Cluster; st: StoreTopology; dir: string }> {
-  const root = new Cleanup('hosts-test');
-  const dir = mkdtempSync(join(tmpdir(), 'vnf-hosts-test-'));
-  tt.teardown(async () => {
-    const errs = await root.close();
-    rmSync(dir, { recursive: true, force: true });
-    if (errs.length) throw new Error(`cleanup: ${errs.join('; ')}`);
-  });
-  const c = await Cluster.up({ hosts: 3, cleanup: root, dir, agents: ttl === undefined ? true : { ttl } });
+  const c = await testCluster(tt, { hosts: 3, agents: ttl === undefined ? true : { ttl } });
+  const dir = c.dir;
   const st = new StoreTopology(c, dir, topologyData(`mh${randomBytes(2).toString('hex')}`));
   const e = st.apply();
   await c.waitConverged(e.revision, 60_000);

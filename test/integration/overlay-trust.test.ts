@@ -15,15 +15,12 @@
  *   and applies the edit once it reaches etcd again.
  */
 import t, { type Test } from 'tap';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { requirePrivileges } from '../helpers/privilege.js';
-import { Cleanup } from '../../bench/lib/cleanup.js';
 import { counters } from '../../bench/lib/net.js';
 import { run, sleep } from '../../bench/lib/sys.js';
-import { Cluster } from '../../bench/lib/sim/cluster.js';
+import type { Cluster } from '../../bench/lib/sim/cluster.js';
+import { testCluster } from '../helpers/cluster.js';
 import { ping, tcpConnects, type SimContainer } from '../../bench/lib/sim/containers.js';
 import { StoreTopology } from '../../bench/lib/sim/store-topology.js';
 import { UNDERLAY_BRIDGE } from '../../bench/lib/sim/names.js';
@@ -137,16 +134,9 @@ function udpSink(tt: Test, c: SimContainer, port: number): () => string {
 }
 
 t.test('three hosts through etcd and the eBPF overlay', { timeout: 600_000 }, async (t) => {
-  const root = new Cleanup('hosts-test');
-  const dir = mkdtempSync(join(tmpdir(), 'vnf-hosts-test-'));
-  t.teardown(async () => {
-    const problems = await root.close();
-    rmSync(dir, { recursive: true, force: true });
-    if (problems.length) throw new Error(`cleanup: ${problems.join('; ')}`);
-  });
-  const cl = await Cluster.up({ hosts: 3, cleanup: root, dir, agents: true });
+  const cl = await testCluster(t, { hosts: 3, agents: true });
   const name = `mh${Math.random().toString(36).slice(2, 7)}`;
-  const topo = new StoreTopology(cl, dir, topologyData(name));
+  const topo = new StoreTopology(cl, cl.dir, topologyData(name));
   const first = topo.apply();
   await cl.waitConverged(first.revision, 60_000);
   const c = (n: string): SimContainer => topo.container(n);
@@ -192,7 +182,7 @@ t.test('three hosts through etcd and the eBPF overlay', { timeout: 600_000 }, as
     // An intruder on the underlay (an address that is no registered host).
     const intruder = `${cl.names.prefix}-x`;
     run(['ip', 'netns', 'add', intruder]);
-    root.defer(`delete ${intruder}`, () => void run(['ip', 'netns', 'del', intruder], { check: false }));
+    cl.cleanup.defer(`delete ${intruder}`, () => void run(['ip', 'netns', 'del', intruder], { check: false }));
     run(['ip', 'link', 'add', 'ul-x', 'netns', cl.names.underlay, 'type', 'veth', 'peer', 'name', 'ul0', 'netns', intruder]);
     run(['ip', '-n', cl.names.underlay, 'link', 'set', 'ul-x', 'master', UNDERLAY_BRIDGE, 'up']);
     run(['ip', '-n', intruder, 'addr', 'add', `10.${cl.names.octet}.0.200/24`, 'dev', 'ul0']);
@@ -217,7 +207,7 @@ t.test('three hosts through etcd and the eBPF overlay', { timeout: 600_000 }, as
     const port = String(cl.etcd.url.split(':').pop());
     const cut = ['ip', 'netns', 'exec', cl.host('h2').ns, 'iptables', '-w', '-I', 'OUTPUT', '-p', 'tcp', '--dport', port, '-j', 'REJECT', '--reject-with', 'tcp-reset'];
     run(cut);
-    root.defer('uncut h2', () => void run([...cut.slice(0, 6), '-D', ...cut.slice(7)], { check: false }));
+    cl.cleanup.defer('uncut h2', () => void run([...cut.slice(0, 6), '-D', ...cut.slice(7)], { check: false }));
     topo.data.firewalls = topologyData(name, [{ action: 'allow', proto: 'tcp', from: '10.51.0.0/24', ports: [22], name: 'ssh' }]).firewalls;
     const during = flow(c('web2'), '10.52.0.10', 3);
     const edit = topo.apply();

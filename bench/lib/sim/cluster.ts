@@ -1,8 +1,9 @@
 /**
  * A cluster of simulated hosts on this machine (tests import this file; the bench and the demo
- * use it compiled): the underlay namespace with its bridge and a real etcd, N hosts with their
- * own network and mount namespaces and (optionally) an agent each, containers on them, and
- * `vnf-ctl` run where the store is reachable. Everything it creates is undone by its cleanup —
+ * use it compiled): the underlay namespace with its bridge and a real etcd (or one on this
+ * machine's 127.0.0.1 for tests of the CLI alone, or none for hand-applied dataplanes), N hosts
+ * with their own network and mount namespaces and (optionally) an agent each, containers on
+ * them, and `vnf-ctl` run where the store is reachable. Everything it creates is undone by its cleanup —
  * `down()`, or the parent cleanup's close on failure — in reverse order: containers, agents,
  * hosts' mount namespaces, host namespaces, etcd, its data, the underlay.
  */
@@ -10,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { projectRoot } from '../../../src/native/binding.js';
 import type { Cleanup } from '../cleanup.js';
-import { run, sleep, type RunResult } from '../sys.js';
+import { netnsExec, run, sleep, type RunResult } from '../sys.js';
 import { createContainer, type SimContainer } from './containers.js';
 import { Etcd } from './etcd.js';
 import { SimHost, type AgentOptions } from './host.js';
@@ -28,6 +29,13 @@ export interface ClusterOptions {
   prefix?: string;
   /** Start an agent on every host (default false: the caller starts them). */
   agents?: boolean | AgentOptions;
+  /**
+   * Where etcd runs: 'underlay' (default: in the underlay namespace, on the bridge's address,
+   * reachable from every host), 'loopback' (this machine's own namespace on 127.0.0.1, for tests
+   * of the CLI alone; vnf-ctl then runs here too), or false (none: hosts whose dataplanes are
+   * applied by hand, without agents).
+   */
+  etcd?: 'underlay' | 'loopback' | false;
 }
 
 /** What `vnf-ctl get --store -o json` prints. */
@@ -60,11 +68,18 @@ export class CtlError extends Error {
 
 export class Cluster {
   readonly hosts: SimHost[] = [];
-  readonly etcd: Etcd;
   readonly root = projectRoot();
+  private readonly store_: Etcd | undefined;
 
-  private constructor(readonly names: ClusterNames, readonly cleanup: Cleanup, readonly dir: string) {
-    this.etcd = new Etcd(names.underlay, bridgeAddr(names), cleanup, dir);
+  private constructor(readonly names: ClusterNames, readonly cleanup: Cleanup, readonly dir: string, where: ClusterOptions['etcd']) {
+    if (where === 'loopback') this.store_ = new Etcd(undefined, '127.0.0.1', cleanup, dir);
+    else if (where !== false) this.store_ = new Etcd(names.underlay, bridgeAddr(names), cleanup, dir);
+  }
+
+  /** The cluster's etcd (throws for a cluster made without one). */
+  get etcd(): Etcd {
+    if (!this.store_) throw new Error(`cluster ${this.names.prefix} has no etcd (made with etcd: false)`);
+    return this.store_;
   }
 
   /** Underlay, etcd, N hosts (and their agents when asked). On failure, what was made is removed. */
@@ -73,8 +88,8 @@ export class Cluster {
     const cleanup = o.cleanup.child(`cluster ${names.prefix}`);
     try {
       createUnderlay(names, cleanup);
-      const c = new Cluster(names, cleanup, o.dir);
-      await c.etcd.start();
+      const c = new Cluster(names, cleanup, o.dir, o.etcd ?? 'underlay');
+      await c.store_?.start();
       await c.addHosts(o.hosts, o.agents);
       return c;
     } catch (e) {
@@ -100,7 +115,7 @@ export class Cluster {
       const i = this.hosts.length;
       const name = hostName(i);
       const { ns, addr } = plugHost(this.names, name, i, this.cleanup);
-      const h = new SimHost(name, i, ns, addr, this.store, this.root, this.cleanup, this.dir);
+      const h = new SimHost(name, i, ns, addr, this.store_?.url, this.root, this.cleanup, this.dir);
       await h.boot();
       this.hosts.push(h);
       added.push(h);
@@ -119,11 +134,14 @@ export class Cluster {
     return out;
   }
 
-  /** vnf-ctl inside the underlay namespace (the only place that reaches etcd), with --store. */
+  /** vnf-ctl … --store where etcd is reachable: the underlay namespace (or this machine's, for a loopback etcd). */
+  private ctlArgv(args: string[]): string[] {
+    return [...netnsExec(this.etcd.ns), process.execPath, join(this.root, 'dist', 'vnf-ctl.js'), ...args, '--store', this.store];
+  }
+
+  /** vnf-ctl with --store, where etcd is reachable (see ctlArgv). */
   ctlRun(args: string[], timeoutMs = 60_000): RunResult {
-    return run(['ip', 'netns', 'exec', this.names.underlay, process.execPath, join(this.root, 'dist', 'vnf-ctl.js'), ...args, '--store', this.store], {
-      check: false, timeoutMs,
-    });
+    return run(this.ctlArgv(args), { check: false, timeoutMs });
   }
 
   /** vnf-ctl … --store URL -o json: its parsed output; throws CtlError on a non-zero exit. */
@@ -140,7 +158,8 @@ export class Cluster {
   /** ctlRun without blocking the event loop (so packet checks can run beside it). */
   ctlRunAsync(args: string[], timeoutMs = 60_000): Promise<RunResult> {
     return new Promise((resolve) => {
-      const p = spawn('ip', ['netns', 'exec', this.names.underlay, process.execPath, join(this.root, 'dist', 'vnf-ctl.js'), ...args, '--store', this.store], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const [cmd, ...rest] = this.ctlArgv(args);
+      const p = spawn(cmd!, rest, { stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
       let stderr = '';
       p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

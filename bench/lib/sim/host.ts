@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Cleanup } from '../cleanup.js';
-import { background, sleep, type Background } from '../sys.js';
+import { background, run, sleep, type Background, type RunResult } from '../sys.js';
 import { UNDERLAY_IF } from './names.js';
 
 /**
@@ -37,8 +37,9 @@ export class SimHost {
     readonly ns: string,
     /** Its underlay address. */
     readonly addr: string,
-    private readonly store: string,
-    private readonly projectRoot: string,
+    /** etcd's URL (undefined in a cluster without etcd: no agent can run). */
+    private readonly store: string | undefined,
+    readonly projectRoot: string,
     private readonly cleanup: Cleanup,
     private readonly logDir: string,
   ) {}
@@ -62,8 +63,20 @@ export class SimHost {
   }
 
   agentArgv(o: AgentOptions = {}): string[] {
-    return o.argv ?? [process.execPath, join(this.projectRoot, 'dist', 'vnf-agent.js'), '--host', this.name, '--store', this.store,
+    if (o.argv) return o.argv;
+    if (this.store === undefined) throw new Error(`host ${this.name}: its cluster has no etcd, so no agent can run`);
+    return [process.execPath, join(this.projectRoot, 'dist', 'vnf-agent.js'), '--host', this.name, '--store', this.store,
       '--underlay', UNDERLAY_IF, ...(o.ttl !== undefined ? ['--ttl', String(o.ttl)] : [])];
+  }
+
+  /** Runs a command inside the host (see enter); its result, whatever its exit. */
+  run(argv: string[], timeoutMs = 60_000): RunResult {
+    return run(this.enter(argv), { check: false, timeoutMs });
+  }
+
+  /** vnf-ctl on the host itself (its pins, its /run/vnf), without --store. */
+  ctl(args: string[], timeoutMs?: number): RunResult {
+    return this.run([process.execPath, join(this.projectRoot, 'dist', 'vnf-ctl.js'), ...args], timeoutMs);
   }
 
   /** The process that holds the host's mount namespace. */
@@ -82,6 +95,15 @@ export class SimHost {
   /** What the agent (all its runs) wrote. */
   agentOutput(): string {
     return this.agentProc?.output() ?? '';
+  }
+
+  /** Resolves when the running agent's output (this run's) matches `re`; throws after timeoutMs with that output. */
+  async waitAgentOutput(re: RegExp, timeoutMs = 20_000): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    while (!re.test(this.agentOutput())) {
+      if (Date.now() > until) throw new Error(`host ${this.name}: the agent's output never matched ${re} in ${timeoutMs} ms:\n${this.agentOutput().slice(-2000)}`);
+      await sleep(50);
+    }
   }
 
   startAgent(o: AgentOptions = {}): Background {
