@@ -210,7 +210,11 @@ export class Agent {
 
   private async reconcile(): Promise<void> {
     let snap = await readSnapshot(this.o.store);
-    const held = snap.hosts.get(this.o.host)?.underlay;
+    const shadowed = snap.shadowed.get(this.o.host);
+    if (shadowed?.underlay === this.o.underlay.address && this.lease) {
+      this.problem(`this host's underlay ${shadowed.underlay} is registered by an earlier host too: the other hosts leave this one out until that is resolved`);
+    }
+    const held = (snap.hosts.get(this.o.host) ?? shadowed)?.underlay;
     if (!this.lease || held !== this.o.underlay.address) {
       if (held !== undefined && held !== this.o.underlay.address) {
         // Checked again atomically in claim(); this spares a lease per retry.
