@@ -72,6 +72,8 @@ export class Agent {
   private lastApplied: string | undefined;
   private lastProblem: string | undefined;
   private readonly startedAt = new Date().toISOString();
+  /** The stored topology last parsed (a cache: the store holds the text). */
+  private parsed: { revision: number; source: string; result: ReturnType<typeof parseTopology> } | undefined;
 
   constructor(private readonly o: AgentOptions) {}
 
@@ -242,7 +244,11 @@ export class Agent {
       return this.report(0, null, null);
     }
     const rev = snap.topology.revision;
-    const parsed = parseTopology(snap.topology.source, snap.topology.file);
+    // Parsed once per stored revision, not on every resync (a large file costs about a second).
+    if (this.parsed?.revision !== rev || this.parsed.source !== snap.topology.source) {
+      this.parsed = { revision: rev, source: snap.topology.source, result: parseTopology(snap.topology.source, snap.topology.file) };
+    }
+    const parsed = this.parsed.result;
     if (!parsed.ok) return this.report(rev, null, `the stored topology does not validate: ${new SpecError(parsed.issues, snap.topology.file).message}`);
     const t: Topology = parsed.topology;
     if (!spansHosts(t)) return this.report(rev, null, `the stored topology ${t.name} names no host`);
