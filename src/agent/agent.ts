@@ -15,7 +15,7 @@ import type { Lease, Watcher } from 'etcd3';
 import type { Store } from '../store/client.js';
 import { StoreUnreachableError } from '../store/client.js';
 import { readSnapshot, type Snapshot } from '../store/snapshot.js';
-import { encodeValue, type AppliedValue, type HostValue } from '../store/values.js';
+import { decodeValue, encodeValue, hostValue, type AppliedValue, type HostValue } from '../store/values.js';
 import { parseTopology, SpecError } from '../spec/index.js';
 import { parseAddr } from '../spec/ipv4.js';
 import type { Topology } from '../spec/model.js';
@@ -50,6 +50,11 @@ const addrOf = (s: string): number => {
   return p.value;
 };
 
+/** Another host holds this agent's host name (another underlay address, on a live lease). */
+export class HostNameTakenError extends Error {
+  override name = 'HostNameTakenError';
+}
+
 export class Agent {
   private lease: Lease | undefined;
   private watcher: Watcher | undefined;
@@ -67,6 +72,8 @@ export class Agent {
   private lastApplied: string | undefined;
   private lastProblem: string | undefined;
   private readonly startedAt = new Date().toISOString();
+  /** The stored topology last parsed (a cache: the store holds the text). */
+  private parsed: { revision: number; source: string; result: ReturnType<typeof parseTopology> } | undefined;
 
   constructor(private readonly o: AgentOptions) {}
 
@@ -140,7 +147,7 @@ export class Agent {
   }
 
   private async register(): Promise<void> {
-    const { store, host, ttl } = this.o;
+    const { store, ttl } = this.o;
     this.lease?.release();
     this.lease = undefined;
     const lease = store.client.lease(ttl, { autoKeepAlive: true });
@@ -153,7 +160,7 @@ export class Agent {
     try {
       const id = await store.call(() => lease.grant());
       const value: HostValue = { underlay: this.o.underlay.address, version: this.o.version, startedAt: this.startedAt };
-      await store.call(() => lease.put(store.keys.host(host)).value(encodeValue(value)).exec());
+      await this.claim(id, encodeValue(value));
       this.lease = lease;
       this.lastApplied = undefined; // applied/<host> was on the old lease
       this.o.log(`registered (underlay ${this.o.underlay.address} on ${this.o.underlay.ifname}, lease ${id}, ttl ${ttl} s)`);
@@ -161,6 +168,29 @@ export class Agent {
       lease.release();
       throw e;
     }
+  }
+
+  /**
+   * Puts hosts/<host> on lease `id` only if no other host holds the name: the key is absent, or
+   * it names this very underlay address (this host's previous agent, its lease not yet expired).
+   * Another address keeps the name until its lease expires; until then this agent only retries.
+   */
+  private async claim(id: string, value: string): Promise<void> {
+    const { store, host } = this.o;
+    const key = store.keys.host(host);
+    const fresh = await store.call((c) => c.if(key, 'Create', '==', 0).then(c.put(key).value(value).lease(id)).commit());
+    if (fresh.succeeded) return;
+    const r = await store.call((c) => c.get(key).exec());
+    const kv = r.kvs[0];
+    if (!kv) throw new HostNameTakenError(`host name ${host} was released while registering: trying again`);
+    const held = decodeValue(hostValue, key, kv.value.toString());
+    if (held.ok && held.value.underlay !== this.o.underlay.address) {
+      throw new HostNameTakenError(`host name ${host} is already registered by underlay ${held.value.underlay} (lease ${kv.lease}): ` +
+        `not taking it over; retrying until that lease expires`);
+    }
+    // This host's own earlier registration (or an unreadable value): replace it, unless it changed meanwhile.
+    const own = await store.call((c) => c.if(key, 'Mod', '==', kv.mod_revision).then(c.put(key).value(value).lease(id)).commit());
+    if (!own.succeeded) throw new HostNameTakenError(`host name ${host} changed while registering: trying again`);
   }
 
   private watch(revision: number): void {
@@ -182,7 +212,16 @@ export class Agent {
 
   private async reconcile(): Promise<void> {
     let snap = await readSnapshot(this.o.store);
-    if (!this.lease || snap.hosts.get(this.o.host)?.underlay !== this.o.underlay.address) {
+    const shadowed = snap.shadowed.get(this.o.host);
+    if (shadowed?.underlay === this.o.underlay.address && this.lease) {
+      this.problem(`this host's underlay ${shadowed.underlay} is registered by an earlier host too: the other hosts leave this one out until that is resolved`);
+    }
+    const held = (snap.hosts.get(this.o.host) ?? shadowed)?.underlay;
+    if (!this.lease || held !== this.o.underlay.address) {
+      if (held !== undefined && held !== this.o.underlay.address) {
+        // Checked again atomically in claim(); this spares a lease per retry.
+        throw new HostNameTakenError(`host name ${this.o.host} is already registered by underlay ${held}: not taking it over; retrying until that lease expires`);
+      }
       await this.register();
       snap = await readSnapshot(this.o.store);
     }
@@ -205,7 +244,11 @@ export class Agent {
       return this.report(0, null, null);
     }
     const rev = snap.topology.revision;
-    const parsed = parseTopology(snap.topology.source, snap.topology.file);
+    // Parsed once per stored revision, not on every resync (a large file costs about a second).
+    if (this.parsed?.revision !== rev || this.parsed.source !== snap.topology.source) {
+      this.parsed = { revision: rev, source: snap.topology.source, result: parseTopology(snap.topology.source, snap.topology.file) };
+    }
+    const parsed = this.parsed.result;
     if (!parsed.ok) return this.report(rev, null, `the stored topology does not validate: ${new SpecError(parsed.issues, snap.topology.file).message}`);
     const t: Topology = parsed.topology;
     if (!spansHosts(t)) return this.report(rev, null, `the stored topology ${t.name} names no host`);

@@ -5,6 +5,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { InputError } from '../ops/errors.js';
+import { isVtepAddress } from '../store/values.js';
 
 export interface Underlay {
   ifname: string;
@@ -27,6 +28,7 @@ export function underlayOf(ifname: string): Underlay {
   const link = (JSON.parse(r.stdout || '[]') as IpAddrShow[])[0];
   const v4 = link?.addr_info?.find((a) => a.family === 'inet');
   if (!link || !v4) throw new InputError(`underlay interface ${ifname} has no IPv4 address`);
+  if (!isVtepAddress(v4.local)) throw new InputError(`underlay interface ${ifname}'s address ${v4.local} cannot be a VTEP (loopback, multicast or reserved): give --underlay IFACE`);
   return { ifname, address: v4.local, mtu: link.mtu };
 }
 

@@ -4,6 +4,7 @@
  */
 import type { Store } from './client.js';
 import { StoreError } from './client.js';
+import { StoreInputError } from './keys.js';
 import { decodeValue, encodeValue, topologyValue } from './values.js';
 import type { StoredTopology } from './snapshot.js';
 
@@ -33,7 +34,14 @@ export async function putTopology(store: Store, source: string, file: string): P
     }
     const value = encodeValue({ source, file });
     const modRevision = kv ? kv.mod_revision : '0';
-    const t = await store.call((c) => c.if(store.keys.topology, 'Mod', '==', modRevision).then(c.put(store.keys.topology).value(value)).commit());
+    const t = await store.call((c) => c.if(store.keys.topology, 'Mod', '==', modRevision).then(c.put(store.keys.topology).value(value)).commit()).catch((e: unknown) => {
+      // The file itself is the problem (invalid input, exit 2), not the store.
+      if (e instanceof StoreError && /request is too large/.test(e.message)) {
+        throw new StoreInputError(`${file} is too large for the store: ${Buffer.byteLength(value)} bytes stored, more than it accepts in one request ` +
+          `(etcd --max-request-bytes, 1.5 MiB by default); nothing written`);
+      }
+      throw e;
+    });
     if (t.succeeded) return { revision: Number(t.header.revision), changed: true };
   }
   throw new StoreError('the stored topology keeps changing under this write (another apply?): run the command again');

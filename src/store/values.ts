@@ -13,9 +13,21 @@ export const topologyValue = z.object({
 }).strict();
 export type TopologyValue = z.infer<typeof topologyValue>;
 
+/**
+ * Whether a dotted IPv4 address can be a host's VTEP: a unicast address a frame can be sent to
+ * over the underlay — not 0.0.0.0/8 ("this network"), 127.0.0.0/8 (loopback: the frames would
+ * come back to the sending host), 224.0.0.0/4 (multicast: every host on the underlay would get
+ * them) or 240.0.0.0/4 (reserved, and the limited broadcast 255.255.255.255).
+ */
+export function isVtepAddress(text: string): boolean {
+  if (!IPV4.test(text)) return false;
+  const first = Number(text.split('.')[0]);
+  return first !== 0 && first !== 127 && first < 224;
+}
+
 /** <prefix>hosts/<host>: a registration (on the host's lease). */
 export const hostValue = z.object({
-  underlay: z.string().regex(IPV4, 'an IPv4 address'),
+  underlay: z.string().refine(isVtepAddress, 'a unicast IPv4 address (not 0/8, loopback, multicast or broadcast)'),
   version: z.string(),
   startedAt: z.string().datetime(),
 }).strict();

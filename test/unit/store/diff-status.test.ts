@@ -55,6 +55,7 @@ t.test('status: hosts named or registered, liveness, applied revision, endpoints
     topology: { source: TEXT, file: 't.yaml', revision: 10 },
     hosts: new Map([['h1', { underlay: '192.0.2.1', version: '0.1.0', startedAt: '2026-11-30T08:00:00.000Z' }], ['h9', { underlay: '192.0.2.9', version: '0.1.0', startedAt: '2026-11-30T08:00:00.000Z' }]]),
     applied: new Map([['h1', { revision: 8, generation: 'ab', at: '2026-11-30T08:00:01.000Z', error: null }]]),
+    shadowed: new Map(),
     problems: [],
   };
   const s = storeStatus(snap, tp);

@@ -73,3 +73,28 @@ t.test('store URLs: http(s)://host:port, anything else is invalid input', async 
   t.equal(readable(new Error('14 UNAVAILABLE: No connection established. Last error: Error: connect ECONNREFUSED 127.0.0.1:1. Resolution note: ')), 'connect ECONNREFUSED 127.0.0.1:1');
   t.equal(readable(new Error('4 DEADLINE_EXCEEDED: Deadline exceeded')), 'Deadline exceeded');
 });
+
+t.test('a registration whose underlay cannot be a VTEP is reported, never trusted', async (t) => {
+  const h = { version: '0.1.0', startedAt: '2026-11-30T08:00:00.000Z' };
+  for (const bad of ['127.0.0.1', '127.9.9.9', '0.0.0.0', '224.0.0.1', '239.1.2.3', '240.0.0.1', '255.255.255.255']) {
+    const d = decodeValue(hostValue, '/vnf/hosts/h1', JSON.stringify({ ...h, underlay: bad }));
+    t.equal(d.ok, false, `${bad} is refused`);
+    if (!d.ok) t.match(d.problem, /^\/vnf\/hosts\/h1: invalid value \(underlay: a unicast IPv4 address/);
+  }
+  for (const good of ['10.0.0.1', '192.0.2.1', '223.255.255.254', '1.0.0.0']) {
+    t.equal(decodeValue(hostValue, 'k', JSON.stringify({ ...h, underlay: good })).ok, true, `${good} is a VTEP`);
+  }
+});
+
+t.test('two hosts with the same underlay: the first registered keeps it, the other is left out and reported', async (t) => {
+  const k = { keys: storeKeys() };
+  const reg = (host: string, underlay: string, created: number): { key: Buffer; value: Buffer; mod_revision: string; create_revision: string } => ({
+    key: Buffer.from(`/vnf/hosts/${host}`), value: Buffer.from(JSON.stringify({ underlay, version: '1', startedAt: '2026-11-30T08:00:00.000Z' })),
+    mod_revision: String(created + 10), create_revision: String(created),
+  });
+  // h0 (keys sort first) registered later with h1's address: it must not take h1's traffic.
+  const s = snapshotOf(k, 30, [reg('h0', '192.0.2.1', 7), reg('h1', '192.0.2.1', 3), reg('h2', '192.0.2.2', 5)]);
+  t.same([...s.hosts].map(([n, v]) => [n, v.underlay]).sort(), [['h1', '192.0.2.1'], ['h2', '192.0.2.2']]);
+  t.same([...s.shadowed.keys()], ['h0']);
+  t.same(s.problems, ["/vnf/hosts/h0: underlay 192.0.2.1 is already host h1's: left out"]);
+});
