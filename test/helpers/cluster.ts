@@ -19,3 +19,8 @@ export async function testCluster(t: Test, o: Omit<ClusterOptions, 'cleanup' | '
   });
   return Cluster.up({ ...o, cleanup: root, dir });
 }
+
+/** A real etcd on 127.0.0.1 for one tap test (a cluster of no hosts), removed at its teardown. */
+export async function testEtcd(t: Test): Promise<Cluster['etcd']> {
+  return (await testCluster(t, { hosts: 0, etcd: 'loopback' })).etcd;
+}

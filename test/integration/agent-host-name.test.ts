@@ -6,7 +6,7 @@
  */
 import t from 'tap';
 import { requirePrivileges } from '../helpers/privilege.js';
-import { startEtcd } from '../helpers/etcd.js';
+import { testEtcd } from '../helpers/cluster.js';
 import { randomName } from '../helpers/netns.js';
 import { connectStore } from '../../src/store/client.js';
 import { readSnapshot } from '../../src/store/snapshot.js';
@@ -16,7 +16,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 if (requirePrivileges(t)) {
   t.test('a second agent with the same host name and another address does not steal the registration', async (t) => {
-    const etcd = await startEtcd(t);
+    const etcd = await testEtcd(t);
     const host = randomName('hn');
     const logs: Record<string, string[]> = { a: [], b: [], c: [] };
     const agent = (who: 'a' | 'b' | 'c', address: string): Agent => new Agent({

@@ -5,7 +5,7 @@
  */
 import t from 'tap';
 import { requirePrivileges } from '../helpers/privilege.js';
-import { startEtcd } from '../helpers/etcd.js';
+import { testEtcd } from '../helpers/cluster.js';
 import { randomName } from '../helpers/netns.js';
 import { connectStore } from '../../src/store/client.js';
 import { putTopology } from '../../src/store/topology.js';
@@ -16,7 +16,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 if (requirePrivileges(t)) {
   t.test('resyncs of an unchanged stored topology do not parse it again', async (t) => {
-    const etcd = await startEtcd(t);
+    const etcd = await testEtcd(t);
     let parses = 0;
     const { Agent } = await t.mockImport<typeof import('../../src/agent/agent.js')>('../../src/agent/agent.js', {
       '../../src/spec/index.js': { ...spec, parseTopology: (...a: Parameters<typeof spec.parseTopology>) => (parses++, spec.parseTopology(...a)) },

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { requirePrivileges } from '../helpers/privilege.js';
-import { startEtcd } from '../helpers/etcd.js';
+import { testEtcd } from '../helpers/cluster.js';
 import { randomName } from '../helpers/netns.js';
 import { ROOT } from '../helpers/paths.js';
 
@@ -19,7 +19,7 @@ const ctl = (args: string[]): { status: number; stdout: string; stderr: string }
 
 if (requirePrivileges(t)) {
   t.test('a topology too large for the store: exit 2, one line, nothing written', async (t) => {
-    const etcd = await startEtcd(t);
+    const etcd = await testEtcd(t);
     const dir = mkdtempSync(join(tmpdir(), 'vnf-big-'));
     t.teardown(() => rmSync(dir, { recursive: true, force: true }));
     const name = randomName('big');
