@@ -80,19 +80,25 @@ $(TS_STAMP): $(TS_SRCS)
 	@chmod +x dist/cli/main.js 2>/dev/null || true
 	@touch $@
 
+# One executable bundle: $(1) the entry (cli/X.ts), $(2) its name (dist/$(2).js, chunks in
+# dist/$(2)/), $(3) extra esbuild flags. A banner gives the ESM bundle a `require` for the
+# packages that load lazily from node_modules.
+define bundle
+	@rm -rf dist/$(2)
+	npx --no-install esbuild $(1) --bundle --platform=node --format=esm --splitting $(3) \
+	  --outdir=dist/$(2) --entry-names=main --chunk-names=[name]-[hash] --log-level=warning \
+	  --banner:js="import { createRequire as __vnfRequire } from 'node:module'; const require = __vnfRequire(import.meta.url);"
+	printf '#!/usr/bin/env node\nimport "./$(2)/main.js";\n' > $@
+	@chmod +x $@
+endef
+
 # vnf-ctl as one bundle (plus lazily loaded chunks, one per command): a CLI people run all day
 # should not spend its start resolving and compiling hundreds of small modules.
 CLI_BUNDLE := dist/vnf-ctl.js
 # The build's identity for `vnf-ctl version`: the commit (with -dirty for local changes), or unknown.
 BUILD_COMMIT := $(shell git describe --always --dirty --abbrev=12 2>/dev/null || echo unknown)
 $(CLI_BUNDLE): $(TS_STAMP)
-	@rm -rf dist/vnf-ctl
-	npx --no-install esbuild cli/main.ts --bundle --platform=node --format=esm --splitting \
-	  --define:VNF_BUILD_COMMIT='"$(BUILD_COMMIT)"' \
-	  --outdir=dist/vnf-ctl --entry-names=main --chunk-names=[name]-[hash] --log-level=warning \
-	  --banner:js="import { createRequire as __vnfRequire } from 'node:module'; const require = __vnfRequire(import.meta.url);"
-	printf '#!/usr/bin/env node\nimport "./vnf-ctl/main.js";\n' > $@
-	@chmod +x $@
+	$(call bundle,cli/main.ts,vnf-ctl,--define:VNF_BUILD_COMMIT='"$(BUILD_COMMIT)"')
 
 # The topology file's JSON Schema, shipped for editors (the examples point at it); a unit test
 # (test/unit/spec/json-schema-file.test.ts) fails when it differs from what vnf-ctl schema prints.
@@ -102,23 +108,13 @@ schema: $(CLI_BUNDLE)
 # The CNI plugin, bundled the same way: a runtime starts it once per container.
 CNI_BUNDLE := dist/vnf-cni.js
 $(CNI_BUNDLE): $(TS_STAMP)
-	@rm -rf dist/vnf-cni
-	npx --no-install esbuild cli/cni.ts --bundle --platform=node --format=esm --splitting \
-	  --outdir=dist/vnf-cni --entry-names=main --chunk-names=[name]-[hash] --log-level=warning \
-	  --banner:js="import { createRequire as __vnfRequire } from 'node:module'; const require = __vnfRequire(import.meta.url);"
-	printf '#!/usr/bin/env node\nimport "./vnf-cni/main.js";\n' > $@
-	@chmod +x $@
+	$(call bundle,cli/cni.ts,vnf-cni)
 
 # The per-host agent, bundled the same way. etcd3 stays outside the bundle (it reads its .proto
 # files next to itself): it is required from node_modules when the agent or a --store command runs.
 AGENT_BUNDLE := dist/vnf-agent.js
 $(AGENT_BUNDLE): $(TS_STAMP)
-	@rm -rf dist/vnf-agent
-	npx --no-install esbuild cli/agent.ts --bundle --platform=node --format=esm --splitting \
-	  --outdir=dist/vnf-agent --entry-names=main --chunk-names=[name]-[hash] --log-level=warning \
-	  --banner:js="import { createRequire as __vnfRequire } from 'node:module'; const require = __vnfRequire(import.meta.url);"
-	printf '#!/usr/bin/env node\nimport "./vnf-agent/main.js";\n' > $@
-	@chmod +x $@
+	$(call bundle,cli/agent.ts,vnf-agent)
 
 ts: $(TS_STAMP) $(CLI_BUNDLE) $(CNI_BUNDLE) $(AGENT_BUNDLE)
 
